@@ -1,0 +1,1188 @@
+//! Distribution programs (PROTOCOL.md §2): decoding with validation, samplers, normalized
+//! log densities, and cdf / survival functions for 1-D programs (used by truncation).
+//!
+//! # Uniform consumption (the TypeScript fallback mirrors this exactly)
+//!
+//! `u` below is `Stream::next_f64()` (open (0,1)); `x` is `Stream::next_u64()`. Rows are
+//! generated in order; within a row, columns in order. Batch paths (uniform, exponential)
+//! use `fill_f64`, which yields the same sequence as repeated `next_f64`.
+//!
+//! - standard normal `Z` (ziggurat, see `zig()` for the tables): repeat { x = next_u64;
+//!   i = x & 255; neg = (x >> 8) & 1; f = (x >> 11) * 2^-53; z = f * X[i];
+//!   if z < X[i+1] return ±z;
+//!   if i == 0 { tail: repeat { a = -ln(u1) / R; b = -ln(u2) } until 2b > a*a (u1 drawn before
+//!   u2); return ±(R + a) }
+//!   wedge: u; if F[i] + u * (F[i+1] - F[i]) < exp(-0.5 z*z) return ±z; } (neg -> minus)
+//! - uniform(a, b): `a + (b - a) * u`
+//! - normal(mu, s): `mu + s * Z`; lognormal: `exp(mu + s * Z)`
+//! - exponential(rate): `-ln(u) / rate`
+//! - gamma(shape, rate), unit-rate variate G(shape):
+//!   shape >= 1: Marsaglia-Tsang with d = shape - 1/3, c = 1 / sqrt(9 d):
+//!     repeat { Z; v = 1 + c Z; if v <= 0 continue (no uniform drawn); v = v^3; u;
+//!       accept if u < 1 - 0.0331 Z^4 or ln(u) < 0.5 Z^2 + d (1 - v + ln v) } G = d v
+//!   shape < 1: g = G(shape + 1) (as above), then u; G = g * exp(ln(u) / shape)
+//!     (log-space form: ln G = ln g + ln(u) / shape)
+//!   result G / rate
+//! - beta(a, b): X = G(a) then Y = G(b); both shapes < 1: ln X, ln Y in log space and
+//!   `1 / (1 + exp(lnY - lnX))`; otherwise `X / (X + Y)`.
+//! - student t(df, loc, scale): Z first, then V = 2 G(df / 2); `loc + scale * Z / sqrt(V / df)`
+//! - cauchy: `loc + scale * tan(pi * (u - 0.5))`
+//! - laplace: `u < 0.5 ? loc + scale * ln(2u) : loc - scale * ln(2(1 - u))`
+//! - logistic: `loc + scale * ln(u / (1 - u))`
+//! - truncated(lo, hi, child): at decode, Flo = F(lo), Shi = S(hi), Slo = S(lo), Fhi = F(hi)
+//!   (cdf / survival of the child); `upper` = Slo < 0.5 (lo above the median);
+//!   mass = upper ? Slo - Shi : (Fhi <= 0.5 ? Fhi - Flo : 1 - Flo - Shi).
+//!   mass >= 0.25: rejection, repeat { draw one child value } until lo <= v <= hi.
+//!   Otherwise one u per value: upper ? S^-1(Slo - u (Slo - Shi)) : F^-1(Flo + u (Fhi - Flo)),
+//!   clamped to [lo, hi]. (No uniforms besides u; numeric inverses draw nothing.)
+//! - mixture: u; component = first j with u < cum[j] (cum = running sum of the normalized
+//!   weights, in order), else the last component with positive weight; then that component
+//!   draws one row.
+//! - product: column i from child i (one value each, in column order).
+//! - mvnormal: column i = mu_i + sigma_i * Z, in column order.
+
+use crate::fastmath as fm;
+use crate::rng::Stream;
+use crate::special as sp;
+use std::f64::consts::PI;
+use std::sync::OnceLock;
+
+const LN_2: f64 = std::f64::consts::LN_2;
+const LN_PI: f64 = 1.144_729_885_849_400_2;
+/// Rows per scratch chunk for composite log densities.
+const CHUNK: usize = 512;
+/// Maximum nesting depth of a program (keeps decoding recursion bounded).
+const MAX_DEPTH: usize = 64;
+
+// ---------------------------------------------------------------------------------------------
+// Ziggurat tables (Marsaglia & Tsang 2000, 256 layers, Doornik's construction)
+
+/// Tail start R and layer area V for 256 layers of f(x) = exp(-x²/2).
+pub const ZIG_R: f64 = 3.6541528853610088;
+pub const ZIG_V: f64 = 0.00492867323399;
+
+pub struct Zig {
+    /// X[0] = V / f(R), X[1] = R, X[i] = sqrt(-2 ln(V / X[i-1] + f(X[i-1]))) for i = 2..255,
+    /// X[256] = 0.
+    pub x: [f64; 257],
+    /// F[i] = exp(-X[i]² / 2) (so F[256] = 1).
+    pub f: [f64; 257],
+}
+
+/// Built once per process with std's exp/ln/sqrt:
+/// ```text
+/// f = exp(-0.5 R R); X[0] = V / f; X[1] = R; X[256] = 0
+/// for i in 2..256 { X[i] = sqrt(-2 ln(V / X[i-1] + f)); f = exp(-0.5 X[i] X[i]) }
+/// for i in 0..=256 { F[i] = exp(-0.5 X[i] X[i]) }
+/// ```
+pub fn zig() -> &'static Zig {
+    static Z: OnceLock<Zig> = OnceLock::new();
+    Z.get_or_init(|| {
+        let mut x = [0.0f64; 257];
+        let mut f = (-0.5 * ZIG_R * ZIG_R).exp();
+        x[0] = ZIG_V / f;
+        x[1] = ZIG_R;
+        x[256] = 0.0;
+        for i in 2..256 {
+            x[i] = (-2.0 * (ZIG_V / x[i - 1] + f).ln()).sqrt();
+            f = (-0.5 * x[i] * x[i]).exp();
+        }
+        let mut ff = [0.0f64; 257];
+        for i in 0..257 {
+            ff[i] = (-0.5 * x[i] * x[i]).exp();
+        }
+        Zig { x, f: ff }
+    })
+}
+
+/// Applies the ziggurat sign bit (bit 8) to z >= 0 (branch-free; `neg -> -z`).
+#[inline(always)]
+fn zig_sign(z: f64, bits: u64) -> f64 {
+    f64::from_bits(z.to_bits() | (((bits >> 8) & 1) << 63))
+}
+
+/// One standard normal variate (order of draws: see the module docs). The fast path (98.5%
+/// of draws) is inlined; wedges, the tail and retries go to `std_normal_slow`.
+#[inline(always)]
+pub fn std_normal(rng: &mut Stream, t: &Zig) -> f64 {
+    let bits = rng.next_u64();
+    let i = (bits & 255) as usize;
+    let f = (bits >> 11) as f64 * (1.0 / 9007199254740992.0);
+    let z = f * t.x[i];
+    if z < t.x[i + 1] {
+        return zig_sign(z, bits);
+    }
+    std_normal_slow(rng, t, bits)
+}
+
+/// Finishes an attempt that missed the rectangle (`bits` is its u64), then keeps drawing.
+#[cold]
+#[inline(never)]
+fn std_normal_slow(rng: &mut Stream, t: &Zig, mut bits: u64) -> f64 {
+    loop {
+        let i = (bits & 255) as usize;
+        let f = (bits >> 11) as f64 * (1.0 / 9007199254740992.0);
+        let z = f * t.x[i];
+        if z < t.x[i + 1] {
+            return zig_sign(z, bits);
+        }
+        if i == 0 {
+            return zig_sign(ZIG_R + normal_tail(rng), bits);
+        }
+        let u = rng.next_f64();
+        if t.f[i] + u * (t.f[i + 1] - t.f[i]) < fm::exp(-0.5 * z * z) {
+            return zig_sign(z, bits);
+        }
+        bits = rng.next_u64();
+    }
+}
+
+/// Marsaglia's tail method: the excess over R.
+#[cold]
+fn normal_tail(rng: &mut Stream) -> f64 {
+    loop {
+        let a = -fm::ln(rng.next_f64()) / ZIG_R;
+        let b = -fm::ln(rng.next_f64());
+        if 2.0 * b > a * a {
+            return a;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gamma variates (unit rate)
+
+#[derive(Clone, Debug)]
+struct GammaGen {
+    shape: f64,
+    d: f64,
+    c: f64,
+    small: bool,
+}
+
+impl GammaGen {
+    fn new(shape: f64) -> GammaGen {
+        let small = shape < 1.0;
+        let s = if small { shape + 1.0 } else { shape };
+        let d = s - 1.0 / 3.0;
+        GammaGen { shape, d, c: 1.0 / (9.0 * d).sqrt(), small }
+    }
+
+    /// Marsaglia-Tsang for the (possibly shifted) shape >= 1.
+    #[inline(always)]
+    fn mt(&self, rng: &mut Stream, t: &Zig) -> f64 {
+        let (d, c) = (self.d, self.c);
+        loop {
+            let z = std_normal(rng, t);
+            let v = 1.0 + c * z;
+            if v <= 0.0 {
+                continue;
+            }
+            let v = v * v * v;
+            let u = rng.next_f64();
+            let z2 = z * z;
+            if u < 1.0 - 0.0331 * z2 * z2 {
+                return d * v;
+            }
+            if fm::ln(u) < 0.5 * z2 + d * (1.0 - v + fm::ln(v)) {
+                return d * v;
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn sample(&self, rng: &mut Stream, t: &Zig) -> f64 {
+        let g = self.mt(rng, t);
+        if self.small {
+            let u = rng.next_f64();
+            g * fm::exp(fm::ln(u) / self.shape)
+        } else {
+            g
+        }
+    }
+
+    /// ln of the same variate `sample` would give (same draws).
+    #[inline]
+    fn ln_sample(&self, rng: &mut Stream, t: &Zig) -> f64 {
+        let g = self.mt(rng, t);
+        if self.small {
+            let u = rng.next_f64();
+            fm::ln(g) + fm::ln(u) / self.shape
+        } else {
+            fm::ln(g)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The program tree
+
+#[derive(Clone, Debug)]
+pub struct Trunc {
+    lo: f64,
+    hi: f64,
+    child: Dist,
+    flo: f64,
+    fhi: f64,
+    slo: f64,
+    shi: f64,
+    mass: f64,
+    lnmass: f64,
+    upper: bool,
+    reject: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Mix {
+    w: Vec<f64>,
+    lw: Vec<f64>,
+    cum: Vec<f64>,
+    /// Index of the last component with positive weight.
+    last: usize,
+    children: Vec<Dist>,
+    dim: usize,
+}
+
+#[derive(Clone, Debug)]
+pub enum Dist {
+    Uniform { a: f64, b: f64, lpdf: f64 },
+    Normal { mu: f64, sigma: f64, inv: f64, lnorm: f64 },
+    LogNormal { mu: f64, sigma: f64, inv: f64, lnorm: f64 },
+    Exponential { rate: f64, lrate: f64 },
+    Gamma { shape: f64, rate: f64, lnorm: f64, gen: GammaGenBox },
+    Beta { a: f64, b: f64, lnorm: f64, ga: GammaGenBox, gb: GammaGenBox },
+    StudentT { df: f64, loc: f64, scale: f64, inv: f64, lnorm: f64, gv: GammaGenBox },
+    Cauchy { loc: f64, scale: f64, inv: f64, lnorm: f64 },
+    Laplace { loc: f64, scale: f64, inv: f64, lnorm: f64 },
+    Logistic { loc: f64, scale: f64, inv: f64, lnorm: f64 },
+    Truncated(Box<Trunc>),
+    Mixture(Box<Mix>),
+    Product(Vec<Dist>),
+    MvNormal { mu: Vec<f64>, sigma: Vec<f64>, inv: Vec<f64>, lnorm: f64 },
+}
+
+/// Opaque wrapper so the generator's fields stay private.
+#[derive(Clone, Debug)]
+pub struct GammaGenBox(GammaGen);
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+struct Reader<'a> {
+    p: &'a [f64],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [f64], String> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.p.len());
+        match end {
+            Some(e) => {
+                let s = &self.p[self.pos..e];
+                self.pos = e;
+                Ok(s)
+            }
+            None => Err(format!(
+                "program ends early: {what} needs {n} number(s) at position {} but only {} remain",
+                self.pos,
+                self.p.len().saturating_sub(self.pos)
+            )),
+        }
+    }
+    fn count(&mut self, what: &str) -> Result<usize, String> {
+        let v = self.take(1, what)?[0];
+        let rem = self.p.len() - self.pos;
+        if !(v >= 1.0 && v.floor() == v) {
+            return Err(format!("{what} must be a positive integer, got {v}"));
+        }
+        if v > rem as f64 {
+            return Err(format!("{what} is {v} but only {rem} numbers follow"));
+        }
+        Ok(v as usize)
+    }
+}
+
+fn finite(name: &str, what: &str, v: f64) -> Result<f64, String> {
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("{name}: {what} must be finite, got {v}"))
+    }
+}
+fn positive(name: &str, what: &str, v: f64) -> Result<f64, String> {
+    if v > 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("{name}: {what} must be finite and > 0, got {v}"))
+    }
+}
+
+impl Dist {
+    /// Decodes and validates a whole program (trailing numbers are an error).
+    pub fn decode(prog: &[f64]) -> Result<Dist, String> {
+        let mut r = Reader { p: prog, pos: 0 };
+        if prog.is_empty() {
+            return Err("empty distribution program".into());
+        }
+        let d = Dist::parse(&mut r, 0)?;
+        if r.pos != prog.len() {
+            return Err(format!(
+                "{} trailing number(s) after the distribution program (it ends at position {})",
+                prog.len() - r.pos,
+                r.pos
+            ));
+        }
+        Ok(d)
+    }
+
+    fn parse(r: &mut Reader, depth: usize) -> Result<Dist, String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("program nests deeper than {MAX_DEPTH} levels"));
+        }
+        let at = r.pos;
+        let tag = r.take(1, "a node tag")?[0];
+        let t = if tag.floor() == tag && (0.0..=255.0).contains(&tag) { tag as u32 } else { 0 };
+        let d = match t {
+            1 => {
+                let p = r.take(2, "uniform [1, a, b]")?;
+                let a = finite("uniform", "a", p[0])?;
+                let b = finite("uniform", "b", p[1])?;
+                if !(a < b) {
+                    return Err(format!("uniform: need a < b, got a = {a}, b = {b}"));
+                }
+                if !(b - a).is_finite() {
+                    return Err("uniform: b - a overflows".into());
+                }
+                Dist::Uniform { a, b, lpdf: -(b - a).ln() }
+            }
+            2 | 3 => {
+                let name = if t == 2 { "normal" } else { "lognormal" };
+                let p = r.take(2, if t == 2 { "normal [2, mu, sigma]" } else { "lognormal [3, mu, sigma]" })?;
+                let mu = finite(name, "mu", p[0])?;
+                let sigma = positive(name, "sigma", p[1])?;
+                let lnorm = -sigma.ln() - sp::LN_SQRT_2PI;
+                if t == 2 {
+                    Dist::Normal { mu, sigma, inv: 1.0 / sigma, lnorm }
+                } else {
+                    Dist::LogNormal { mu, sigma, inv: 1.0 / sigma, lnorm }
+                }
+            }
+            4 => {
+                let p = r.take(1, "exponential [4, rate]")?;
+                let rate = positive("exponential", "rate", p[0])?;
+                Dist::Exponential { rate, lrate: rate.ln() }
+            }
+            5 => {
+                let p = r.take(2, "gamma [5, shape, rate]")?;
+                let shape = positive("gamma", "shape", p[0])?;
+                let rate = positive("gamma", "rate", p[1])?;
+                let lnorm = shape * rate.ln() - sp::lgamma_pos(shape);
+                Dist::Gamma { shape, rate, lnorm, gen: GammaGenBox(GammaGen::new(shape)) }
+            }
+            6 => {
+                let p = r.take(2, "beta [6, alpha, beta]")?;
+                let a = positive("beta", "alpha", p[0])?;
+                let b = positive("beta", "beta", p[1])?;
+                Dist::Beta {
+                    a,
+                    b,
+                    lnorm: -sp::lbeta(a, b),
+                    ga: GammaGenBox(GammaGen::new(a)),
+                    gb: GammaGenBox(GammaGen::new(b)),
+                }
+            }
+            7 => {
+                let p = r.take(3, "student t [7, df, loc, scale]")?;
+                let df = positive("student t", "df", p[0])?;
+                let loc = finite("student t", "loc", p[1])?;
+                let scale = positive("student t", "scale", p[2])?;
+                let lnorm = sp::lgamma_pos(0.5 * (df + 1.0)) - sp::lgamma_pos(0.5 * df) - 0.5 * (df.ln() + LN_PI) - scale.ln();
+                Dist::StudentT { df, loc, scale, inv: 1.0 / scale, lnorm, gv: GammaGenBox(GammaGen::new(0.5 * df)) }
+            }
+            8 | 9 | 10 => {
+                let name = ["cauchy", "laplace", "logistic"][(t - 8) as usize];
+                let p = r.take(2, &format!("{name} [{t}, loc, scale]"))?;
+                let loc = finite(name, "loc", p[0])?;
+                let scale = positive(name, "scale", p[1])?;
+                let inv = 1.0 / scale;
+                match t {
+                    8 => Dist::Cauchy { loc, scale, inv, lnorm: -(LN_PI + scale.ln()) },
+                    9 => Dist::Laplace { loc, scale, inv, lnorm: -(LN_2 + scale.ln()) },
+                    _ => Dist::Logistic { loc, scale, inv, lnorm: -scale.ln() },
+                }
+            }
+            20 => {
+                let p = r.take(2, "truncated [20, lo, hi, child]")?;
+                let (lo, hi) = (p[0], p[1]);
+                if lo.is_nan() || hi.is_nan() || !(lo < hi) || lo == f64::INFINITY || hi == f64::NEG_INFINITY {
+                    return Err(format!("truncated: need lo < hi (lo may be -inf, hi +inf), got [{lo}, {hi}]"));
+                }
+                let child = Dist::parse(r, depth + 1)?;
+                if child.dim() != 1 {
+                    return Err(format!("truncated: the child must be 1-D, it has dimension {}", child.dim()));
+                }
+                Dist::Truncated(Box::new(Trunc::new(lo, hi, child)?))
+            }
+            21 => {
+                let k = r.count("mixture: number of components k")?;
+                let w = r.take(k, "mixture weights")?.to_vec();
+                let mut sum = 0.0;
+                for (i, &wi) in w.iter().enumerate() {
+                    if !(wi >= 0.0 && wi.is_finite()) {
+                        return Err(format!("mixture: weight {} must be finite and >= 0, got {wi}", i + 1));
+                    }
+                    sum += wi;
+                }
+                if !((sum - 1.0).abs() <= 1e-6) {
+                    return Err(format!("mixture: weights must sum to 1, they sum to {sum}"));
+                }
+                let w: Vec<f64> = w.iter().map(|&x| x / sum).collect();
+                let mut children = Vec::with_capacity(k);
+                for _ in 0..k {
+                    children.push(Dist::parse(r, depth + 1)?);
+                }
+                let dim = children[0].dim();
+                for (i, c) in children.iter().enumerate() {
+                    if c.dim() != dim {
+                        return Err(format!(
+                            "mixture: components must share one dimension; component 1 has {dim}, component {} has {}",
+                            i + 1,
+                            c.dim()
+                        ));
+                    }
+                }
+                let mut cum = Vec::with_capacity(k);
+                let mut acc = 0.0;
+                for &wi in &w {
+                    acc += wi;
+                    cum.push(acc);
+                }
+                let last = w.iter().rposition(|&x| x > 0.0).unwrap_or(k - 1);
+                let lw = w.iter().map(|&x| x.ln()).collect();
+                Dist::Mixture(Box::new(Mix { w, lw, cum, last, children, dim }))
+            }
+            22 => {
+                let d = r.count("product: dimension d")?;
+                let mut children = Vec::with_capacity(d);
+                for i in 0..d {
+                    let c = Dist::parse(r, depth + 1)?;
+                    if c.dim() != 1 {
+                        return Err(format!("product: child {} must be 1-D, it has dimension {}", i + 1, c.dim()));
+                    }
+                    children.push(c);
+                }
+                Dist::Product(children)
+            }
+            23 => {
+                let d = r.count("mvnormal: dimension d")?;
+                let mu = r.take(d, "mvnormal means")?.to_vec();
+                let sigma = r.take(d, "mvnormal sigmas")?.to_vec();
+                let mut lnorm = 0.0;
+                for i in 0..d {
+                    finite("mvnormal", &format!("mu_{}", i + 1), mu[i])?;
+                    positive("mvnormal", &format!("sigma_{}", i + 1), sigma[i])?;
+                    lnorm -= sigma[i].ln() + sp::LN_SQRT_2PI;
+                }
+                let inv = sigma.iter().map(|s| 1.0 / s).collect();
+                Dist::MvNormal { mu, sigma, inv, lnorm }
+            }
+            _ => return Err(format!("unknown distribution tag {tag} at position {at}")),
+        };
+        Ok(d)
+    }
+
+    pub fn dim(&self) -> usize {
+        match self {
+            Dist::Mixture(m) => m.dim,
+            Dist::Product(c) => c.len(),
+            Dist::MvNormal { mu, .. } => mu.len(),
+            _ => 1,
+        }
+    }
+}
+
+impl Trunc {
+    fn new(lo: f64, hi: f64, child: Dist) -> Result<Trunc, String> {
+        let flo = child.cdf(lo);
+        let slo = child.sf(lo);
+        let fhi = child.cdf(hi);
+        let shi = child.sf(hi);
+        let upper = slo < 0.5;
+        let mass = if upper {
+            slo - shi
+        } else if fhi <= 0.5 {
+            fhi - flo
+        } else {
+            1.0 - flo - shi
+        };
+        if !(mass > 0.0) {
+            return Err(format!(
+                "truncated: the interval [{lo}, {hi}] has probability {mass:e} under the child (must be > 0)"
+            ));
+        }
+        let mass = mass.min(1.0);
+        Ok(Trunc { lo, hi, child, flo, fhi, slo, shi, mass, lnmass: mass.ln(), upper, reject: mass >= 0.25 })
+    }
+
+    #[inline]
+    fn sample_one(&self, rng: &mut Stream, t: &Zig) -> f64 {
+        if self.reject {
+            loop {
+                let v = self.child.sample_one(rng, t);
+                if v >= self.lo && v <= self.hi {
+                    return v;
+                }
+            }
+        }
+        let u = rng.next_f64();
+        let x = if self.upper {
+            self.child.isf_in(self.slo - u * (self.slo - self.shi), self.lo, self.hi)
+        } else {
+            self.child.ppf_in(self.flo + u * (self.fhi - self.flo), self.lo, self.hi)
+        };
+        // clamp (NaN from a failed inverse becomes lo)
+        if x >= self.lo {
+            x.min(self.hi)
+        } else {
+            self.lo
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sampling
+
+impl Dist {
+    /// Fills `out` with rows of `dim()` values (a trailing partial row is left untouched).
+    pub fn sample(&self, rng: &mut Stream, out: &mut [f64]) {
+        let t = zig();
+        match self {
+            Dist::Uniform { a, b, .. } => {
+                rng.fill_f64(out);
+                let (a, w) = (*a, *b - *a);
+                for v in out.iter_mut() {
+                    *v = a + w * *v;
+                }
+            }
+            Dist::Exponential { rate, .. } => {
+                rng.fill_f64(out);
+                fm::ln_inplace(out);
+                let r = *rate;
+                for v in out.iter_mut() {
+                    *v = -*v / r;
+                }
+            }
+            Dist::Normal { mu, sigma, .. } => {
+                let (m, s) = (*mu, *sigma);
+                for v in out.iter_mut() {
+                    *v = m + s * std_normal(rng, t);
+                }
+            }
+            Dist::LogNormal { mu, sigma, .. } => {
+                let (m, s) = (*mu, *sigma);
+                for v in out.iter_mut() {
+                    *v = m + s * std_normal(rng, t);
+                }
+                fm::exp_inplace(out);
+            }
+            Dist::Gamma { rate, gen, .. } => {
+                let (g, r) = (&gen.0, *rate);
+                for v in out.iter_mut() {
+                    *v = g.sample(rng, t) / r;
+                }
+            }
+            Dist::Mixture(m) if m.dim > 1 => {
+                let d = m.dim;
+                for row in out.chunks_exact_mut(d) {
+                    let k = m.pick(rng.next_f64());
+                    m.children[k].sample(rng, row);
+                }
+            }
+            Dist::Product(children) => {
+                let d = children.len();
+                for row in out.chunks_exact_mut(d) {
+                    for (v, c) in row.iter_mut().zip(children) {
+                        *v = c.sample_one(rng, t);
+                    }
+                }
+            }
+            Dist::MvNormal { mu, sigma, .. } => {
+                let d = mu.len();
+                for row in out.chunks_exact_mut(d) {
+                    for i in 0..d {
+                        row[i] = mu[i] + sigma[i] * std_normal(rng, t);
+                    }
+                }
+            }
+            _ => {
+                for v in out.iter_mut() {
+                    *v = self.sample_one(rng, t);
+                }
+            }
+        }
+    }
+
+    /// One value of a 1-D program (NaN for multi-dimensional ones, which never reach here
+    /// after validation).
+    #[inline]
+    fn sample_one(&self, rng: &mut Stream, t: &Zig) -> f64 {
+        match self {
+            Dist::Uniform { a, b, .. } => *a + (*b - *a) * rng.next_f64(),
+            Dist::Normal { mu, sigma, .. } => *mu + *sigma * std_normal(rng, t),
+            Dist::LogNormal { mu, sigma, .. } => fm::exp(*mu + *sigma * std_normal(rng, t)),
+            Dist::Exponential { rate, .. } => -fm::ln(rng.next_f64()) / *rate,
+            Dist::Gamma { rate, gen, .. } => gen.0.sample(rng, t) / *rate,
+            Dist::Beta { ga, gb, .. } => {
+                if ga.0.small && gb.0.small {
+                    let lx = ga.0.ln_sample(rng, t);
+                    let ly = gb.0.ln_sample(rng, t);
+                    1.0 / (1.0 + fm::exp(ly - lx))
+                } else {
+                    let x = ga.0.sample(rng, t);
+                    let y = gb.0.sample(rng, t);
+                    x / (x + y)
+                }
+            }
+            Dist::StudentT { df, loc, scale, gv, .. } => {
+                let z = std_normal(rng, t);
+                let v = 2.0 * gv.0.sample(rng, t);
+                *loc + *scale * z / (v / *df).sqrt()
+            }
+            Dist::Cauchy { loc, scale, .. } => *loc + *scale * (PI * (rng.next_f64() - 0.5)).tan(),
+            Dist::Laplace { loc, scale, .. } => {
+                let u = rng.next_f64();
+                if u < 0.5 {
+                    *loc + *scale * fm::ln(2.0 * u)
+                } else {
+                    *loc - *scale * fm::ln(2.0 * (1.0 - u))
+                }
+            }
+            Dist::Logistic { loc, scale, .. } => {
+                let u = rng.next_f64();
+                *loc + *scale * fm::ln(u / (1.0 - u))
+            }
+            Dist::Truncated(tr) => tr.sample_one(rng, t),
+            Dist::Mixture(m) => {
+                let k = m.pick(rng.next_f64());
+                m.children[k].sample_one(rng, t)
+            }
+            Dist::Product(c) if c.len() == 1 => c[0].sample_one(rng, t),
+            Dist::MvNormal { mu, sigma, .. } if mu.len() == 1 => mu[0] + sigma[0] * std_normal(rng, t),
+            _ => f64::NAN,
+        }
+    }
+}
+
+impl Mix {
+    #[inline]
+    fn pick(&self, u: f64) -> usize {
+        for (j, &c) in self.cum.iter().enumerate() {
+            if u < c {
+                return j;
+            }
+        }
+        self.last
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Log densities
+
+impl Dist {
+    /// Normalized log density of each row of `xs` (`out.len()` rows; -inf outside the support).
+    pub fn logpdf(&self, xs: &[f64], out: &mut [f64]) {
+        let d = self.dim();
+        let n = out.len().min(xs.len() / d.max(1));
+        let (xs, out) = (&xs[..n * d], &mut out[..n]);
+        match self {
+            Dist::Uniform { a, b, lpdf } => {
+                let (a, b, l) = (*a, *b, *lpdf);
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    *o = if x >= a && x <= b { l } else if x.is_nan() { x } else { f64::NEG_INFINITY };
+                }
+            }
+            Dist::Normal { mu, inv, lnorm, .. } => {
+                let (m, iv, c) = (*mu, *inv, *lnorm);
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    let z = (x - m) * iv;
+                    *o = c - 0.5 * z * z;
+                }
+            }
+            Dist::LogNormal { mu, inv, lnorm, .. } => {
+                let (m, iv, c) = (*mu, *inv, *lnorm);
+                out.copy_from_slice(xs);
+                fm::ln_inplace(out);
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    let lx = *o;
+                    let z = (lx - m) * iv;
+                    let v = c - 0.5 * z * z - lx;
+                    *o = if x > 0.0 { v } else if x.is_nan() { x } else { f64::NEG_INFINITY };
+                }
+            }
+            Dist::Exponential { rate, lrate } => {
+                let (r, lr) = (*rate, *lrate);
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    let v = lr - r * x;
+                    *o = if x >= 0.0 { v } else if x.is_nan() { x } else { f64::NEG_INFINITY };
+                }
+            }
+            Dist::Gamma { shape, rate, lnorm, .. } => {
+                let (k1, r, c) = (*shape - 1.0, *rate, *lnorm);
+                out.copy_from_slice(xs);
+                fm::ln_inplace(out);
+                let at0 = if k1 == 0.0 { c } else if k1 < 0.0 { f64::INFINITY } else { f64::NEG_INFINITY };
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    let v = c + k1 * *o - r * x;
+                    *o = if x > 0.0 {
+                        v
+                    } else if x == 0.0 {
+                        at0
+                    } else if x.is_nan() {
+                        x
+                    } else {
+                        f64::NEG_INFINITY
+                    };
+                }
+            }
+            Dist::Beta { a, b, lnorm, .. } => {
+                let (a1, b1, c) = (*a - 1.0, *b - 1.0, *lnorm);
+                let edge = |e: f64| if e == 0.0 { c } else if e < 0.0 { f64::INFINITY } else { f64::NEG_INFINITY };
+                let (at0, at1) = (edge(a1), edge(b1));
+                let mut sc = [0.0f64; CHUNK];
+                for (oc, xc) in out.chunks_mut(CHUNK).zip(xs.chunks(CHUNK)) {
+                    let sc = &mut sc[..oc.len()];
+                    oc.copy_from_slice(xc);
+                    fm::ln_inplace(oc);
+                    for (sv, &x) in sc.iter_mut().zip(xc) {
+                        *sv = -x;
+                    }
+                    fm::log1p_inplace(sc);
+                    for ((o, &x), &l1) in oc.iter_mut().zip(xc).zip(sc.iter()) {
+                        let v = c + a1 * *o + b1 * l1;
+                        *o = if x > 0.0 && x < 1.0 {
+                            v
+                        } else if x == 0.0 {
+                            at0
+                        } else if x == 1.0 {
+                            at1
+                        } else if x.is_nan() {
+                            x
+                        } else {
+                            f64::NEG_INFINITY
+                        };
+                    }
+                }
+            }
+            Dist::StudentT { df, loc, inv, lnorm, .. } => {
+                let (m, iv, c, h, idf) = (*loc, *inv, *lnorm, -0.5 * (*df + 1.0), 1.0 / *df);
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    let z = (x - m) * iv;
+                    *o = z * z * idf;
+                }
+                fm::log1p_inplace(out);
+                for o in out.iter_mut() {
+                    *o = c + h * *o;
+                }
+            }
+            Dist::Cauchy { loc, inv, lnorm, .. } => {
+                let (m, iv, c) = (*loc, *inv, *lnorm);
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    let z = (x - m) * iv;
+                    *o = z * z;
+                }
+                fm::log1p_inplace(out);
+                for o in out.iter_mut() {
+                    *o = c - *o;
+                }
+            }
+            Dist::Laplace { loc, inv, lnorm, .. } => {
+                let (m, iv, c) = (*loc, *inv, *lnorm);
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    *o = c - (x - m).abs() * iv;
+                }
+            }
+            Dist::Logistic { loc, inv, lnorm, .. } => {
+                // c - |z| - 2 ln(1 + exp(-|z|))
+                let (m, iv, c) = (*loc, *inv, *lnorm);
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    *o = -((x - m) * iv).abs();
+                }
+                let mut sc = [0.0f64; CHUNK];
+                for oc in out.chunks_mut(CHUNK) {
+                    let sc = &mut sc[..oc.len()];
+                    sc.copy_from_slice(oc);
+                    fm::exp_inplace(sc);
+                    fm::log1p_inplace(sc);
+                    for (o, &l) in oc.iter_mut().zip(sc.iter()) {
+                        *o = c + *o - 2.0 * l;
+                    }
+                }
+            }
+            Dist::Truncated(tr) => {
+                tr.child.logpdf(xs, out);
+                let (lo, hi, lm) = (tr.lo, tr.hi, tr.lnmass);
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    *o = if x >= lo && x <= hi { *o - lm } else if x.is_nan() { x } else { f64::NEG_INFINITY };
+                }
+            }
+            Dist::Mixture(m) => {
+                // Two passes per chunk: component log densities (+ ln w) and their max, then
+                // max + ln Σ exp(v - max). The exponent is clamped at -700 and the term zeroed
+                // below it, so no subnormal arithmetic happens for far-away components.
+                let active: Vec<usize> = (0..m.children.len()).filter(|&k| m.w[k] > 0.0).collect();
+                // rows per chunk: scratch stays <= 16 * CHUNK doubles however many components
+                let ch = (16 * CHUNK / active.len().max(1)).clamp(1, CHUNK);
+                let mut vals = vec![0.0; ch * active.len()];
+                let mut mx = vec![0.0; CHUNK];
+                for (oc, xc) in out.chunks_mut(ch).zip(xs.chunks(ch * d)) {
+                    let rows = oc.len();
+                    let mx = &mut mx[..rows];
+                    mx.fill(f64::NEG_INFINITY);
+                    let mut nan = false;
+                    for (j, &k) in active.iter().enumerate() {
+                        let v = &mut vals[j * ch..j * ch + rows];
+                        m.children[k].logpdf(xc, v);
+                        let lw = m.lw[k];
+                        for i in 0..rows {
+                            let x = v[i] + lw;
+                            v[i] = x;
+                            nan |= x.is_nan();
+                            mx[i] = if x > mx[i] { x } else { mx[i] };
+                        }
+                    }
+                    oc.fill(0.0);
+                    let mut e = [0.0f64; CHUNK];
+                    let e = &mut e[..rows];
+                    for j in 0..active.len() {
+                        let v = &vals[j * ch..j * ch + rows];
+                        for i in 0..rows {
+                            let d = v[i] - mx[i];
+                            e[i] = if d > -700.0 { d } else { -700.0 };
+                        }
+                        fm::exp_inplace(e);
+                        for i in 0..rows {
+                            let d = v[i] - mx[i];
+                            oc[i] += if d > -700.0 { e[i] } else { 0.0 };
+                        }
+                    }
+                    fm::ln_inplace(oc);
+                    for i in 0..rows {
+                        let r = mx[i] + oc[i];
+                        oc[i] = if mx[i] > f64::NEG_INFINITY && mx[i] < f64::INFINITY { r } else { mx[i] };
+                    }
+                    if nan {
+                        // a NaN component density makes the row NaN
+                        for (j, _) in active.iter().enumerate() {
+                            let v = &vals[j * ch..j * ch + rows];
+                            for i in 0..rows {
+                                if v[i].is_nan() {
+                                    oc[i] = f64::NAN;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Dist::Product(children) => {
+                let mut col = vec![0.0; CHUNK];
+                let mut tmp = vec![0.0; CHUNK];
+                for (oc, xc) in out.chunks_mut(CHUNK).zip(xs.chunks(CHUNK * d)) {
+                    let rows = oc.len();
+                    oc.fill(0.0);
+                    for (j, c) in children.iter().enumerate() {
+                        for i in 0..rows {
+                            col[i] = xc[i * d + j];
+                        }
+                        c.logpdf(&col[..rows], &mut tmp[..rows]);
+                        for i in 0..rows {
+                            oc[i] += tmp[i];
+                        }
+                    }
+                }
+            }
+            Dist::MvNormal { mu, inv, lnorm, .. } => {
+                for (o, row) in out.iter_mut().zip(xs.chunks_exact(d)) {
+                    let mut s = 0.0;
+                    for i in 0..d {
+                        let z = (row[i] - mu[i]) * inv[i];
+                        s += z * z;
+                    }
+                    *o = lnorm - 0.5 * s;
+                }
+            }
+        }
+    }
+
+    /// Scalar log density of a 1-D program.
+    pub fn logpdf_one(&self, x: f64) -> f64 {
+        let mut o = [0.0];
+        if self.dim() == 1 {
+            self.logpdf(&[x], &mut o);
+            o[0]
+        } else {
+            f64::NAN
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// cdf, survival and their inverses (1-D programs)
+
+impl Dist {
+    /// P(X <= x) for a 1-D program (NaN for multi-dimensional ones).
+    pub fn cdf(&self, x: f64) -> f64 {
+        self.cdf_sf(x, false)
+    }
+
+    /// P(X > x) for a 1-D program, computed directly (keeps upper-tail precision).
+    pub fn sf(&self, x: f64) -> f64 {
+        self.cdf_sf(x, true)
+    }
+
+    fn cdf_sf(&self, x: f64, upper: bool) -> f64 {
+        if x.is_nan() {
+            return f64::NAN;
+        }
+        // std(x): standardized argument; returns (cdf, sf) pairs where convenient.
+        match self {
+            Dist::Uniform { a, b, .. } => {
+                let p = ((x - a) / (b - a)).clamp(0.0, 1.0);
+                let q = ((b - x) / (b - a)).clamp(0.0, 1.0);
+                if upper {
+                    q
+                } else {
+                    p
+                }
+            }
+            Dist::Normal { mu, inv, .. } => {
+                let z = (x - mu) * inv;
+                if upper {
+                    sp::ndtr_sf(z)
+                } else {
+                    sp::ndtr(z)
+                }
+            }
+            Dist::LogNormal { mu, inv, .. } => {
+                if x <= 0.0 {
+                    return if upper { 1.0 } else { 0.0 };
+                }
+                let z = (x.ln() - mu) * inv;
+                if upper {
+                    sp::ndtr_sf(z)
+                } else {
+                    sp::ndtr(z)
+                }
+            }
+            Dist::Exponential { rate, .. } => {
+                if x <= 0.0 {
+                    return if upper { 1.0 } else { 0.0 };
+                }
+                if upper {
+                    (-rate * x).exp()
+                } else {
+                    -(-rate * x).exp_m1()
+                }
+            }
+            Dist::Gamma { shape, rate, .. } => {
+                let (p, q) = sp::gammainc_pq(*shape, (rate * x).max(0.0));
+                if upper {
+                    q
+                } else {
+                    p
+                }
+            }
+            Dist::Beta { a, b, .. } => {
+                let (p, q) = sp::betainc_pq(*a, *b, x.clamp(0.0, 1.0));
+                if upper {
+                    q
+                } else {
+                    p
+                }
+            }
+            Dist::StudentT { df, loc, inv, .. } => {
+                let z = (x - loc) * inv;
+                if upper {
+                    sp::t_sf(z, *df)
+                } else {
+                    sp::t_sf(-z, *df)
+                }
+            }
+            Dist::Cauchy { loc, inv, .. } => {
+                let z = (x - loc) * inv;
+                let z = if upper { -z } else { z };
+                // cdf(z) = 1/2 + atan(z)/pi; for z < 0 use -atan(1/z)/pi (no cancellation)
+                if z < 0.0 {
+                    -(1.0 / z).atan() / PI
+                } else {
+                    0.5 + z.atan() / PI
+                }
+            }
+            Dist::Laplace { loc, inv, .. } => {
+                let z = (x - loc) * inv;
+                let z = if upper { -z } else { z };
+                if z < 0.0 {
+                    0.5 * z.exp()
+                } else {
+                    1.0 - 0.5 * (-z).exp()
+                }
+            }
+            Dist::Logistic { loc, inv, .. } => {
+                let z = (x - loc) * inv;
+                let z = if upper { -z } else { z };
+                1.0 / (1.0 + (-z).exp())
+            }
+            Dist::Truncated(t) => {
+                if x < t.lo {
+                    return if upper { 1.0 } else { 0.0 };
+                }
+                if x >= t.hi {
+                    return if upper { 0.0 } else { 1.0 };
+                }
+                // Subtract values that are each accurate in their own tail of the child.
+                let v = if upper {
+                    let s = t.child.sf(x);
+                    if s < 0.5 {
+                        s - t.shi
+                    } else {
+                        t.fhi - t.child.cdf(x)
+                    }
+                } else {
+                    let f = t.child.cdf(x);
+                    if f < 0.5 {
+                        f - t.flo
+                    } else {
+                        t.slo - t.child.sf(x)
+                    }
+                };
+                (v / t.mass).clamp(0.0, 1.0)
+            }
+            Dist::Mixture(m) if m.dim == 1 => {
+                let mut s = 0.0;
+                for (w, c) in m.w.iter().zip(&m.children) {
+                    if *w > 0.0 {
+                        s += w * c.cdf_sf(x, upper);
+                    }
+                }
+                s.min(1.0)
+            }
+            Dist::Product(c) if c.len() == 1 => c[0].cdf_sf(x, upper),
+            Dist::MvNormal { mu, inv, .. } if mu.len() == 1 => {
+                let z = (x - mu[0]) * inv[0];
+                if upper {
+                    sp::ndtr_sf(z)
+                } else {
+                    sp::ndtr(z)
+                }
+            }
+            _ => f64::NAN,
+        }
+    }
+
+    /// The support of a 1-D program (closure of where the density is positive).
+    fn support(&self) -> (f64, f64) {
+        match self {
+            Dist::Uniform { a, b, .. } => (*a, *b),
+            Dist::LogNormal { .. } | Dist::Exponential { .. } | Dist::Gamma { .. } => (0.0, f64::INFINITY),
+            Dist::Beta { .. } => (0.0, 1.0),
+            Dist::Truncated(t) => {
+                let (a, b) = t.child.support();
+                (a.max(t.lo), b.min(t.hi))
+            }
+            Dist::Mixture(m) => m.children.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), c| {
+                let (ca, cb) = c.support();
+                (a.min(ca), b.max(cb))
+            }),
+            Dist::Product(c) if c.len() == 1 => c[0].support(),
+            _ => (f64::NEG_INFINITY, f64::INFINITY),
+        }
+    }
+
+    /// Quantile: x with F(x) = p, searched within [lo, hi] when numeric.
+    pub fn ppf_in(&self, p: f64, lo: f64, hi: f64) -> f64 {
+        match self {
+            Dist::Uniform { a, b, .. } => a + p * (b - a),
+            Dist::Normal { mu, sigma, .. } => mu + sigma * sp::ndtri(p),
+            Dist::LogNormal { mu, sigma, .. } => (mu + sigma * sp::ndtri(p)).exp(),
+            Dist::Exponential { rate, .. } => -(-p).ln_1p() / rate,
+            Dist::Gamma { shape, rate, .. } => sp::gammaincinv(*shape, p) / rate,
+            Dist::Beta { a, b, .. } => sp::betaincinv(*a, *b, p),
+            Dist::Cauchy { loc, scale, .. } => {
+                if p < 0.5 {
+                    loc - scale / (PI * p).tan()
+                } else {
+                    loc + scale / (PI * (1.0 - p)).tan()
+                }
+            }
+            Dist::Laplace { loc, scale, .. } => {
+                if p < 0.5 {
+                    loc + scale * (2.0 * p).ln()
+                } else {
+                    loc - scale * (2.0 * (1.0 - p)).ln()
+                }
+            }
+            Dist::Logistic { loc, scale, .. } => loc + scale * (p.ln() - (-p).ln_1p()),
+            _ => self.invert_numeric(p, false, lo, hi),
+        }
+    }
+
+    /// Inverse survival: x with S(x) = q, searched within [lo, hi] when numeric.
+    pub fn isf_in(&self, q: f64, lo: f64, hi: f64) -> f64 {
+        match self {
+            Dist::Uniform { a, b, .. } => b - q * (b - a),
+            Dist::Normal { mu, sigma, .. } => mu + sigma * sp::ndtri_sf(q),
+            Dist::LogNormal { mu, sigma, .. } => (mu + sigma * sp::ndtri_sf(q)).exp(),
+            Dist::Exponential { rate, .. } => -q.ln() / rate,
+            Dist::Gamma { shape, rate, .. } => sp::gammainccinv(*shape, q) / rate,
+            Dist::Beta { a, b, .. } => sp::betainccinv(*a, *b, q),
+            Dist::Cauchy { loc, scale, .. } => {
+                if q < 0.5 {
+                    loc + scale / (PI * q).tan()
+                } else {
+                    loc - scale / (PI * (1.0 - q)).tan()
+                }
+            }
+            Dist::Laplace { loc, scale, .. } => {
+                if q < 0.5 {
+                    loc - scale * (2.0 * q).ln()
+                } else {
+                    loc + scale * (2.0 * (1.0 - q)).ln()
+                }
+            }
+            Dist::Logistic { loc, scale, .. } => loc + scale * ((-q).ln_1p() - q.ln()),
+            _ => self.invert_numeric(q, true, lo, hi),
+        }
+    }
+
+    /// Safeguarded Newton in the log domain on ln F(x) - ln p (or ln q - ln S(x)).
+    fn invert_numeric(&self, prob: f64, upper: bool, lo: f64, hi: f64) -> f64 {
+        if !(prob > 0.0) {
+            return if upper { hi } else { lo };
+        }
+        if prob >= 1.0 {
+            return if upper { lo } else { hi };
+        }
+        let (sa, sb) = self.support();
+        let (a, b) = (lo.max(sa), hi.min(sb));
+        let lp = prob.ln();
+        let x0 = match self {
+            Dist::StudentT { loc, scale, df, .. } if *df >= 1.0 => {
+                let z = if upper { sp::ndtri_sf(prob) } else { sp::ndtri(prob) };
+                loc + scale * z
+            }
+            _ => f64::NAN,
+        };
+        sp::solve_increasing(a, b, x0, |x| {
+            let dens = self.logpdf_one(x);
+            if upper {
+                let s = self.sf(x);
+                (lp - s.ln(), (dens - s.ln()).exp())
+            } else {
+                let f = self.cdf(x);
+                (f.ln() - lp, (dens - f.ln()).exp())
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1048 @@
+//! Jobs and the block kernel (PROTOCOL.md §4).
+//!
+//! `sample_block` = proposals from stream `(seed, block, 0)`, their proposal log density, the
+//! target log density (distribution program or expression; the support box applied to every
+//! target), acceptance uniforms from `(seed, block, 1)`, the test `ln u < logp - logM - logq`
+//! and branch-free compaction of accepted rows to the front of `out`.
+//!
+//! The proposals of the whole block are drawn in one `Dist::sample` call (straight into `out`),
+//! so the result never depends on how a sampler groups its uniforms; the rest runs in chunks of
+//! `CHUNK` rows whose scratch buffers (thread-local, reused) stay in L1/L2. Every per-row
+//! decision is a pure function of the row, and the statistics are integer counts and a max, so
+//! the result does not depend on the chunk size. `propose_block` + `accept_block` run exactly
+//! the same code on the same numbers, so they are bit-identical to `sample_block`.
+
+use crate::dist::Dist;
+use crate::expr::Expr;
+use crate::fastmath;
+use crate::rng::{simd, Simd, Stream};
+use std::cell::RefCell;
+
+/// [accepted, proposals, violations, maxLogRatio, nonFinite]
+pub type BlockStats = [f64; 5];
+
+pub const JOB_VERSION: f64 = 1.0;
+/// Rows per chunk of the accept/compact stage.
+pub const CHUNK: usize = 4096;
+const MAX_DIM: usize = 1 << 20;
+
+pub enum Target {
+    Dist(Dist),
+    Expr(Expr),
+    External,
+}
+
+pub struct Job {
+    d: usize,
+    log_m: f64,
+    target: Target,
+    proposal: Dist,
+    lo: Vec<f64>,
+    hi: Vec<f64>,
+    /// false when every bound is infinite (the box test is skipped).
+    has_box: bool,
+}
+
+fn bad(msg: String) -> String {
+    format!("malformed job: {msg}")
+}
+
+fn int_at(buf: &[f64], i: usize, name: &str, min: usize, max: usize) -> Result<usize, String> {
+    let v = *buf.get(i).ok_or_else(|| bad(format!("truncated before {name} (index {i})")))?;
+    if !(v.fract() == 0.0 && v >= min as f64 && v <= max as f64) {
+        return Err(bad(format!("{name} must be an integer in [{min}, {max}], got {v}")));
+    }
+    Ok(v as usize)
+}
+
+/// Decode and validate a job buffer.
+pub fn decode_job(buf: &[f64]) -> Result<Job, String> {
+    if buf.len() < 6 {
+        return Err(bad(format!("too short ({} numbers)", buf.len())));
+    }
+    if buf[0] != JOB_VERSION {
+        return Err(bad(format!("unsupported version {}", buf[0])));
+    }
+    let d = int_at(buf, 1, "dimension d", 1, MAX_DIM)?;
+    let log_m = buf[2];
+    if !log_m.is_finite() {
+        return Err(bad(format!("logM must be finite, got {log_m}")));
+    }
+    let kind = int_at(buf, 3, "target kind", 0, 2)?;
+    let l1 = int_at(buf, 4, "target program length", 0, buf.len())?;
+    let t_start = 5;
+    let t_end = t_start + l1;
+    if t_end >= buf.len() {
+        return Err(bad(format!("target program of length {l1} runs past the end ({} numbers)", buf.len())));
+    }
+    let l2 = int_at(buf, t_end, "proposal program length", 1, buf.len())?;
+    let p_start = t_end + 1;
+    let p_end = p_start + l2;
+    let want = p_end + 2 * d;
+    if want != buf.len() {
+        return Err(bad(format!(
+            "length {} does not match the header (expected {want}: 5 + {l1} target + 1 + {l2} proposal + 2*{d} bounds)",
+            buf.len()
+        )));
+    }
+    let target = match kind {
+        0 => {
+            let t = Dist::decode(&buf[t_start..t_end]).map_err(|e| bad(format!("target program: {e}")))?;
+            if t.dim() != d {
+                return Err(bad(format!("target distribution has dimension {}, job has d = {d}", t.dim())));
+            }
+            Target::Dist(t)
+        }
+        1 => {
+            let e = Expr::decode(&buf[t_start..t_end]).map_err(|e| bad(format!("target expression: {e}")))?;
+            if e.dim() != d {
+                return Err(bad(format!("target expression has dimension {}, job has d = {d}", e.dim())));
+            }
+            Target::Expr(e)
+        }
+        _ => {
+            if l1 != 0 {
+                return Err(bad(format!("external target must have an empty program, got {l1} numbers")));
+            }
+            Target::External
+        }
+    };
+    let proposal = Dist::decode(&buf[p_start..p_end]).map_err(|e| bad(format!("proposal program: {e}")))?;
+    if proposal.dim() != d {
+        return Err(bad(format!("proposal has dimension {}, job has d = {d}", proposal.dim())));
+    }
+    let lo = buf[p_end..p_end + d].to_vec();
+    let hi = buf[p_end + d..p_end + 2 * d].to_vec();
+    for j in 0..d {
+        if lo[j].is_nan() || hi[j].is_nan() || !(lo[j] <= hi[j]) {
+            return Err(bad(format!("support bounds of column {j} are invalid: [{}, {}]", lo[j], hi[j])));
+        }
+    }
+    let has_box = lo.iter().any(|&v| v != f64::NEG_INFINITY) || hi.iter().any(|&v| v != f64::INFINITY);
+    Ok(Job { d, log_m, target, proposal, lo, hi, has_box })
+}
+
+impl Job {
+    pub fn dim(&self) -> usize {
+        self.d
+    }
+    pub fn log_m(&self) -> f64 {
+        self.log_m
+    }
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+    pub fn proposal(&self) -> &Dist {
+        &self.proposal
+    }
+    pub fn is_external(&self) -> bool {
+        matches!(self.target, Target::External)
+    }
+    /// Support box (lower bounds, upper bounds).
+    pub fn support(&self) -> (&[f64], &[f64]) {
+        (&self.lo, &self.hi)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accept / compact core
+
+/// Running statistics (integer counts, so summing over chunks is exact).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Acc {
+    pub accepted: u64,
+    pub proposals: u64,
+    pub violations: u64,
+    pub max_ratio: f64,
+    pub non_finite: u64,
+}
+
+impl Acc {
+    pub fn new() -> Acc {
+        Acc { accepted: 0, proposals: 0, violations: 0, max_ratio: f64::NEG_INFINITY, non_finite: 0 }
+    }
+    pub fn stats(&self) -> BlockStats {
+        [self.accepted as f64, self.proposals as f64, self.violations as f64, self.max_ratio, self.non_finite as f64]
+    }
+}
+
+impl Default for Acc {
+    fn default() -> Self {
+        Acc::new()
+    }
+}
+
+/// The accept test over one chunk: `u` holds the acceptance uniforms; on return `flags[i]` is 1
+/// for an accepted row, else 0. Vectorizable body (ln inlined).
+#[inline(always)]
+fn decide_body(u: &[f64], logp: &[f64], logq: &[f64], log_m: f64, flags: &mut [u8]) -> (u64, u64, f64, u64) {
+    let n = u.len().min(logp.len()).min(logq.len()).min(flags.len());
+    let (u, logp, logq, flags) = (&u[..n], &logp[..n], &logq[..n], &mut flags[..n]);
+    // Eight independent accumulators (one per vector lane) so the loop vectorizes without
+    // reassociating anything: counts are integers and max is order-independent (-0 is
+    // normalized to +0 by `+ 0.0` so ties cannot depend on the order either).
+    let mut acc = [0u64; 8];
+    let mut viol = [0u64; 8];
+    let mut nonf = [0u64; 8];
+    let mut maxr = [f64::NEG_INFINITY; 8];
+    let body = n / 8 * 8;
+    {
+        let it = u[..body]
+            .chunks_exact(8)
+            .zip(logp[..body].chunks_exact(8))
+            .zip(logq[..body].chunks_exact(8))
+            .zip(flags[..body].chunks_exact_mut(8));
+        for (((u8s, ps), qs), fs) in it {
+            // Settle `ln u < t` with the cheap ln_approx when it is at least LN_APPROX_MAX_ERR
+            // away from t (the same decision the full ln gives); only a vector with an undecided
+            // lane (a few in a thousand) computes the full ln. NaN t is always "undecided", and
+            // the full test then rejects it, as it should.
+            let mut t = [0.0f64; 8];
+            let mut a = [false; 8];
+            let mut undecided = false;
+            for l in 0..8 {
+                t[l] = ps[l] - log_m - qs[l];
+                let la = fastmath::ln_approx(u8s[l]);
+                let yes = la + fastmath::LN_APPROX_MAX_ERR < t[l];
+                let no = la - fastmath::LN_APPROX_MAX_ERR >= t[l];
+                a[l] = yes;
+                undecided |= !(yes | no);
+            }
+            if undecided {
+                for l in 0..8 {
+                    a[l] = fastmath::ln_normal(u8s[l]) < t[l]; // u in [2^-54, 1]
+                }
+            }
+            for l in 0..8 {
+                let (p, q) = (ps[l], qs[l]);
+                let r = p - q + 0.0;
+                fs[l] = a[l] as u8;
+                acc[l] += a[l] as u64;
+                viol[l] += (r > log_m) as u64;
+                nonf[l] += (p.is_nan() || q.is_nan()) as u64;
+                maxr[l] = if r > maxr[l] { r } else { maxr[l] };
+            }
+        }
+    }
+    for i in body..n {
+        let (p, q) = (logp[i], logq[i]);
+        let lnu = fastmath::ln_normal(u[i]);
+        let a = lnu < p - log_m - q;
+        let r = p - q + 0.0;
+        flags[i] = a as u8;
+        acc[0] += a as u64;
+        viol[0] += (r > log_m) as u64;
+        nonf[0] += (p.is_nan() || q.is_nan()) as u64;
+        maxr[0] = if r > maxr[0] { r } else { maxr[0] };
+    }
+    let mut m = f64::NEG_INFINITY;
+    for &x in maxr.iter() {
+        m = if x > m { x } else { m };
+    }
+    (acc.iter().sum(), viol.iter().sum(), m, nonf.iter().sum())
+}
+
+fn decide(level: Simd, u: &[f64], logp: &[f64], logq: &[f64], log_m: f64, flags: &mut [u8]) -> (u64, u64, f64, u64) {
+    crate::simd_dispatch!(level, fn(u: &[f64], logp: &[f64], logq: &[f64], log_m: f64, flags: &mut [u8]) -> (u64, u64, f64, u64) {
+        decide_body(u, logp, logq, log_m, flags)
+    })
+}
+
+/// Branch-free compaction of one column: `dst[c] = src[i]; c += flags[i]` for i < n; returns c.
+///
+/// # Safety
+/// `src` and `flags` must hold n elements and `dst` n writable doubles; `dst` may alias `src`
+/// only at or below it (in-place compaction, dst <= src). Every write lands at dst + c with
+/// c <= i, so the AVX-512 path's full-vector store at dst + c (8 doubles) only reaches the
+/// vector just loaded (dst + c + 8 <= src + i + 8).
+unsafe fn compact1(level: Simd, src: *const f64, dst: *mut f64, n: usize, flags: *const u8) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if level == Simd::Avx512 && simd() == Simd::Avx512 {
+            return compact1_avx512(src, dst, n, flags);
+        }
+    }
+    let mut c = 0usize;
+    for i in 0..n {
+        *dst.add(c) = *src.add(i);
+        c += *flags.add(i) as usize;
+    }
+    c
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,popcnt")]
+unsafe fn compact1_avx512(src: *const f64, dst: *mut f64, n: usize, flags: *const u8) -> usize {
+    use std::arch::x86_64::*;
+    let mut c = 0usize;
+    let mut i = 0usize;
+    while i + 8 <= n {
+        let fb = _mm_loadl_epi64(flags.add(i) as *const __m128i);
+        let m = _mm_test_epi8_mask(fb, fb) as u8;
+        let v = _mm512_loadu_pd(src.add(i));
+        _mm512_storeu_pd(dst.add(c), _mm512_maskz_compress_pd(m, v));
+        c += m.count_ones() as usize;
+        i += 8;
+    }
+    while i < n {
+        *dst.add(c) = *src.add(i);
+        c += *flags.add(i) as usize;
+        i += 1;
+    }
+    c
+}
+
+/// Branch-free compaction of the chunk's rows `src` (flags.len() rows of d) into `out` at row
+/// `cursor`: every row is written at the cursor, the cursor advances by its flag. `out` must
+/// hold at least `cursor + flags.len()` rows. Returns the new cursor.
+fn compact_copy(level: Simd, src: &[f64], d: usize, flags: &[u8], out: &mut [f64], mut cursor: usize) -> usize {
+    if d == 1 {
+        let n = flags.len().min(src.len());
+        let dst = &mut out[cursor..cursor + n]; // bounds-checked once, here
+                                                // SAFETY: src and dst both hold n doubles and do not overlap (dst is a different slice)
+        let c = unsafe { compact1(level, src.as_ptr(), dst.as_mut_ptr(), n, flags.as_ptr()) };
+        return cursor + c;
+    }
+    for (i, row) in src.chunks_exact(d).enumerate().take(flags.len()) {
+        out[cursor * d..cursor * d + d].copy_from_slice(row);
+        cursor += flags[i] as usize;
+    }
+    cursor
+}
+
+/// In-place compaction inside `out`: rows `start..start+flags.len()` move to the cursor
+/// (cursor <= start, so a row is never overwritten before it is read).
+fn compact_inplace(level: Simd, out: &mut [f64], d: usize, start: usize, flags: &[u8], mut cursor: usize) -> usize {
+    let n = flags.len();
+    if d == 1 {
+        if cursor > start || start + n > out.len() {
+            return cursor; // unreachable: callers keep both invariants (no panic across FFI)
+        }
+        let base = out.as_mut_ptr();
+        // SAFETY: rows start..start+n are in bounds (checked above); dst = base + cursor <= src,
+        // which `compact1` allows.
+        let c = unsafe { compact1(level, base.add(start) as *const f64, base.add(cursor), n, flags.as_ptr()) };
+        return cursor + c;
+    }
+    for i in 0..n {
+        let from = (start + i) * d;
+        out.copy_within(from..from + d, cursor * d);
+        cursor += flags[i] as usize;
+    }
+    cursor
+}
+
+/// Apply the support box: rows with any coordinate outside [lo, hi] (or NaN) get -inf.
+fn apply_box(job: &Job, xs: &[f64], logp: &mut [f64]) {
+    if job.has_box {
+        apply_box_raw(job.d, &job.lo, &job.hi, xs, logp)
+    }
+}
+
+fn apply_box_raw(d: usize, lo_b: &[f64], hi_b: &[f64], xs: &[f64], logp: &mut [f64]) {
+    crate::simd_dispatch!(simd(), fn(d: usize, lo_b: &[f64], hi_b: &[f64], xs: &[f64], logp: &mut [f64]) -> () {
+        apply_box_body(d, lo_b, hi_b, xs, logp)
+    })
+}
+
+#[inline(always)]
+fn apply_box_body(d: usize, lo_b: &[f64], hi_b: &[f64], xs: &[f64], logp: &mut [f64]) {
+    if d == 1 {
+        let (lo, hi) = (lo_b[0], hi_b[0]);
+        for (p, &x) in logp.iter_mut().zip(xs) {
+            *p = if x >= lo && x <= hi { *p } else { f64::NEG_INFINITY };
+        }
+        return;
+    }
+    for (p, row) in logp.iter_mut().zip(xs.chunks_exact(d)) {
+        let mut inside = true;
+        for j in 0..d {
+            inside &= row[j] >= lo_b[j] && row[j] <= hi_b[j];
+        }
+        *p = if inside { *p } else { f64::NEG_INFINITY };
+    }
+}
+
+struct Scratch {
+    logq: Vec<f64>,
+    logp: Vec<f64>,
+    u: Vec<f64>,
+    flags: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch { logq: Vec::new(), logp: Vec::new(), u: Vec::new(), flags: Vec::new() });
+}
+
+fn with_scratch<R>(chunk: usize, f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|s| {
+        // try_borrow_mut: a re-entrant call (never expected) gets fresh buffers instead of a panic
+        match s.try_borrow_mut() {
+            Ok(mut g) => {
+                if g.u.len() < chunk {
+                    g.logq.resize(chunk, 0.0);
+                    g.logp.resize(chunk, 0.0);
+                    g.u.resize(chunk, 0.0);
+                    g.flags.resize(chunk, 0);
+                }
+                f(&mut g)
+            }
+            Err(_) => {
+                let mut g = Scratch {
+                    logq: vec![0.0; chunk],
+                    logp: vec![0.0; chunk],
+                    u: vec![0.0; chunk],
+                    flags: vec![0; chunk],
+                };
+                f(&mut g)
+            }
+        }
+    })
+}
+
+/// The target log density of rows `xs` (program or expression), with the support box applied.
+/// External targets get -inf (they are never evaluated here).
+pub fn target_logpdf(job: &Job, xs: &[f64], logp: &mut [f64]) {
+    match &job.target {
+        Target::Dist(t) => t.logpdf(xs, logp),
+        Target::Expr(e) => e.eval(xs, logp),
+        Target::External => logp.fill(f64::NEG_INFINITY),
+    }
+    apply_box(job, xs, logp);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry points
+
+/// Error-returning `sample_block` with an explicit chunk size (tests use small ones).
+pub fn try_sample_block_chunked(
+    job: &Job,
+    seed: u64,
+    block: u64,
+    n: usize,
+    out: &mut [f64],
+    chunk: usize,
+    level: Simd,
+) -> Result<BlockStats, String> {
+    let d = job.d;
+    if job.is_external() {
+        return Err("sampleBlock: the job's target is external; use proposeBlock and acceptBlock".into());
+    }
+    let need = n.checked_mul(d).ok_or("sampleBlock: nProposals * d overflows")?;
+    if out.len() < need {
+        return Err(format!("sampleBlock: out holds {} numbers, needs nProposals * d = {need}", out.len()));
+    }
+    let chunk = chunk.max(1);
+    let level = level.min(simd());
+    let out = &mut out[..need];
+    let mut prop_rng = Stream::new(seed, block, 0);
+    job.proposal.sample(&mut prop_rng, out);
+    let mut urng = Stream::new(seed, block, 1);
+    let mut acc = Acc::new();
+    let mut cursor = 0usize;
+    with_scratch(chunk, |s| {
+        let mut start = 0;
+        while start < n {
+            let m = chunk.min(n - start);
+            let xs = &out[start * d..(start + m) * d];
+            let logq = &mut s.logq[..m];
+            let logp = &mut s.logp[..m];
+            job.proposal.logpdf(xs, logq);
+            target_logpdf(job, xs, logp);
+            urng.fill_f64(&mut s.u[..m]);
+            let (a, v, r, nf) = decide(level, &s.u[..m], logp, logq, job.log_m, &mut s.flags[..m]);
+            acc.accepted += a;
+            acc.violations += v;
+            acc.non_finite += nf;
+            acc.max_ratio = if r > acc.max_ratio { r } else { acc.max_ratio };
+            acc.proposals += m as u64;
+            cursor = compact_inplace(level, out, d, start, &s.flags[..m], cursor);
+            start += m;
+        }
+    });
+    Ok(acc.stats())
+}
+
+pub fn try_sample_block(job: &Job, seed: u64, block: u64, n: usize, out: &mut [f64]) -> Result<BlockStats, String> {
+    try_sample_block_chunked(job, seed, block, n, out, CHUNK, simd())
+}
+
+/// Stats returned by the infallible wrappers when the arguments are wrong (the N-API layer
+/// should call the `try_` functions and throw instead).
+pub const ERROR_STATS: BlockStats = [f64::NAN; 5];
+
+pub fn sample_block(job: &Job, seed: u64, block: u64, n: usize, out: &mut [f64]) -> BlockStats {
+    try_sample_block(job, seed, block, n, out).unwrap_or(ERROR_STATS)
+}
+
+/// Proposals (rows of d in `xs`, `xs.len() / d` of them) and their proposal log densities.
+pub fn try_propose_block(job: &Job, seed: u64, block: u64, xs: &mut [f64], logq: &mut [f64]) -> Result<(), String> {
+    let d = job.d;
+    if xs.len() % d != 0 {
+        return Err(format!("proposeBlock: xsOut length {} is not a multiple of d = {d}", xs.len()));
+    }
+    let n = xs.len() / d;
+    if logq.len() != n {
+        return Err(format!("proposeBlock: logqOut has {} numbers, expected {n} (xsOut.length / d)", logq.len()));
+    }
+    let mut prop_rng = Stream::new(seed, block, 0);
+    job.proposal.sample(&mut prop_rng, xs);
+    // logq in chunks, exactly like sample_block
+    let mut start = 0;
+    while start < n {
+        let m = CHUNK.min(n - start);
+        job.proposal.logpdf(&xs[start * d..(start + m) * d], &mut logq[start..start + m]);
+        start += m;
+    }
+    Ok(())
+}
+
+pub fn propose_block(job: &Job, seed: u64, block: u64, xs: &mut [f64], logq: &mut [f64]) {
+    let _ = try_propose_block(job, seed, block, xs, logq);
+}
+
+/// The accept half without a `Job` (d, logM and an optional support box given directly).
+#[allow(clippy::too_many_arguments)]
+pub fn accept_core(
+    d: usize,
+    log_m: f64,
+    support: Option<(&[f64], &[f64])>,
+    seed: u64,
+    block: u64,
+    xs: &[f64],
+    logq: &[f64],
+    logp: &[f64],
+    out: &mut [f64],
+    chunk: usize,
+    level: Simd,
+) -> Result<BlockStats, String> {
+    let n = logq.len();
+    if d == 0 {
+        return Err("acceptBlock: d must be >= 1".into());
+    }
+    if logp.len() != n {
+        return Err(format!("acceptBlock: logp has {} numbers, logq has {n}", logp.len()));
+    }
+    let need = n.checked_mul(d).ok_or("acceptBlock: size overflow")?;
+    if xs.len() != need {
+        return Err(format!("acceptBlock: xs has {} numbers, expected {n} rows x d = {d}", xs.len()));
+    }
+    if out.len() < need {
+        return Err(format!("acceptBlock: out holds {} numbers, needs {need}", out.len()));
+    }
+    if let Some((lo, hi)) = support {
+        if lo.len() != d || hi.len() != d {
+            return Err("acceptBlock: support bounds must have d entries each".into());
+        }
+    }
+    let chunk = chunk.max(1);
+    let level = level.min(simd());
+    let mut urng = Stream::new(seed, block, 1);
+    let mut acc = Acc::new();
+    let mut cursor = 0usize;
+    with_scratch(chunk, |s| {
+        let mut start = 0;
+        while start < n {
+            let m = chunk.min(n - start);
+            let xc = &xs[start * d..(start + m) * d];
+            let lp = &mut s.logp[..m];
+            lp.copy_from_slice(&logp[start..start + m]);
+            if let Some((lo, hi)) = support {
+                apply_box_raw(d, lo, hi, xc, lp);
+            }
+            urng.fill_f64(&mut s.u[..m]);
+            let (a, v, r, nf) = decide(level, &s.u[..m], lp, &logq[start..start + m], log_m, &mut s.flags[..m]);
+            acc.accepted += a;
+            acc.violations += v;
+            acc.non_finite += nf;
+            acc.max_ratio = if r > acc.max_ratio { r } else { acc.max_ratio };
+            acc.proposals += m as u64;
+            cursor = compact_copy(level, xc, d, &s.flags[..m], out, cursor);
+            start += m;
+        }
+    });
+    Ok(acc.stats())
+}
+
+/// Error-returning `accept_block` with an explicit chunk size. `logp` is used as given, with
+/// the support box applied (to a scratch copy; `logp` itself is not modified).
+#[allow(clippy::too_many_arguments)]
+pub fn try_accept_block_chunked(
+    job: &Job,
+    seed: u64,
+    block: u64,
+    xs: &[f64],
+    logq: &[f64],
+    logp: &[f64],
+    out: &mut [f64],
+    chunk: usize,
+    level: Simd,
+) -> Result<BlockStats, String> {
+    let support = if job.has_box { Some((&job.lo[..], &job.hi[..])) } else { None };
+    accept_core(job.d, job.log_m, support, seed, block, xs, logq, logp, out, chunk, level)
+}
+
+pub fn try_accept_block(
+    job: &Job,
+    seed: u64,
+    block: u64,
+    xs: &[f64],
+    logq: &[f64],
+    logp: &[f64],
+    out: &mut [f64],
+) -> Result<BlockStats, String> {
+    try_accept_block_chunked(job, seed, block, xs, logq, logp, out, CHUNK, simd())
+}
+
+pub fn accept_block(
+    job: &Job,
+    seed: u64,
+    block: u64,
+    xs: &[f64],
+    logq: &[f64],
+    logp: &[f64],
+    out: &mut [f64],
+) -> BlockStats {
+    try_accept_block(job, seed, block, xs, logq, logp, out).unwrap_or(ERROR_STATS)
+}
+
+/// "avx512" | "avx2" | "scalar": the widest path this CPU runs.
+pub fn simd_level() -> &'static str {
+    simd().name()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Straightforward reference of the accept half: one row at a time.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        d: usize,
+        log_m: f64,
+        support: Option<(&[f64], &[f64])>,
+        seed: u64,
+        block: u64,
+        xs: &[f64],
+        logq: &[f64],
+        logp: &[f64],
+    ) -> (Vec<f64>, BlockStats) {
+        let mut u = Stream::new(seed, block, 1);
+        let mut rows = Vec::new();
+        let mut st = [0.0, 0.0, 0.0, f64::NEG_INFINITY, 0.0];
+        for i in 0..logq.len() {
+            let row = &xs[i * d..(i + 1) * d];
+            let mut p = logp[i];
+            if let Some((lo, hi)) = support {
+                if !(0..d).all(|j| row[j] >= lo[j] && row[j] <= hi[j]) {
+                    p = f64::NEG_INFINITY;
+                }
+            }
+            let q = logq[i];
+            let lnu = fastmath::ln(u.next_f64());
+            st[1] += 1.0;
+            if p - q > log_m {
+                st[2] += 1.0;
+            }
+            if p - q > st[3] {
+                st[3] = p - q;
+            }
+            if p.is_nan() || q.is_nan() {
+                st[4] += 1.0;
+            }
+            if lnu < p - log_m - q {
+                st[0] += 1.0;
+                rows.extend_from_slice(row);
+            }
+        }
+        (rows, st)
+    }
+
+    fn fake_block(d: usize, n: usize, seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let mut r = Stream::new(seed, 99, 0);
+        let xs: Vec<f64> = (0..n * d).map(|_| r.next_f64() * 4.0 - 2.0).collect();
+        let mut logq = Vec::with_capacity(n);
+        let mut logp = Vec::with_capacity(n);
+        for i in 0..n {
+            let q = -(xs[i * d] * xs[i * d]) / 8.0 - 1.0;
+            let p = -(xs[i * d] * xs[i * d]) / 2.0 + 0.3 * (i % 5) as f64 - 0.5;
+            // sprinkle special values
+            let (p, q) = match i % 97 {
+                3 => (f64::NAN, q),
+                5 => (p, f64::NAN),
+                7 => (f64::NEG_INFINITY, q),
+                11 => (f64::INFINITY, q),
+                13 => (p, f64::NEG_INFINITY),
+                _ => (p, q),
+            };
+            logq.push(q);
+            logp.push(p);
+        }
+        (xs, logq, logp)
+    }
+
+    fn same_stats(a: BlockStats, b: BlockStats) -> bool {
+        a.iter().zip(b.iter()).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
+    #[test]
+    fn accept_core_matches_reference_any_chunk_and_path() {
+        for &d in &[1usize, 3] {
+            let n = 5000;
+            let (xs, logq, logp) = fake_block(d, n, d as u64);
+            let lo = vec![-1.5; d];
+            let hi = vec![1.8; d];
+            for support in [None, Some((&lo[..], &hi[..]))] {
+                let (want_rows, want_st) = reference(d, 0.7, support, 5, 17, &xs, &logq, &logp);
+                assert!(want_st[0] > 100.0 && want_st[0] < n as f64);
+                for level in Simd::available() {
+                    for &chunk in &[1usize, 3, 64, 1000, 4096, n, 10 * n] {
+                        let mut out = vec![f64::NAN; n * d];
+                        let st =
+                            accept_core(d, 0.7, support, 5, 17, &xs, &logq, &logp, &mut out, chunk, level).unwrap();
+                        assert!(same_stats(st, want_st), "d={d} chunk={chunk} {level:?}: {st:?} vs {want_st:?}");
+                        let k = st[0] as usize;
+                        assert_eq!(&out[..k * d], &want_rows[..], "d={d} chunk={chunk} {level:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn violations_max_ratio_nonfinite() {
+        let logq = vec![0.0, 0.0, 0.0, 0.0, f64::NAN, 0.0];
+        let logp = vec![1.0, 2.5, 3.0, f64::NAN, 0.0, -1.0];
+        let xs = vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
+        let mut out = vec![0.0; 6];
+        let st = accept_core(1, 2.0, None, 1, 1, &xs, &logq, &logp, &mut out, 4096, simd()).unwrap();
+        assert_eq!(st[1], 6.0);
+        assert_eq!(st[2], 2.0); // 2.5 and 3.0 exceed logM = 2
+        assert_eq!(st[3], 3.0);
+        assert_eq!(st[4], 2.0);
+        // logp - logM - logq >= 0 > ln u: rows 1 and 2 always accepted; NaN rows never
+        let (rows, want) = reference(1, 2.0, None, 1, 1, &xs, &logq, &logp);
+        assert!(same_stats(st, want));
+        assert!(rows.contains(&0.2) && rows.contains(&0.3) && !rows.contains(&0.4) && !rows.contains(&0.5));
+        // nothing: max ratio -inf
+        let st = accept_core(1, 0.0, None, 1, 1, &[], &[], &[], &mut [], 16, simd()).unwrap();
+        assert_eq!(st, [0.0, 0.0, 0.0, f64::NEG_INFINITY, 0.0]);
+        let st = accept_core(1, 0.0, None, 1, 1, &[1.0], &[0.0], &[f64::NEG_INFINITY], &mut [0.0], 16, simd()).unwrap();
+        assert_eq!(st, [0.0, 1.0, 0.0, f64::NEG_INFINITY, 0.0]);
+    }
+
+    #[test]
+    fn accept_core_errors_do_not_panic() {
+        let mut out = vec![0.0; 4];
+        assert!(accept_core(1, 0.0, None, 1, 1, &[1.0, 2.0], &[0.0], &[0.0, 0.0], &mut out, 16, simd()).is_err());
+        assert!(accept_core(2, 0.0, None, 1, 1, &[1.0, 2.0, 3.0], &[0.0], &[0.0], &mut out, 16, simd()).is_err());
+        assert!(accept_core(1, 0.0, None, 1, 1, &[1.0; 5], &[0.0; 5], &[0.0; 5], &mut out, 16, simd()).is_err());
+        assert!(accept_core(0, 0.0, None, 1, 1, &[], &[], &[], &mut out, 16, simd()).is_err());
+    }
+
+    #[test]
+    fn inplace_compaction_equals_copy() {
+        for &d in &[1usize, 2, 5] {
+            let n = 777;
+            let mut r = Stream::new(3, 3, 0);
+            let src: Vec<f64> = (0..n * d).map(|i| i as f64).collect();
+            let flags: Vec<u8> = (0..n).map(|_| (r.next_f64() < 0.4) as u8).collect();
+            for level in Simd::available() {
+                let mut a = vec![0.0; n * d];
+                let ca = compact_copy(level, &src, d, &flags, &mut a, 0);
+                // in place, in chunks of 100 rows
+                let mut b = src.clone();
+                let mut cb = 0;
+                let mut start = 0;
+                while start < n {
+                    let m = 100.min(n - start);
+                    cb = compact_inplace(level, &mut b, d, start, &flags[start..start + m], cb);
+                    start += m;
+                }
+                assert_eq!(ca, cb);
+                assert_eq!(&a[..ca * d], &b[..cb * d]);
+                let want: Vec<f64> =
+                    src.chunks(d).zip(&flags).filter(|(_, &f)| f == 1).flat_map(|(r, _)| r.to_vec()).collect();
+                assert_eq!(&a[..ca * d], &want[..]);
+            }
+        }
+    }
+
+    // ---- full jobs (need crate::dist) ----------------------------------------------------
+
+    fn job_buf(d: usize, log_m: f64, kind: f64, target: &[f64], proposal: &[f64], lo: &[f64], hi: &[f64]) -> Vec<f64> {
+        let mut v = vec![1.0, d as f64, log_m, kind, target.len() as f64];
+        v.extend_from_slice(target);
+        v.push(proposal.len() as f64);
+        v.extend_from_slice(proposal);
+        v.extend_from_slice(lo);
+        v.extend_from_slice(hi);
+        v
+    }
+
+    /// Beta(2,5) target from Uniform(0,1); M = 2.4576 (mode 0.2: 30 * 0.2 * 0.8^4).
+    fn beta_job() -> Vec<f64> {
+        job_buf(1, 2.4576f64.ln(), 0.0, &[6.0, 2.0, 5.0], &[1.0, 0.0, 1.0], &[0.0], &[1.0])
+    }
+
+    /// The same target as an expression: ln 30 + ln x + 4 ln(1 - x).
+    fn beta_expr_job() -> Vec<f64> {
+        let ln30 = 30f64.ln();
+        let body = [1.0, ln30, 2.0, 0.0, 22.0, 10.0, 1.0, 4.0, 2.0, 0.0, 20.0, 23.0, 12.0, 10.0];
+        let code = {
+            let mut c = vec![1.0, 1.0, 3.0, 10.0];
+            c.extend_from_slice(&body);
+            c
+        };
+        job_buf(1, 2.4576f64.ln(), 1.0, &code, &[1.0, 0.0, 1.0], &[0.0], &[1.0])
+    }
+
+    #[test]
+    fn job_beta_chunk_independent_and_propose_accept_identical() {
+        for buf in [beta_job(), beta_expr_job()] {
+            let job = decode_job(&buf).unwrap();
+            assert_eq!(job.dim(), 1);
+            let n = 20_000;
+            let mut base = vec![0.0; n];
+            let st = try_sample_block(&job, 11, 3, n, &mut base).unwrap();
+            let rate = st[0] / st[1];
+            assert!((rate - 1.0 / 2.4576).abs() < 0.02, "acceptance {rate}");
+            assert_eq!(st[2], 0.0);
+            assert!(st[3] <= 2.4576f64.ln() + 1e-12 && st[3] > 2.4576f64.ln() - 0.01);
+            assert_eq!(st[4], 0.0);
+            let k = st[0] as usize;
+            let mean = base[..k].iter().sum::<f64>() / k as f64;
+            assert!((mean - 2.0 / 7.0).abs() < 0.01, "mean {mean}");
+            for level in Simd::available() {
+                for &chunk in &[1usize, 7, 1000, 4096, n] {
+                    let mut out = vec![0.0; n];
+                    let st2 = try_sample_block_chunked(&job, 11, 3, n, &mut out, chunk, level).unwrap();
+                    assert!(same_stats(st, st2));
+                    assert_eq!(&out[..k], &base[..k]);
+                }
+            }
+            // propose + (target logpdf) + accept == sample
+            let mut xs = vec![0.0; n];
+            let mut logq = vec![0.0; n];
+            try_propose_block(&job, 11, 3, &mut xs, &mut logq).unwrap();
+            let mut logp = vec![0.0; n];
+            target_logpdf(&job, &xs, &mut logp);
+            let mut out = vec![0.0; n];
+            let st3 = try_accept_block(&job, 11, 3, &xs, &logq, &logp, &mut out).unwrap();
+            assert!(same_stats(st, st3));
+            assert_eq!(&out[..k], &base[..k]);
+            // other blocks differ
+            let mut other = vec![0.0; n];
+            try_sample_block(&job, 11, 4, n, &mut other).unwrap();
+            assert_ne!(&other[..100], &base[..100]);
+        }
+    }
+
+    /// Same job through the TypeScript fallback (dist/sampling/js-kernel.js, seed 11, block 3,
+    /// 20000 proposals) gave stats [8113, 20000, 0, 0.89918523974254xx, 0] and rows
+    /// out[0] = 0.3958867632846194, out[1] = 0.11446853152020936, out[8112] = 0.1945041385528949.
+    #[test]
+    fn job_matches_typescript_fallback() {
+        for buf in [beta_job(), beta_expr_job()] {
+            let job = decode_job(&buf).unwrap();
+            let mut out = vec![0.0; 20000];
+            let st = try_sample_block(&job, 11, 3, 20000, &mut out).unwrap();
+            assert_eq!(&st[..3], &[8113.0, 20000.0, 0.0]);
+            assert!((st[3] - 0.8991852397425415).abs() < 1e-14);
+            assert_eq!(st[4], 0.0);
+            assert_eq!(out[0], 0.3958867632846194);
+            assert_eq!(out[1], 0.11446853152020936);
+            assert_eq!(out[8112], 0.1945041385528949);
+        }
+    }
+
+    #[test]
+    fn job_violations_when_m_too_small() {
+        // logM = ln 2 < ln 2.4576: the ratio exceeds M near the mode
+        let mut buf = beta_job();
+        buf[2] = 2f64.ln();
+        let job = decode_job(&buf).unwrap();
+        let n = 10_000;
+        let mut out = vec![0.0; n];
+        let st = try_sample_block(&job, 1, 0, n, &mut out).unwrap();
+        // P(30 x (1-x)^4 > 2) for x ~ U(0,1)
+        assert!(st[2] > 0.0 && st[2] < n as f64);
+        assert!(st[3] > 2f64.ln());
+        // count by hand from propose + logpdf
+        let mut xs = vec![0.0; n];
+        let mut logq = vec![0.0; n];
+        try_propose_block(&job, 1, 0, &mut xs, &mut logq).unwrap();
+        let mut logp = vec![0.0; n];
+        target_logpdf(&job, &xs, &mut logp);
+        let v = (0..n).filter(|&i| logp[i] - logq[i] > 2f64.ln()).count();
+        assert_eq!(st[2], v as f64);
+    }
+
+    #[test]
+    fn job_multivariate_with_box() {
+        // 2-D: product of normals target truncated by the box [-1, 2] x [0, inf), normal proposal
+        let target = [22.0, 2.0, 2.0, 0.0, 1.0, 2.0, 0.5, 1.0];
+        let proposal = [23.0, 2.0, 0.0, 0.5, 2.0, 2.0];
+        let lm = 3.0;
+        let buf = job_buf(2, lm, 0.0, &target, &proposal, &[-1.0, 0.0], &[2.0, f64::INFINITY]);
+        let job = decode_job(&buf).unwrap();
+        let n = 5000;
+        let mut base = vec![0.0; 2 * n];
+        let st = try_sample_block(&job, 2, 2, n, &mut base).unwrap();
+        let k = st[0] as usize;
+        assert!(k > 0);
+        for r in base[..2 * k].chunks(2) {
+            assert!(r[0] >= -1.0 && r[0] <= 2.0 && r[1] >= 0.0);
+        }
+        let mut out = vec![0.0; 2 * n];
+        let st2 = try_sample_block_chunked(&job, 2, 2, n, &mut out, 333, Simd::Scalar).unwrap();
+        assert!(same_stats(st, st2));
+        assert_eq!(&out[..2 * k], &base[..2 * k]);
+        let mut xs = vec![0.0; 2 * n];
+        let mut logq = vec![0.0; n];
+        try_propose_block(&job, 2, 2, &mut xs, &mut logq).unwrap();
+        // external-style: raw (unboxed) target density; accept_block applies the box itself
+        let mut logp = vec![0.0; n];
+        match job.target() {
+            Target::Dist(t) => t.logpdf(&xs, &mut logp),
+            _ => unreachable!(),
+        }
+        let st3 = try_accept_block(&job, 2, 2, &xs, &logq, &logp, &mut out).unwrap();
+        assert!(same_stats(st, st3));
+        assert_eq!(&out[..2 * k], &base[..2 * k]);
+    }
+
+    #[test]
+    fn decode_job_errors() {
+        let ok = beta_job();
+        assert!(decode_job(&ok).is_ok());
+        let check = |v: Vec<f64>, what: &str| {
+            let e = decode_job(&v).err().unwrap_or_else(|| panic!("accepted bad job ({what})"));
+            assert!(e.contains(what), "{e} should mention {what}");
+        };
+        let mut v = ok.clone();
+        v[0] = 2.0;
+        check(v, "version");
+        let mut v = ok.clone();
+        v[1] = 0.0;
+        check(v, "dimension");
+        let mut v = ok.clone();
+        v[2] = f64::INFINITY;
+        check(v, "logM");
+        let mut v = ok.clone();
+        v[2] = f64::NAN;
+        check(v, "logM");
+        let mut v = ok.clone();
+        v[3] = 3.0;
+        check(v, "target kind");
+        let mut v = ok.clone();
+        v[4] = 100.0;
+        check(v, "target program");
+        let mut v = ok.clone();
+        v.push(0.0);
+        check(v, "length");
+        let mut v = ok.clone();
+        v.pop();
+        check(v, "length");
+        let mut v = ok.clone();
+        let n = v.len();
+        v[n - 2] = 2.0; // lo > hi
+        check(v, "bounds");
+        let mut v = ok.clone();
+        v[n - 1] = f64::NAN;
+        check(v, "bounds");
+        // 2-D proposal for a 1-D job
+        check(job_buf(1, 0.0, 0.0, &[6.0, 2.0, 5.0], &[23.0, 2.0, 0.0, 0.0, 1.0, 1.0], &[0.0], &[1.0]), "dimension");
+        // bad target program
+        check(job_buf(1, 0.0, 0.0, &[99.0, 2.0, 5.0], &[1.0, 0.0, 1.0], &[0.0], &[1.0]), "target");
+        // bad proposal program
+        check(job_buf(1, 0.0, 0.0, &[6.0, 2.0, 5.0], &[99.0, 0.0, 1.0], &[0.0], &[1.0]), "proposal");
+        // expression of the wrong dimension
+        check(job_buf(1, 0.0, 1.0, &[1.0, 2.0, 1.0, 1.0, 2.0, 1.0], &[1.0, 0.0, 1.0], &[0.0], &[1.0]), "dimension");
+        // external with a program
+        check(job_buf(1, 0.0, 2.0, &[6.0, 2.0, 5.0], &[1.0, 0.0, 1.0], &[0.0], &[1.0]), "external");
+        assert!(decode_job(&[]).is_err());
+        assert!(decode_job(&[1.0, 1.0, 0.0, 0.0, 0.0, 0.0]).is_err());
+        // external job: sample_block refuses, propose/accept work
+        let ext = decode_job(&job_buf(1, 2.4576f64.ln(), 2.0, &[], &[1.0, 0.0, 1.0], &[0.0], &[1.0])).unwrap();
+        let mut out = vec![0.0; 10];
+        assert!(try_sample_block(&ext, 1, 1, 10, &mut out).is_err());
+        assert!(sample_block(&ext, 1, 1, 10, &mut out)[0].is_nan());
+        assert!(try_sample_block(&decode_job(&ok).unwrap(), 1, 1, 11, &mut out).is_err());
+    }
+
+    /// Best-of-5 throughput of one job on the widest path: `RSFT_BENCH=expr|dist`.
+    #[test]
+    #[ignore]
+    fn bench_one() {
+        let which = std::env::var("RSFT_BENCH").unwrap_or_else(|_| "expr".into());
+        let buf = if which == "dist" { beta_job() } else { beta_expr_job() };
+        let job = decode_job(&buf).unwrap();
+        let n = 65536;
+        let mut out = vec![0.0; n];
+        let mut best = 0.0f64;
+        for _ in 0..5 {
+            let t = std::time::Instant::now();
+            let mut acc = 0.0;
+            for b in 0..200 {
+                acc += try_sample_block(&job, 1, b, n, &mut out).unwrap()[0];
+            }
+            best = best.max(acc / t.elapsed().as_secs_f64() / 1e6);
+        }
+        println!("{which} {}: {best:.1} M accepted/s", simd_level());
+    }
+
+    #[test]
+    #[ignore]
+    fn bench_kernel() {
+        let n = 65536;
+        let mut out = vec![0.0; n];
+        let mut xs = vec![0.0; n];
+        let mut logq = vec![0.0; n];
+        let mut logp = vec![0.0; n];
+        let mut r = Stream::new(1, 1, 0);
+        r.fill_f64(&mut xs);
+        for i in 0..n {
+            logp[i] = 30f64.ln() + xs[i].ln() + 4.0 * (-xs[i]).ln_1p();
+        }
+        let lm = 2.4576f64.ln();
+        for level in Simd::available() {
+            let reps = 300;
+            let t = std::time::Instant::now();
+            let mut acc = 0.0;
+            for b in 0..reps {
+                acc += accept_core(1, lm, Some((&[0.0], &[1.0])), 1, b, &xs, &logq, &logp, &mut out, CHUNK, level)
+                    .unwrap()[0];
+            }
+            let dt = t.elapsed().as_secs_f64();
+            println!(
+                "{level:?} accept_core: {:.0} M proposals/s ({:.0} M accepted/s)",
+                (reps * n as u64) as f64 / dt / 1e6,
+                acc / dt / 1e6
+            );
+        }
+        for (name, buf) in [("beta dist", beta_job()), ("beta expr", beta_expr_job())] {
+            let job = match decode_job(&buf) {
+                Ok(j) => j,
+                Err(e) => {
+                    println!("{name}: {e}");
+                    continue;
+                }
+            };
+            for level in Simd::available() {
+                let reps = 300;
+                let mut best = 0.0f64;
+                for _ in 0..3 {
+                    let t = std::time::Instant::now();
+                    let mut acc = 0.0;
+                    for b in 0..reps {
+                        acc += try_sample_block_chunked(&job, 1, b, n, &mut out, CHUNK, level).unwrap()[0];
+                    }
+                    best = best.max(acc / t.elapsed().as_secs_f64() / 1e6);
+                }
+                println!("{level:?} {name} sample_block: {best:.0} M accepted/s");
+            }
+            let _ = &mut logq;
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! rsft native kernel: random streams, samplers, an expression VM and the accept/compact
+//! kernel, exposed to Node through raw N-API (no crates). See ../PROTOCOL.md.
+pub mod rng;
+pub mod fastmath;
+pub mod special;
+pub mod dist;
+pub mod expr;
+pub mod kernel;
+// Not compiled into `cargo test` binaries: the napi_* symbols exist only inside node.
+#[cfg(not(test))]
+mod napi;

@@ -1,0 +1,75 @@
+/**
+ * Small, strict argument parsing for the CLI: every flag is declared, unknown flags and missing
+ * values are UsageErrors (exit 2), numbers accept scientific notation (-n 1e6).
+ */
+import { parseArgs } from 'node:util';
+import { UsageError } from '../errors.js';
+
+export interface FlagSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  help: string;
+  default?: string | boolean;
+  /** shown in help as the value's name */
+  value?: string;
+}
+
+export type Flags = Record<string, FlagSpec>;
+
+export function parseFlags(argv: string[], flags: Flags, command: string): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  for (const [name, spec] of Object.entries(flags)) {
+    options[name] = spec.short ? { type: spec.type, short: spec.short } : { type: spec.type };
+  }
+  // A string option always takes the next token as its value, even one starting with '-'
+  // (log densities usually do: --target-logpdf '-x^2/2'); node's parseArgs would refuse it.
+  const byShort = new Map(Object.entries(flags).filter(([, s]) => s.short).map(([n, s]) => [`-${s.short}`, n]));
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const tok = argv[i];
+    const name = tok.startsWith('--') ? tok.slice(2) : byShort.get(tok);
+    if (name !== undefined && !tok.includes('=') && flags[name]?.type === 'string' && i + 1 < argv.length) {
+      args.push(`--${name}=${argv[++i]}`);
+    } else {
+      args.push(tok);
+    }
+  }
+  try {
+    const r = parseArgs({ args, options, allowPositionals: true, strict: true });
+    return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0].replace(/\. To specify a positional argument.*$/, '');
+    throw new UsageError(`${command}: ${msg} (see 'rsft ${command} --help')`);
+  }
+}
+
+export function helpText(usage: string, description: string, flags: Flags): string {
+  const lines = [`usage: ${usage}`, '', description, '', 'options:'];
+  const rows = Object.entries(flags).map(([name, s]) => {
+    const left = `${s.short ? `-${s.short}, ` : '    '}--${name}${s.type === 'string' ? ` ${s.value ?? 'VALUE'}` : ''}`;
+    const def = s.default !== undefined ? ` (default: ${String(s.default)})` : '';
+    return [left, s.help + def] as const;
+  });
+  const w = Math.max(...rows.map((r) => r[0].length)) + 2;
+  for (const [l, r] of rows) lines.push(`  ${l.padEnd(w)}${r}`);
+  return lines.join('\n') + '\n';
+}
+
+export function parseNumber(flag: string, v: string): number {
+  const s = v.trim().toLowerCase();
+  const x = s === 'inf' || s === '+inf' ? Infinity : s === '-inf' ? -Infinity : Number(s);
+  if (s === '' || Number.isNaN(x)) throw new UsageError(`--${flag}: '${v}' is not a number`);
+  return x;
+}
+
+export function parsePositiveInt(flag: string, v: string): number {
+  const x = parseNumber(flag, v);
+  if (!Number.isInteger(x) || x < 1 || x > Number.MAX_SAFE_INTEGER) throw new UsageError(`--${flag}: must be a positive integer, got '${v}'`);
+  return x;
+}
+
+export function parseNonNegInt(flag: string, v: string): number {
+  const x = parseNumber(flag, v);
+  if (!Number.isInteger(x) || x < 0 || x > Number.MAX_SAFE_INTEGER) throw new UsageError(`--${flag}: must be a non-negative integer, got '${v}'`);
+  return x;
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * The rsft command. Thin: parses and validates, then calls the library. User mistakes print one
+ * line and exit 2; anything else is a bug and prints its stack (exit 1).
+ */
+import { UsageError } from '../errors.js';
+import { closePools } from '../sampling/pool.js';
+import { sampleCommand } from './sample-command.js';
+import { doctorCommand } from './doctor-command.js';
+import { demoCommand } from './demo-command.js';
+
+const usage = `usage: rsft <command> [options]
+
+commands:
+  sample   draw exact samples by rejection (rsft sample --help)
+  demo     run the reference sampling tasks and print their stats
+  doctor   show the active kernel, CPU features and runtime versions
+  help     show this help
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'sample':
+      return sampleCommand(rest);
+    case 'demo':
+      return demoCommand(rest);
+    case 'doctor':
+      return doctorCommand(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(usage);
+      return;
+    case '--version':
+    case '-v':
+      process.stdout.write('rsft 0.1.0\n');
+      return;
+    default:
+      throw new UsageError(`unknown command '${cmd}' (commands: sample, demo, doctor, help)`);
+  }
+}
+
+main(process.argv.slice(2))
+  .then(() => closePools())
+  .catch(async (e: unknown) => {
+    await closePools().catch(() => undefined);
+    if (e instanceof UsageError) {
+      process.stderr.write(`rsft: error: ${e.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`rsft: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    }
+  });

@@ -1,0 +1,19 @@
+/**
+ * rsft: rejection sampling and rejection-sampling fine-tuning for Node.js.
+ * The sampling engine: exact samples from a target p through a proposal q with p <= M q,
+ * on a native Rust kernel fanned out over worker threads, reproducible by (seed, block).
+ */
+export { sample, RejectionSampler, DEFAULT_BLOCK_SIZE } from './sampling/sampler.js';
+export type { SampleOptions, SamplerOptions, SampleResult, SampleStats } from './sampling/sampler.js';
+export type { TargetSpec, ProposalSpec, ExpressionTarget, ModuleTarget, FunctionTarget, LogDensityFn } from './sampling/resolve.js';
+export { dist, dimOf, supportOf, formatDist, encodeDist, isDist } from './sampling/dist.js';
+export type { Dist } from './sampling/dist.js';
+export { parseDist } from './sampling/spec.js';
+export { compileExpr } from './sampling/expr.js';
+export { uniforms } from './sampling/rng.js';
+export { getKernel } from './sampling/kernel.js';
+export type { Kernel } from './sampling/kernel-types.js';
+export { nativeInfo, nativeLoadError } from './sampling/native.js';
+export { closePools } from './sampling/pool.js';
+export { UsageError } from './errors.js';
+export { writeSamples, type SampleFormat } from './io/write-samples.js';

@@ -1,0 +1,1171 @@
+/**
+ * Distribution programs (native/PROTOCOL.md §2) for the TypeScript fallback kernel: decoding with
+ * validation, sampling (same algorithms and uniform-consumption order as native/src/dist.rs),
+ * normalized log densities, and for 1-D distributions cdf / sf / quantile / isf / mean /
+ * variance.
+ */
+
+import { Stream } from './rng.js';
+import {
+  betainc,
+  betaincC,
+  betaincInv,
+  gammaincP,
+  gammaincPInv,
+  gammaincQ,
+  gammaincQInv,
+  lbeta,
+  lgamma,
+  ndtri,
+  ndtriSf,
+  normCdf,
+  normSf,
+  solveMonotone,
+} from './special.js';
+
+export const TAG = {
+  uniform: 1,
+  normal: 2,
+  lognormal: 3,
+  exponential: 4,
+  gamma: 5,
+  beta: 6,
+  studentT: 7,
+  cauchy: 8,
+  laplace: 9,
+  logistic: 10,
+  truncated: 20,
+  mixture: 21,
+  product: 22,
+  mvnormalDiag: 23,
+} as const;
+
+/** A decoded distribution program. */
+export interface JsDist {
+  /** number of columns of a sample row */
+  readonly dim: number;
+  /** Fill `out` (rows of `dim`, row-major) with samples drawn from `rng`. */
+  sample(rng: Stream, out: Float64Array): void;
+  /** Normalized log density of each row of `xs` (-inf outside the support). */
+  logpdf(xs: Float64Array, out: Float64Array): void;
+  /** Draw one row into out[off .. off + dim). */
+  sampleRow(rng: Stream, out: Float64Array, off: number): void;
+  /** Log density of the row xs[off .. off + dim). */
+  logpdfRow(xs: Float64Array, off: number): number;
+}
+
+/** A decoded one-dimensional distribution. */
+export interface JsDist1 extends JsDist {
+  readonly dim: 1;
+  /** support bounds (closed; may be infinite) */
+  readonly lower: number;
+  readonly upper: number;
+  /** mean (NaN when undefined, +inf when infinite) */
+  readonly mean: number;
+  /** variance (NaN when undefined, +inf when infinite) */
+  readonly variance: number;
+  /** one draw */
+  draw(rng: Stream): number;
+  /** log density at x */
+  lpdf(x: number): number;
+  cdf(x: number): number;
+  /** survival function 1 - cdf(x), accurate in the upper tail */
+  sf(x: number): number;
+  /** inverse cdf */
+  quantile(p: number): number;
+  /** inverse survival function: x with sf(x) = q */
+  isf(q: number): number;
+}
+
+const LN_SQRT_2PI = 0.91893853320467274178;
+const LN_PI = 1.1447298858494002;
+
+// ---------------------------------------------------------------------------------------------
+// standard normal: 256-layer ziggurat (Marsaglia & Tsang 2000)
+
+const ZIG_R = 3.6541528853610088;
+const ZIG_V = 0.00492867323399;
+/** layer right edges: ZX[0] = V / f(R) (base strip), ZX[1] = R, ..., ZX[256] = 0 */
+const ZX = new Float64Array(257);
+/** ZF[i] = exp(-ZX[i]^2 / 2) */
+const ZF = new Float64Array(257);
+{
+  const f = (x: number): number => Math.exp(-0.5 * x * x);
+  ZX[0] = ZIG_V / f(ZIG_R);
+  ZX[1] = ZIG_R;
+  for (let i = 1; i < 256; i++) {
+    ZX[i + 1] = Math.sqrt(-2 * Math.log(ZIG_V / ZX[i] + f(ZX[i])));
+  }
+  ZX[256] = 0;
+  for (let i = 0; i < 257; i++) ZF[i] = f(ZX[i]);
+  ZF[256] = 1;
+}
+
+const TWO21 = 2097152;
+const INV53 = 1 / 9007199254740992;
+
+/** One standard normal draw. */
+export function stdNormal(rng: Stream): number {
+  for (;;) {
+    rng.next();
+    const lo = rng.lo;
+    const i = lo & 255;
+    const neg = (lo & 256) !== 0;
+    const z = (rng.hi * TWO21 + (lo >>> 11)) * INV53 * ZX[i];
+    if (z < ZX[i + 1]) return neg ? -z : z;
+    if (i === 0) {
+      // tail beyond R (Marsaglia 1964)
+      let a: number, b: number;
+      do {
+        a = -Math.log(rng.nextF64()) / ZIG_R;
+        b = -Math.log(rng.nextF64());
+      } while (!(2 * b > a * a));
+      return neg ? -(ZIG_R + a) : ZIG_R + a;
+    }
+    if (ZF[i] + (ZF[i + 1] - ZF[i]) * rng.nextF64() < Math.exp(-0.5 * z * z)) return neg ? -z : z;
+  }
+}
+
+/** Marsaglia & Tsang gamma(shape, 1) for shape >= 1. */
+function gammaMT(rng: Stream, d: number, c: number): number {
+  for (;;) {
+    let x: number, v: number;
+    do {
+      x = stdNormal(rng);
+      v = 1 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    const u = rng.nextF64();
+    const x2 = x * x;
+    if (u < 1 - 0.0331 * x2 * x2) return d * v;
+    if (Math.log(u) < 0.5 * x2 + d * (1 - v + Math.log(v))) return d * v;
+  }
+}
+
+/** ln of a gamma(shape, 1) draw; valid for any shape > 0 (shape < 1 in log space). */
+function logGammaDraw(rng: Stream, shape: number): number {
+  if (shape >= 1) {
+    const d = shape - 1 / 3;
+    return Math.log(gammaMT(rng, d, 1 / Math.sqrt(9 * d)));
+  }
+  const d = shape + 1 - 1 / 3;
+  const g = gammaMT(rng, d, 1 / Math.sqrt(9 * d));
+  const u = rng.nextF64();
+  return Math.log(g) + Math.log(u) / shape;
+}
+
+/** gamma(shape, 1) for shape < 1: G(shape + 1) * u^(1/shape), the power taken as exp(ln(u) / shape). */
+function gammaSmallDraw(rng: Stream, shape: number): number {
+  const d = shape + 1 - 1 / 3;
+  const g = gammaMT(rng, d, 1 / Math.sqrt(9 * d));
+  const u = rng.nextF64();
+  return g * Math.exp(Math.log(u) / shape);
+}
+
+/** A gamma(shape, 1) draw. */
+function gammaDraw(rng: Stream, shape: number): number {
+  if (shape >= 1) {
+    const d = shape - 1 / 3;
+    return gammaMT(rng, d, 1 / Math.sqrt(9 * d));
+  }
+  return gammaSmallDraw(rng, shape);
+}
+
+// ---------------------------------------------------------------------------------------------
+// base classes
+
+abstract class Base1 implements JsDist1 {
+  readonly dim = 1 as const;
+  abstract readonly lower: number;
+  abstract readonly upper: number;
+  abstract readonly mean: number;
+  abstract readonly variance: number;
+  abstract draw(rng: Stream): number;
+  abstract lpdf(x: number): number;
+  abstract cdf(x: number): number;
+  abstract sf(x: number): number;
+  abstract quantile(p: number): number;
+  abstract isf(q: number): number;
+
+  sample(rng: Stream, out: Float64Array): void {
+    for (let i = 0; i < out.length; i++) out[i] = this.draw(rng);
+  }
+  logpdf(xs: Float64Array, out: Float64Array): void {
+    for (let i = 0; i < out.length; i++) out[i] = this.lpdf(xs[i]);
+  }
+  sampleRow(rng: Stream, out: Float64Array, off: number): void {
+    out[off] = this.draw(rng);
+  }
+  logpdfRow(xs: Float64Array, off: number): number {
+    return this.lpdf(xs[off]);
+  }
+}
+
+function checkP(p: number): number {
+  return Number.isNaN(p) || p < 0 || p > 1 ? NaN : p;
+}
+
+class Uniform extends Base1 {
+  readonly lower: number;
+  readonly upper: number;
+  readonly mean: number;
+  readonly variance: number;
+  private readonly w: number;
+  private readonly lw: number;
+  constructor(readonly a: number, readonly b: number) {
+    super();
+    this.lower = a;
+    this.upper = b;
+    this.w = b - a;
+    this.lw = Math.log(b - a);
+    this.mean = 0.5 * (a + b);
+    this.variance = (this.w * this.w) / 12;
+  }
+  draw(rng: Stream): number {
+    return this.a + this.w * rng.nextF64();
+  }
+  lpdf(x: number): number {
+    return x >= this.a && x <= this.b ? -this.lw : Number.isNaN(x) ? NaN : -Infinity;
+  }
+  cdf(x: number): number {
+    return x <= this.a ? 0 : x >= this.b ? 1 : (x - this.a) / this.w;
+  }
+  sf(x: number): number {
+    return x <= this.a ? 1 : x >= this.b ? 0 : (this.b - x) / this.w;
+  }
+  quantile(p: number): number {
+    return this.a + this.w * checkP(p);
+  }
+  isf(q: number): number {
+    return this.b - this.w * checkP(q);
+  }
+}
+
+class Normal extends Base1 {
+  readonly lower = -Infinity;
+  readonly upper = Infinity;
+  readonly mean: number;
+  readonly variance: number;
+  private readonly c: number;
+  constructor(readonly mu: number, readonly sigma: number) {
+    super();
+    this.mean = mu;
+    this.variance = sigma * sigma;
+    this.c = -Math.log(sigma) - LN_SQRT_2PI;
+  }
+  draw(rng: Stream): number {
+    return this.mu + this.sigma * stdNormal(rng);
+  }
+  override sample(rng: Stream, out: Float64Array): void {
+    const mu = this.mu, s = this.sigma;
+    for (let i = 0; i < out.length; i++) out[i] = mu + s * stdNormal(rng);
+  }
+  lpdf(x: number): number {
+    const z = (x - this.mu) / this.sigma;
+    return this.c - 0.5 * z * z;
+  }
+  cdf(x: number): number {
+    return normCdf((x - this.mu) / this.sigma);
+  }
+  sf(x: number): number {
+    return normSf((x - this.mu) / this.sigma);
+  }
+  quantile(p: number): number {
+    return this.mu + this.sigma * ndtri(p);
+  }
+  isf(q: number): number {
+    return this.mu + this.sigma * ndtriSf(q);
+  }
+}
+
+class LogNormal extends Base1 {
+  readonly lower = 0;
+  readonly upper = Infinity;
+  readonly mean: number;
+  readonly variance: number;
+  private readonly c: number;
+  constructor(readonly mu: number, readonly sigma: number) {
+    super();
+    const s2 = sigma * sigma;
+    this.mean = Math.exp(mu + 0.5 * s2);
+    this.variance = Math.expm1(s2) * Math.exp(2 * mu + s2);
+    this.c = -Math.log(sigma) - LN_SQRT_2PI;
+  }
+  draw(rng: Stream): number {
+    return Math.exp(this.mu + this.sigma * stdNormal(rng));
+  }
+  lpdf(x: number): number {
+    if (!(x > 0)) return Number.isNaN(x) ? NaN : -Infinity;
+    const lx = Math.log(x);
+    if (!Number.isFinite(lx)) return -Infinity;
+    const z = (lx - this.mu) / this.sigma;
+    return this.c - lx - 0.5 * z * z;
+  }
+  cdf(x: number): number {
+    return x <= 0 ? 0 : normCdf((Math.log(x) - this.mu) / this.sigma);
+  }
+  sf(x: number): number {
+    return x <= 0 ? 1 : normSf((Math.log(x) - this.mu) / this.sigma);
+  }
+  quantile(p: number): number {
+    return Math.exp(this.mu + this.sigma * ndtri(p));
+  }
+  isf(q: number): number {
+    return Math.exp(this.mu + this.sigma * ndtriSf(q));
+  }
+}
+
+class Exponential extends Base1 {
+  readonly lower = 0;
+  readonly upper = Infinity;
+  readonly mean: number;
+  readonly variance: number;
+  private readonly lr: number;
+  constructor(readonly rate: number) {
+    super();
+    this.mean = 1 / rate;
+    this.variance = 1 / (rate * rate);
+    this.lr = Math.log(rate);
+  }
+  draw(rng: Stream): number {
+    return -Math.log(rng.nextF64()) / this.rate;
+  }
+  lpdf(x: number): number {
+    return x >= 0 ? this.lr - this.rate * x : Number.isNaN(x) ? NaN : -Infinity;
+  }
+  cdf(x: number): number {
+    return x <= 0 ? 0 : -Math.expm1(-this.rate * x);
+  }
+  sf(x: number): number {
+    return x <= 0 ? 1 : Math.exp(-this.rate * x);
+  }
+  quantile(p: number): number {
+    return -Math.log1p(-checkP(p)) / this.rate;
+  }
+  isf(q: number): number {
+    return -Math.log(checkP(q)) / this.rate;
+  }
+}
+
+class Gamma extends Base1 {
+  readonly lower = 0;
+  readonly upper = Infinity;
+  readonly mean: number;
+  readonly variance: number;
+  private readonly c: number;
+  constructor(readonly shape: number, readonly rate: number) {
+    super();
+    this.mean = shape / rate;
+    this.variance = shape / (rate * rate);
+    this.c = shape * Math.log(rate) - lgamma(shape);
+  }
+  draw(rng: Stream): number {
+    return gammaDraw(rng, this.shape) / this.rate;
+  }
+  lpdf(x: number): number {
+    if (Number.isNaN(x)) return NaN;
+    if (x < 0 || x === Infinity) return -Infinity;
+    const k = this.shape;
+    if (x === 0) return k < 1 ? Infinity : k === 1 ? Math.log(this.rate) : -Infinity;
+    return this.c + (k - 1) * Math.log(x) - this.rate * x;
+  }
+  cdf(x: number): number {
+    return x <= 0 ? 0 : gammaincP(this.shape, this.rate * x);
+  }
+  sf(x: number): number {
+    return x <= 0 ? 1 : gammaincQ(this.shape, this.rate * x);
+  }
+  quantile(p: number): number {
+    return gammaincPInv(this.shape, p) / this.rate;
+  }
+  isf(q: number): number {
+    return gammaincQInv(this.shape, q) / this.rate;
+  }
+}
+
+class Beta extends Base1 {
+  readonly lower = 0;
+  readonly upper = 1;
+  readonly mean: number;
+  readonly variance: number;
+  private readonly lb: number;
+  constructor(readonly alpha: number, readonly beta: number) {
+    super();
+    const s = alpha + beta;
+    this.mean = alpha / s;
+    this.variance = (alpha * beta) / (s * s * (s + 1));
+    this.lb = lbeta(alpha, beta);
+  }
+  draw(rng: Stream): number {
+    const a = this.alpha, b = this.beta;
+    if (a < 1 && b < 1) {
+      const lx = logGammaDraw(rng, a);
+      const ly = logGammaDraw(rng, b);
+      // X / (X + Y) = 1 / (1 + exp(ly - lx))
+      return 1 / (1 + Math.exp(ly - lx));
+    }
+    const x = gammaDraw(rng, a);
+    const y = gammaDraw(rng, b);
+    return x / (x + y);
+  }
+  lpdf(x: number): number {
+    if (Number.isNaN(x)) return NaN;
+    if (x < 0 || x > 1) return -Infinity;
+    const a = this.alpha, b = this.beta;
+    if (x === 0) return a < 1 ? Infinity : a === 1 ? -this.lb : -Infinity;
+    if (x === 1) return b < 1 ? Infinity : b === 1 ? -this.lb : -Infinity;
+    return (a - 1) * Math.log(x) + (b - 1) * Math.log1p(-x) - this.lb;
+  }
+  cdf(x: number): number {
+    return x <= 0 ? 0 : x >= 1 ? 1 : betainc(this.alpha, this.beta, x);
+  }
+  sf(x: number): number {
+    return x <= 0 ? 1 : x >= 1 ? 0 : betaincC(this.alpha, this.beta, x);
+  }
+  quantile(p: number): number {
+    return betaincInv(this.alpha, this.beta, p);
+  }
+  isf(q: number): number {
+    // sf(x) = I_{1-x}(b, a)
+    if (Number.isNaN(q) || q < 0 || q > 1) return NaN;
+    if (q > 0.5) return betaincInv(this.alpha, this.beta, 1 - q);
+    return 1 - betaincInv(this.beta, this.alpha, q);
+  }
+}
+
+class StudentT extends Base1 {
+  readonly lower = -Infinity;
+  readonly upper = Infinity;
+  readonly mean: number;
+  readonly variance: number;
+  private readonly c: number;
+  constructor(readonly df: number, readonly loc: number, readonly scale: number) {
+    super();
+    this.mean = df > 1 ? loc : NaN;
+    this.variance = df > 2 ? (scale * scale * df) / (df - 2) : df > 1 ? Infinity : NaN;
+    this.c = lgamma(0.5 * (df + 1)) - lgamma(0.5 * df) - 0.5 * (Math.log(df) + LN_PI) - Math.log(scale);
+  }
+  draw(rng: Stream): number {
+    const z = stdNormal(rng);
+    const v = 2 * gammaDraw(rng, 0.5 * this.df);
+    return this.loc + (this.scale * z) / Math.sqrt(v / this.df);
+  }
+  lpdf(x: number): number {
+    const z = (x - this.loc) / this.scale;
+    return this.c - 0.5 * (this.df + 1) * Math.log1p((z * z) / this.df);
+  }
+  /** P(T <= -|t|) for the standard t */
+  private lowerTail(t: number): number {
+    const t2 = t * t;
+    const nu = this.df;
+    if (!Number.isFinite(t2)) return 0;
+    // x = nu / (nu + t^2), 1 - x = t^2 / (nu + t^2)
+    return 0.5 * betainc(0.5 * nu, 0.5, nu / (nu + t2), t2 / (nu + t2));
+  }
+  cdf(x: number): number {
+    if (Number.isNaN(x)) return NaN;
+    const t = (x - this.loc) / this.scale;
+    return t < 0 ? this.lowerTail(t) : 1 - this.lowerTail(t);
+  }
+  sf(x: number): number {
+    if (Number.isNaN(x)) return NaN;
+    const t = (x - this.loc) / this.scale;
+    return t > 0 ? this.lowerTail(t) : 1 - this.lowerTail(t);
+  }
+  /** standard t with lower-tail probability p <= 0.5: t <= 0 */
+  private lowerQ(p: number): number {
+    if (p === 0) return -Infinity;
+    if (p === 0.5) return 0;
+    const nu = this.df;
+    // 2p = I_x(nu/2, 1/2), x = nu / (nu + t^2)
+    if (p < 0.25) {
+      const x = betaincInv(0.5 * nu, 0.5, 2 * p);
+      return -Math.sqrt((nu * (1 - x)) / x);
+    }
+    // central: 1 - 2p = I_{1-x}(1/2, nu/2), 1 - x = t^2 / (nu + t^2)
+    const y = betaincInv(0.5, 0.5 * nu, 1 - 2 * p);
+    return -Math.sqrt((nu * y) / (1 - y));
+  }
+  quantile(p: number): number {
+    p = checkP(p);
+    if (Number.isNaN(p)) return NaN;
+    const t = p <= 0.5 ? this.lowerQ(p) : -this.lowerQ(1 - p);
+    return this.loc + this.scale * t;
+  }
+  isf(q: number): number {
+    q = checkP(q);
+    if (Number.isNaN(q)) return NaN;
+    const t = q <= 0.5 ? -this.lowerQ(q) : this.lowerQ(1 - q);
+    return this.loc + this.scale * t;
+  }
+}
+
+class Cauchy extends Base1 {
+  readonly lower = -Infinity;
+  readonly upper = Infinity;
+  readonly mean = NaN;
+  readonly variance = NaN;
+  private readonly c: number;
+  constructor(readonly loc: number, readonly scale: number) {
+    super();
+    this.c = -LN_PI - Math.log(scale);
+  }
+  draw(rng: Stream): number {
+    return this.loc + this.scale * Math.tan(Math.PI * (rng.nextF64() - 0.5));
+  }
+  lpdf(x: number): number {
+    const z = (x - this.loc) / this.scale;
+    return this.c - Math.log1p(z * z);
+  }
+  cdf(x: number): number {
+    return Math.atan2(1, -(x - this.loc) / this.scale) / Math.PI;
+  }
+  sf(x: number): number {
+    return Math.atan2(1, (x - this.loc) / this.scale) / Math.PI;
+  }
+  quantile(p: number): number {
+    p = checkP(p);
+    if (p === 0) return -Infinity;
+    if (p === 1) return Infinity;
+    return p < 0.5 ? this.loc - this.scale / Math.tan(Math.PI * p) : this.loc + this.scale / Math.tan(Math.PI * (1 - p));
+  }
+  isf(q: number): number {
+    q = checkP(q);
+    if (q === 0) return Infinity;
+    if (q === 1) return -Infinity;
+    return q < 0.5 ? this.loc + this.scale / Math.tan(Math.PI * q) : this.loc - this.scale / Math.tan(Math.PI * (1 - q));
+  }
+}
+
+class Laplace extends Base1 {
+  readonly lower = -Infinity;
+  readonly upper = Infinity;
+  readonly mean: number;
+  readonly variance: number;
+  private readonly c: number;
+  constructor(readonly loc: number, readonly scale: number) {
+    super();
+    this.mean = loc;
+    this.variance = 2 * scale * scale;
+    this.c = -Math.LN2 - Math.log(scale);
+  }
+  draw(rng: Stream): number {
+    const u = rng.nextF64();
+    return u < 0.5 ? this.loc + this.scale * Math.log(2 * u) : this.loc - this.scale * Math.log(2 * (1 - u));
+  }
+  lpdf(x: number): number {
+    return this.c - Math.abs(x - this.loc) / this.scale;
+  }
+  cdf(x: number): number {
+    const z = (x - this.loc) / this.scale;
+    return z < 0 ? 0.5 * Math.exp(z) : 1 - 0.5 * Math.exp(-z);
+  }
+  sf(x: number): number {
+    const z = (x - this.loc) / this.scale;
+    return z > 0 ? 0.5 * Math.exp(-z) : 1 - 0.5 * Math.exp(z);
+  }
+  quantile(p: number): number {
+    p = checkP(p);
+    return p < 0.5 ? this.loc + this.scale * Math.log(2 * p) : this.loc - this.scale * Math.log(2 * (1 - p));
+  }
+  isf(q: number): number {
+    q = checkP(q);
+    return q < 0.5 ? this.loc - this.scale * Math.log(2 * q) : this.loc + this.scale * Math.log(2 * (1 - q));
+  }
+}
+
+class Logistic extends Base1 {
+  readonly lower = -Infinity;
+  readonly upper = Infinity;
+  readonly mean: number;
+  readonly variance: number;
+  private readonly ls: number;
+  constructor(readonly loc: number, readonly scale: number) {
+    super();
+    this.mean = loc;
+    this.variance = (scale * scale * Math.PI * Math.PI) / 3;
+    this.ls = Math.log(scale);
+  }
+  draw(rng: Stream): number {
+    const u = rng.nextF64();
+    return this.loc + this.scale * Math.log(u / (1 - u));
+  }
+  lpdf(x: number): number {
+    const az = Math.abs((x - this.loc) / this.scale);
+    return -az - 2 * Math.log1p(Math.exp(-az)) - this.ls;
+  }
+  cdf(x: number): number {
+    return 1 / (1 + Math.exp(-(x - this.loc) / this.scale));
+  }
+  sf(x: number): number {
+    return 1 / (1 + Math.exp((x - this.loc) / this.scale));
+  }
+  quantile(p: number): number {
+    p = checkP(p);
+    return this.loc + this.scale * (Math.log(p) - Math.log1p(-p));
+  }
+  isf(q: number): number {
+    q = checkP(q);
+    return this.loc + this.scale * (Math.log1p(-q) - Math.log(q));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// composite distributions
+
+/** 16-point Gauss-Legendre nodes and weights on [-1, 1]. */
+const GL_X = [
+  -0.9894009349916499, -0.9445750230732326, -0.8656312023878318, -0.755404408355003, -0.6178762444026438,
+  -0.45801677765722737, -0.2816035507792589, -0.09501250983763744, 0.09501250983763744, 0.2816035507792589,
+  0.45801677765722737, 0.6178762444026438, 0.755404408355003, 0.8656312023878318, 0.9445750230732326,
+  0.9894009349916499,
+];
+const GL_W = [
+  0.027152459411754096, 0.062253523938647894, 0.09515851168249279, 0.12462897125553388, 0.14959598881657674,
+  0.16915651939500254, 0.18260341504492358, 0.1894506104550685, 0.1894506104550685, 0.18260341504492358,
+  0.16915651939500254, 0.14959598881657674, 0.12462897125553388, 0.09515851168249279, 0.062253523938647894,
+  0.027152459411754096,
+];
+
+/**
+ * E[X] and Var[X] from the quantile function: E[X^k] = ∫_0^1 Q(p)^k dp, Gauss-Legendre on dyadic
+ * panels [2^-(j+1), 2^-j] that shrink toward both ends (plus [0, 2^-48] and its mirror).
+ */
+function momentsByQuantile(q: (p: number) => number, isf: (p: number) => number): [number, number] {
+  let m1 = 0, m2 = 0;
+  const panel = (a: number, b: number, upper: boolean): void => {
+    const h = 0.5 * (b - a), c = 0.5 * (a + b);
+    for (let j = 0; j < 16; j++) {
+      const p = c + h * GL_X[j];
+      const x = upper ? isf(p) : q(p);
+      m1 += GL_W[j] * h * x;
+      m2 += GL_W[j] * h * x * x;
+    }
+  };
+  let b = 0.5;
+  for (let j = 1; j <= 48; j++) {
+    const a = b / 2;
+    panel(a, b, false);
+    panel(a, b, true);
+    b = a;
+  }
+  panel(0, b, false);
+  panel(0, b, true);
+  return [m1, Math.max(0, m2 - m1 * m1)];
+}
+
+class Truncated extends Base1 {
+  readonly lower: number;
+  readonly upper: number;
+  /** probability mass of [lo, hi] under the child */
+  readonly mass: number;
+  /** invert through the survival function (lo above the child's median) */
+  private readonly upperSide: boolean;
+  private readonly rejection: boolean;
+  private readonly lmass: number;
+  private readonly fLo: number;
+  private readonly fHi: number;
+  private readonly sLo: number;
+  private readonly sHi: number;
+  private momentsCache: [number, number] | null = null;
+  constructor(readonly lo: number, readonly hi: number, readonly child: JsDist1) {
+    super();
+    this.lower = Math.max(lo, child.lower);
+    this.upper = Math.min(hi, child.upper);
+    this.fLo = lo === -Infinity ? 0 : child.cdf(lo);
+    this.fHi = hi === Infinity ? 1 : child.cdf(hi);
+    this.sLo = lo === -Infinity ? 1 : child.sf(lo);
+    this.sHi = hi === Infinity ? 0 : child.sf(hi);
+    // same rule as dist.rs: survival side when lo is above the median; the mass is formed from
+    // the smaller tail quantities
+    this.upperSide = this.sLo < 0.5;
+    const mass = this.upperSide ? this.sLo - this.sHi : this.fHi <= 0.5 ? this.fHi - this.fLo : 1 - this.fLo - this.sHi;
+    this.mass = Math.min(1, mass);
+    this.rejection = this.mass >= 0.25;
+    this.lmass = Math.log(this.mass);
+  }
+  get mean(): number {
+    return this.moments()[0];
+  }
+  get variance(): number {
+    return this.moments()[1];
+  }
+  private moments(): [number, number] {
+    if (this.momentsCache === null) {
+      this.momentsCache = Number.isFinite(this.lower) && Number.isFinite(this.upper) || Number.isFinite(this.child.variance)
+        ? momentsByQuantile((p) => this.quantile(p), (p) => this.isf(p))
+        : [NaN, NaN];
+    }
+    return this.momentsCache;
+  }
+  draw(rng: Stream): number {
+    const lo = this.lo, hi = this.hi;
+    if (this.rejection) {
+      for (;;) {
+        const x = this.child.draw(rng);
+        if (x >= lo && x <= hi) return x;
+      }
+    }
+    const u = rng.nextF64();
+    let x: number;
+    if (this.upperSide) x = this.child.isf(this.sLo - u * (this.sLo - this.sHi));
+    else x = this.child.quantile(this.fLo + u * (this.fHi - this.fLo));
+    // clamp (NaN from a failed inverse becomes lo, as in dist.rs)
+    return x >= lo ? (x > hi ? hi : x) : lo;
+  }
+  lpdf(x: number): number {
+    if (Number.isNaN(x)) return NaN;
+    if (x < this.lo || x > this.hi) return -Infinity;
+    return this.child.lpdf(x) - this.lmass;
+  }
+  cdf(x: number): number {
+    if (x <= this.lo) return 0;
+    if (x >= this.hi) return 1;
+    const v = this.upperSide ? (this.sLo - this.child.sf(x)) / this.mass : (this.child.cdf(x) - this.fLo) / this.mass;
+    return Math.min(1, Math.max(0, v));
+  }
+  sf(x: number): number {
+    if (x <= this.lo) return 1;
+    if (x >= this.hi) return 0;
+    const v = this.upperSide ? (this.child.sf(x) - this.sHi) / this.mass : (this.fHi - this.child.cdf(x)) / this.mass;
+    return Math.min(1, Math.max(0, v));
+  }
+  private clamp(x: number): number {
+    return x < this.lo ? this.lo : x > this.hi ? this.hi : x;
+  }
+  quantile(p: number): number {
+    p = checkP(p);
+    if (Number.isNaN(p)) return NaN;
+    if (this.upperSide) return this.clamp(this.child.isf(this.sLo - p * this.mass));
+    return this.clamp(this.child.quantile(this.fLo + p * this.mass));
+  }
+  isf(q: number): number {
+    q = checkP(q);
+    if (Number.isNaN(q)) return NaN;
+    if (this.upperSide) return this.clamp(this.child.isf(this.sHi + q * this.mass));
+    return this.clamp(this.child.quantile(this.fHi - q * this.mass));
+  }
+}
+
+function logSumExp(v: Float64Array | number[]): number {
+  let m = -Infinity;
+  for (let i = 0; i < v.length; i++) if (v[i] > m) m = v[i];
+  if (m === -Infinity || m === Infinity || Number.isNaN(m)) {
+    for (let i = 0; i < v.length; i++) if (Number.isNaN(v[i])) return NaN;
+    return m;
+  }
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += Math.exp(v[i] - m);
+  return m + Math.log(s);
+}
+
+/**
+ * Finite mixture. Weights are normalized (divided by their sum) at decode; `cum` holds their
+ * running sums. A draw takes one u and the first component with u < cum[j], else the last
+ * component with positive weight (dist.rs `Mix::pick`).
+ */
+class Mixture implements JsDist {
+  readonly dim: number;
+  readonly cum: Float64Array;
+  readonly logw: Float64Array;
+  /** index of the last component with positive weight */
+  readonly last: number;
+  private readonly tmp: Float64Array;
+  constructor(readonly weights: Float64Array, readonly children: JsDist[]) {
+    this.dim = children[0].dim;
+    const k = weights.length;
+    this.cum = new Float64Array(k);
+    this.logw = new Float64Array(k);
+    let c = 0;
+    let last = k - 1;
+    for (let i = 0; i < k; i++) {
+      c += weights[i];
+      this.cum[i] = c;
+      this.logw[i] = Math.log(weights[i]);
+    }
+    while (last > 0 && !(weights[last] > 0)) last--;
+    this.last = last;
+    this.tmp = new Float64Array(k);
+  }
+  pickIndex(u: number): number {
+    const cum = this.cum;
+    for (let j = 0; j < cum.length; j++) if (u < cum[j]) return j;
+    return this.last;
+  }
+  pick(rng: Stream): JsDist {
+    return this.children[this.pickIndex(rng.nextF64())];
+  }
+  sampleRow(rng: Stream, out: Float64Array, off: number): void {
+    this.pick(rng).sampleRow(rng, out, off);
+  }
+  sample(rng: Stream, out: Float64Array): void {
+    for (let off = 0; off < out.length; off += this.dim) this.sampleRow(rng, out, off);
+  }
+  logpdfRow(xs: Float64Array, off: number): number {
+    const t = this.tmp;
+    for (let i = 0; i < t.length; i++) t[i] = this.weights[i] > 0 ? this.logw[i] + this.children[i].logpdfRow(xs, off) : -Infinity;
+    return logSumExp(t);
+  }
+  logpdf(xs: Float64Array, out: Float64Array): void {
+    for (let r = 0; r < out.length; r++) out[r] = this.logpdfRow(xs, r * this.dim);
+  }
+}
+
+class Mixture1 extends Base1 {
+  readonly lower: number;
+  readonly upper: number;
+  readonly mean: number;
+  readonly variance: number;
+  private readonly m: Mixture;
+  constructor(readonly weights: Float64Array, readonly children: JsDist1[]) {
+    super();
+    this.m = new Mixture(weights, children);
+    let lo = Infinity, hi = -Infinity, mean = 0, m2 = 0;
+    for (let i = 0; i < children.length; i++) {
+      if (weights[i] > 0) {
+        lo = Math.min(lo, children[i].lower);
+        hi = Math.max(hi, children[i].upper);
+      }
+      const c = children[i];
+      if (!(weights[i] > 0)) continue;
+      mean += weights[i] * c.mean;
+      m2 += weights[i] * (c.variance + c.mean * c.mean);
+    }
+    this.lower = lo;
+    this.upper = hi;
+    this.mean = mean;
+    this.variance = Number.isFinite(m2) ? Math.max(0, m2 - mean * mean) : m2;
+  }
+  draw(rng: Stream): number {
+    return (this.m.pick(rng) as JsDist1).draw(rng);
+  }
+  lpdf(x: number): number {
+    const t = new Float64Array(this.children.length);
+    for (let i = 0; i < t.length; i++) t[i] = this.weights[i] > 0 ? this.m.logw[i] + this.children[i].lpdf(x) : -Infinity;
+    return logSumExp(t);
+  }
+  cdf(x: number): number {
+    let s = 0;
+    for (let i = 0; i < this.children.length; i++) if (this.weights[i] > 0) s += this.weights[i] * this.children[i].cdf(x);
+    return Math.min(1, s);
+  }
+  sf(x: number): number {
+    let s = 0;
+    for (let i = 0; i < this.children.length; i++) if (this.weights[i] > 0) s += this.weights[i] * this.children[i].sf(x);
+    return Math.min(1, s);
+  }
+  private pdf(x: number): number {
+    return Math.exp(this.lpdf(x));
+  }
+  /** solve through cdf (p <= 0.5) or sf, bracketed by the components' quantiles */
+  private invert(t: number, upperTail: boolean): number {
+    if (t === 0) return upperTail ? this.upper : this.lower;
+    if (t === 1) return upperTail ? this.lower : this.upper;
+    let lo = Infinity, hi = -Infinity;
+    for (let i = 0; i < this.children.length; i++) {
+      if (!(this.weights[i] > 0)) continue;
+      const c = this.children[i];
+      const x = upperTail ? c.isf(t) : c.quantile(t);
+      lo = Math.min(lo, x);
+      hi = Math.max(hi, x);
+    }
+    // the mixture's t-quantile lies between the components' t-quantiles
+    const g = upperTail ? (x: number) => this.sf(x) : (x: number) => this.cdf(x);
+    const dg = upperTail ? (x: number) => -this.pdf(x) : (x: number) => this.pdf(x);
+    if (lo === hi) return lo;
+    const x0 = 0.5 * (lo + hi);
+    const bl = Number.isFinite(lo) ? lo - 1e-12 * Math.abs(lo) : lo;
+    const bh = Number.isFinite(hi) ? hi + 1e-12 * Math.abs(hi) : hi;
+    return solveGeneral(g, dg, t, Number.isFinite(x0) ? x0 : Number.isFinite(lo) ? lo : hi, bl, bh, !upperTail);
+  }
+  quantile(p: number): number {
+    p = checkP(p);
+    if (Number.isNaN(p)) return NaN;
+    return p <= 0.5 ? this.invert(p, false) : this.invert(1 - p, true);
+  }
+  isf(q: number): number {
+    q = checkP(q);
+    if (Number.isNaN(q)) return NaN;
+    return q <= 0.5 ? this.invert(q, true) : this.invert(1 - q, false);
+  }
+}
+
+/** safeguarded Newton/bisection on any real interval (solveMonotone handles positive ones). */
+function solveGeneral(
+  g: (x: number) => number,
+  dg: (x: number) => number,
+  target: number,
+  x0: number,
+  lo: number,
+  hi: number,
+  increasing: boolean,
+): number {
+  if (lo >= 0) return solveMonotone(g, dg, target, x0, lo, hi, increasing);
+  // shift to make the variable positive when the bracket is finite
+  if (Number.isFinite(lo) && Number.isFinite(hi)) {
+    const s = lo;
+    return s + solveMonotone((y) => g(y + s), (y) => dg(y + s), target, x0 - s, 0, hi - s, increasing);
+  }
+  let x = x0;
+  for (let i = 0; i < 400; i++) {
+    const f = g(x) - target;
+    if (f === 0) return x;
+    if (increasing ? f < 0 : f > 0) lo = x;
+    else hi = x;
+    let xn = x - f / dg(x);
+    if (!(xn > lo && xn < hi) || !Number.isFinite(xn)) {
+      if (lo === -Infinity) xn = hi - Math.max(1, 2 * Math.abs(hi));
+      else if (hi === Infinity) xn = lo + Math.max(1, 2 * Math.abs(lo));
+      else xn = 0.5 * (lo + hi);
+    }
+    if (Math.abs(xn - x) <= 1e-15 * Math.max(1e-300, Math.abs(xn)) || hi - lo <= 1e-15 * Math.max(Math.abs(lo), Math.abs(hi))) {
+      return xn;
+    }
+    x = xn;
+  }
+  return x;
+}
+
+class Product implements JsDist {
+  readonly dim: number;
+  constructor(readonly children: JsDist1[]) {
+    this.dim = children.length;
+  }
+  sampleRow(rng: Stream, out: Float64Array, off: number): void {
+    const c = this.children;
+    for (let j = 0; j < c.length; j++) out[off + j] = c[j].draw(rng);
+  }
+  sample(rng: Stream, out: Float64Array): void {
+    for (let off = 0; off < out.length; off += this.dim) this.sampleRow(rng, out, off);
+  }
+  logpdfRow(xs: Float64Array, off: number): number {
+    let s = 0;
+    const c = this.children;
+    for (let j = 0; j < c.length; j++) s += c[j].lpdf(xs[off + j]);
+    return s;
+  }
+  logpdf(xs: Float64Array, out: Float64Array): void {
+    for (let r = 0; r < out.length; r++) out[r] = this.logpdfRow(xs, r * this.dim);
+  }
+}
+
+class MvNormalDiag implements JsDist {
+  readonly dim: number;
+  private readonly c: number;
+  constructor(readonly mu: Float64Array, readonly sigma: Float64Array) {
+    this.dim = mu.length;
+    let c = 0;
+    for (let j = 0; j < sigma.length; j++) c -= Math.log(sigma[j]) + LN_SQRT_2PI;
+    this.c = c;
+  }
+  sampleRow(rng: Stream, out: Float64Array, off: number): void {
+    for (let j = 0; j < this.dim; j++) out[off + j] = this.mu[j] + this.sigma[j] * stdNormal(rng);
+  }
+  sample(rng: Stream, out: Float64Array): void {
+    for (let off = 0; off < out.length; off += this.dim) this.sampleRow(rng, out, off);
+  }
+  logpdfRow(xs: Float64Array, off: number): number {
+    let s = 0;
+    for (let j = 0; j < this.dim; j++) {
+      const z = (xs[off + j] - this.mu[j]) / this.sigma[j];
+      s += z * z;
+    }
+    return this.c - 0.5 * s;
+  }
+  logpdf(xs: Float64Array, out: Float64Array): void {
+    for (let r = 0; r < out.length; r++) out[r] = this.logpdfRow(xs, r * this.dim);
+  }
+  /** marginal j as a 1-D normal */
+  marginal(j: number): JsDist1 {
+    return new Normal(this.mu[j], this.sigma[j]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// decoding
+
+const MAX_DEPTH = 64;
+
+class Reader {
+  pos = 0;
+  constructor(readonly prog: Float64Array) {}
+  num(what: string): number {
+    if (this.pos >= this.prog.length) throw new Error(`distribution program truncated: missing ${what} at index ${this.pos}`);
+    return this.prog[this.pos++];
+  }
+  count(what: string, min: number, max: number): number {
+    const at = this.pos;
+    const v = this.num(what);
+    if (!Number.isInteger(v) || v < min || v > max) {
+      throw new Error(`distribution program: ${what} must be an integer in [${min}, ${max}], got ${v} at index ${at}`);
+    }
+    return v;
+  }
+}
+
+function finite(name: string, v: number): number {
+  if (!Number.isFinite(v)) throw new Error(`distribution program: ${name} must be finite, got ${v}`);
+  return v;
+}
+function positive(name: string, v: number): number {
+  if (!(v > 0) || !Number.isFinite(v)) throw new Error(`distribution program: ${name} must be finite and > 0, got ${v}`);
+  return v;
+}
+
+function decodeNode(r: Reader, depth: number): JsDist {
+  if (depth > MAX_DEPTH) throw new Error(`distribution program nested deeper than ${MAX_DEPTH}`);
+  const at = r.pos;
+  const tag = r.num('tag');
+  switch (tag) {
+    case TAG.uniform: {
+      const a = finite('uniform a', r.num('uniform a'));
+      const b = finite('uniform b', r.num('uniform b'));
+      if (!(a < b)) throw new Error(`distribution program: uniform needs a < b, got a = ${a}, b = ${b}`);
+      if (!Number.isFinite(b - a)) throw new Error('distribution program: uniform b - a overflows');
+      return new Uniform(a, b);
+    }
+    case TAG.normal:
+    case TAG.lognormal: {
+      const name = tag === TAG.normal ? 'normal' : 'lognormal';
+      const mu = finite(`${name} mu`, r.num(`${name} mu`));
+      const sigma = positive(`${name} sigma`, r.num(`${name} sigma`));
+      return tag === TAG.normal ? new Normal(mu, sigma) : new LogNormal(mu, sigma);
+    }
+    case TAG.exponential:
+      return new Exponential(positive('exponential rate', r.num('exponential rate')));
+    case TAG.gamma: {
+      const shape = positive('gamma shape', r.num('gamma shape'));
+      const rate = positive('gamma rate', r.num('gamma rate'));
+      return new Gamma(shape, rate);
+    }
+    case TAG.beta: {
+      const a = positive('beta alpha', r.num('beta alpha'));
+      const b = positive('beta beta', r.num('beta beta'));
+      return new Beta(a, b);
+    }
+    case TAG.studentT: {
+      const df = positive('student_t df', r.num('student_t df'));
+      const loc = finite('student_t loc', r.num('student_t loc'));
+      const scale = positive('student_t scale', r.num('student_t scale'));
+      return new StudentT(df, loc, scale);
+    }
+    case TAG.cauchy:
+    case TAG.laplace:
+    case TAG.logistic: {
+      const name = tag === TAG.cauchy ? 'cauchy' : tag === TAG.laplace ? 'laplace' : 'logistic';
+      const loc = finite(`${name} loc`, r.num(`${name} loc`));
+      const scale = positive(`${name} scale`, r.num(`${name} scale`));
+      return tag === TAG.cauchy ? new Cauchy(loc, scale) : tag === TAG.laplace ? new Laplace(loc, scale) : new Logistic(loc, scale);
+    }
+    case TAG.truncated: {
+      const lo = r.num('truncated lo');
+      const hi = r.num('truncated hi');
+      if (Number.isNaN(lo) || Number.isNaN(hi) || lo === Infinity || hi === -Infinity || !(lo < hi)) {
+        throw new Error(`distribution program: truncation needs lo < hi (lo may be -inf, hi +inf), got [${lo}, ${hi}]`);
+      }
+      const child = decodeNode(r, depth + 1);
+      if (child.dim !== 1) throw new Error(`distribution program: truncated child must be 1-D, got dimension ${child.dim}`);
+      const t = new Truncated(lo, hi, child as JsDist1);
+      if (!(t.mass > 0)) {
+        throw new Error(`distribution program: truncation interval [${lo}, ${hi}] has zero probability under its distribution`);
+      }
+      return t;
+    }
+    case TAG.mixture: {
+      const k = r.count('mixture component count', 1, 1 << 20);
+      const w = new Float64Array(k);
+      let sum = 0;
+      for (let i = 0; i < k; i++) {
+        const v = r.num('mixture weight');
+        if (!(v >= 0) || !Number.isFinite(v)) throw new Error(`distribution program: mixture weight ${i + 1} must be finite and >= 0, got ${v}`);
+        w[i] = v;
+        sum += v;
+      }
+      if (!(Math.abs(sum - 1) <= 1e-6)) throw new Error(`distribution program: mixture weights must sum to 1, got ${sum}`);
+      for (let i = 0; i < k; i++) w[i] /= sum;
+      const children: JsDist[] = [];
+      for (let i = 0; i < k; i++) children.push(decodeNode(r, depth + 1));
+      const d = children[0].dim;
+      for (let i = 1; i < k; i++) {
+        if (children[i].dim !== d) {
+          throw new Error(`distribution program: mixture components must share one dimension, got ${d} and ${children[i].dim}`);
+        }
+      }
+      return d === 1 ? new Mixture1(w, children as JsDist1[]) : new Mixture(w, children);
+    }
+    case TAG.product: {
+      const d = r.count('product dimension', 1, 1 << 20);
+      const children: JsDist1[] = [];
+      for (let i = 0; i < d; i++) {
+        const c = decodeNode(r, depth + 1);
+        if (c.dim !== 1) throw new Error(`distribution program: product factor ${i + 1} must be 1-D, got dimension ${c.dim}`);
+        children.push(c as JsDist1);
+      }
+      return new Product(children);
+    }
+    case TAG.mvnormalDiag: {
+      const d = r.count('mvnormal dimension', 1, 1 << 20);
+      const mu = new Float64Array(d);
+      const sigma = new Float64Array(d);
+      for (let i = 0; i < d; i++) mu[i] = finite(`mvnormal mu_${i + 1}`, r.num('mvnormal mu'));
+      for (let i = 0; i < d; i++) sigma[i] = positive(`mvnormal sigma_${i + 1}`, r.num('mvnormal sigma'));
+      return new MvNormalDiag(mu, sigma);
+    }
+    default:
+      throw new Error(`distribution program: unknown tag ${tag} at index ${at}`);
+  }
+}
+
+/** Decode and validate a distribution program; throws Error with a message if malformed. */
+export function decodeDist(program: Float64Array): JsDist {
+  if (!(program instanceof Float64Array)) throw new TypeError('distribution program must be a Float64Array');
+  const r = new Reader(program);
+  const d = decodeNode(r, 0);
+  if (r.pos !== program.length) {
+    throw new Error(`distribution program has ${program.length - r.pos} trailing number(s) after index ${r.pos - 1}`);
+  }
+  return d;
+}
+
+/** Decode a program that must be one-dimensional. */
+export function decodeDist1(program: Float64Array): JsDist1 {
+  const d = decodeDist(program);
+  if (d.dim !== 1) throw new Error(`expected a 1-D distribution program, got dimension ${d.dim}`);
+  return d as JsDist1;
+}
+
+/** The CDF of a 1-D program (tests). */
+export function cdfOfProgram(program: Float64Array): (x: number) => number {
+  const d = decodeDist1(program);
+  return (x: number) => d.cdf(x);
+}
+
+/**
+ * Marginal j of a product or diagonal multivariate normal program, as a 1-D distribution
+ * (tests; throws for other programs).
+ */
+export function marginalOfProgram(program: Float64Array, j: number): JsDist1 {
+  const d = decodeDist(program);
+  if (d instanceof Product) return d.children[j];
+  if (d instanceof MvNormalDiag) return d.marginal(j);
+  if (d.dim === 1 && j === 0) return d as JsDist1;
+  throw new Error('marginalOfProgram: not a product / mvnormal program');
+}
+
+/** Kernel entry point: `out.length / d` samples of `program` from stream (seed, stream, 0). */
+export function sampleDist(program: Float64Array, seed: number, stream: number, out: Float64Array): void {
+  const d = decodeDist(program);
+  if (!(out instanceof Float64Array)) throw new TypeError('out must be a Float64Array');
+  if (out.length % d.dim !== 0) throw new Error(`out.length ${out.length} is not a multiple of the dimension ${d.dim}`);
+  d.sample(new Stream(seed, stream, 0), out);
+}
+
+/** Kernel entry point: log density of each row of `xs`. */
+export function logpdfDist(program: Float64Array, xs: Float64Array, out: Float64Array): void {
+  const d = decodeDist(program);
+  if (!(xs instanceof Float64Array) || !(out instanceof Float64Array)) throw new TypeError('xs and out must be Float64Arrays');
+  if (xs.length !== out.length * d.dim) {
+    throw new Error(`xs.length ${xs.length} must equal out.length ${out.length} times the dimension ${d.dim}`);
+  }
+  d.logpdf(xs, out);
+}

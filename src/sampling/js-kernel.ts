@@ -1,0 +1,231 @@
+/**
+ * The pure TypeScript kernel: the same contract as the native one (native/PROTOCOL.md), used
+ * when the native module cannot be built or loaded. It draws the same uniforms from the same
+ * streams, so its acceptance decisions match the native kernel's given the same densities.
+ */
+import type { BlockStats, Kernel } from './kernel-types.js';
+import { Stream, uniforms as fillUniforms } from './rng.js';
+import { decodeDist, type JsDist } from './js-dist.js';
+import { JsExpr } from './js-expr.js';
+import { decodeJob, TargetKind } from './job.js';
+
+/** Rows per chunk: keeps the working set in L2 whatever the block size. */
+const CHUNK = 4096;
+
+interface DecodedJob {
+  d: number;
+  logM: number;
+  kind: TargetKind;
+  targetDist: JsDist | null;
+  targetExpr: JsExpr | null;
+  proposal: JsDist;
+  lo: number[];
+  hi: number[];
+}
+
+const jobCache = new WeakMap<Float64Array, DecodedJob>();
+const distCache = new WeakMap<Float64Array, JsDist>();
+const exprCache = new WeakMap<Float64Array, JsExpr>();
+
+function dist(program: Float64Array): JsDist {
+  let d = distCache.get(program);
+  if (!d) {
+    d = decodeDist(program);
+    distCache.set(program, d);
+  }
+  return d;
+}
+
+function expr(code: Float64Array): JsExpr {
+  let e = exprCache.get(code);
+  if (!e) {
+    e = JsExpr.decode(code);
+    exprCache.set(code, e);
+  }
+  return e;
+}
+
+function job(buf: Float64Array): DecodedJob {
+  const cached = jobCache.get(buf);
+  if (cached) return cached;
+  const p = decodeJob(buf);
+  const proposal = decodeDist(p.proposal);
+  if (proposal.dim !== p.d) throw new Error(`malformed job: proposal has dimension ${proposal.dim}, job says ${p.d}`);
+  let targetDist: JsDist | null = null;
+  let targetExpr: JsExpr | null = null;
+  if (p.targetKind === TargetKind.Dist) {
+    targetDist = decodeDist(p.target);
+    if (targetDist.dim !== p.d) throw new Error(`malformed job: target has dimension ${targetDist.dim}, job says ${p.d}`);
+  } else if (p.targetKind === TargetKind.Expr) {
+    targetExpr = JsExpr.decode(p.target);
+    if (targetExpr.dim > p.d) throw new Error(`malformed job: expression uses ${targetExpr.dim} variables, job has ${p.d}`);
+  }
+  const decoded: DecodedJob = { d: p.d, logM: p.logM, kind: p.targetKind, targetDist, targetExpr, proposal, lo: p.lo, hi: p.hi };
+  jobCache.set(buf, decoded);
+  return decoded;
+}
+
+function checkInt(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > Number.MAX_SAFE_INTEGER) {
+    throw new RangeError(`${name} must be an integer in [0, 2^53), got ${v}`);
+  }
+}
+
+/** Rows outside the target's support box get -inf. */
+function applySupport(j: DecodedJob, xs: Float64Array, logp: Float64Array, rows: number): void {
+  const { d, lo, hi } = j;
+  for (let k = 0; k < d; k++) {
+    const a = lo[k];
+    const b = hi[k];
+    if (a === -Infinity && b === Infinity) continue;
+    for (let r = 0; r < rows; r++) {
+      const x = xs[r * d + k];
+      if (!(x >= a && x <= b)) logp[r] = -Infinity;
+    }
+  }
+}
+
+class Acceptor {
+  readonly stats = new Float64Array([0, 0, 0, -Infinity, 0]);
+  private written = 0;
+  constructor(private readonly j: DecodedJob, private readonly ustream: Stream, private readonly out: Float64Array) {}
+
+  /** Accept/compact one chunk of rows; the write cursor never passes the read cursor. */
+  chunk(xs: Float64Array, logq: Float64Array, logp: Float64Array, rows: number, u: Float64Array): void {
+    const { d, logM } = this.j;
+    const s = this.stats;
+    const out = this.out;
+    this.ustream.fillF64(u.subarray(0, rows));
+    let w = this.written;
+    let violations = 0;
+    let nonFinite = 0;
+    let maxRatio = s[3];
+    for (let r = 0; r < rows; r++) {
+      const ratio = logp[r] - logq[r];
+      if (ratio !== ratio) {
+        nonFinite++;
+        continue;
+      }
+      if (ratio > maxRatio) maxRatio = ratio;
+      if (ratio > logM) violations++;
+      if (Math.log(u[r]) < ratio - logM) {
+        const src = r * d;
+        const dst = w * d;
+        for (let k = 0; k < d; k++) out[dst + k] = xs[src + k];
+        w++;
+      }
+    }
+    s[0] = w;
+    s[1] += rows;
+    s[2] += violations;
+    s[3] = maxRatio;
+    s[4] += nonFinite;
+    this.written = w;
+  }
+}
+
+function checkOut(name: string, out: Float64Array, need: number): void {
+  if (!(out instanceof Float64Array)) throw new TypeError(`${name}: out must be a Float64Array`);
+  if (out.length < need) throw new Error(`${name}: out holds ${out.length} numbers, needs ${need}`);
+}
+
+export const jsKernel: Kernel = {
+  name: 'js',
+
+  uniforms(seed, stream, sub, out) {
+    fillUniforms(seed, stream, sub, out);
+  },
+
+  sampleDist(program, seed, stream, out) {
+    checkInt('seed', seed);
+    checkInt('stream', stream);
+    const dd = dist(program);
+    if (out.length % dd.dim !== 0) throw new Error(`sampleDist: out length ${out.length} is not a multiple of ${dd.dim}`);
+    dd.sample(new Stream(seed, stream, 0), out);
+  },
+
+  logpdfDist(program, xs, out) {
+    const dd = dist(program);
+    if (xs.length !== out.length * dd.dim) throw new Error(`logpdfDist: ${xs.length} numbers is not ${out.length} rows of ${dd.dim}`);
+    dd.logpdf(xs, out);
+  },
+
+  evalExpr(code, xs, out) {
+    const e = expr(code);
+    if (xs.length !== out.length * e.dim) throw new Error(`evalExpr: ${xs.length} numbers is not ${out.length} rows of ${e.dim}`);
+    e.eval(xs, out);
+  },
+
+  sampleBlock(jobBuf, seed, block, nProposals, out): BlockStats {
+    checkInt('seed', seed);
+    checkInt('block', block);
+    const j = job(jobBuf);
+    if (j.kind === TargetKind.External) throw new Error('sampleBlock: external targets go through proposeBlock/acceptBlock');
+    checkOut('sampleBlock', out, nProposals * j.d);
+    const pstream = new Stream(seed, block, 0);
+    const acc = new Acceptor(j, new Stream(seed, block, 1), out);
+    const xs = new Float64Array(CHUNK * j.d);
+    const logq = new Float64Array(CHUNK);
+    const logp = new Float64Array(CHUNK);
+    const u = new Float64Array(CHUNK);
+    for (let start = 0; start < nProposals; start += CHUNK) {
+      const rows = Math.min(CHUNK, nProposals - start);
+      const cx = xs.subarray(0, rows * j.d);
+      const cq = logq.subarray(0, rows);
+      const cp = logp.subarray(0, rows);
+      j.proposal.sample(pstream, cx);
+      j.proposal.logpdf(cx, cq);
+      if (j.targetDist) j.targetDist.logpdf(cx, cp);
+      else if (j.targetExpr) evalExprColumns(j.targetExpr, cx, j.d, cp);
+      applySupport(j, cx, cp, rows);
+      acc.chunk(cx, cq, cp, rows, u);
+    }
+    return acc.stats;
+  },
+
+  proposeBlock(jobBuf, seed, block, nProposals, xsOut, logqOut) {
+    checkInt('seed', seed);
+    checkInt('block', block);
+    const j = job(jobBuf);
+    checkOut('proposeBlock', xsOut, nProposals * j.d);
+    checkOut('proposeBlock', logqOut, nProposals);
+    const pstream = new Stream(seed, block, 0);
+    // Chunked like sampleBlock so both consume the proposal stream identically.
+    for (let start = 0; start < nProposals; start += CHUNK) {
+      const rows = Math.min(CHUNK, nProposals - start);
+      const cx = xsOut.subarray(start * j.d, (start + rows) * j.d);
+      j.proposal.sample(pstream, cx);
+      j.proposal.logpdf(cx, logqOut.subarray(start, start + rows));
+    }
+  },
+
+  acceptBlock(jobBuf, seed, block, xs, logq, logp, out): BlockStats {
+    checkInt('seed', seed);
+    checkInt('block', block);
+    const j = job(jobBuf);
+    const n = logq.length;
+    if (logp.length !== n || xs.length !== n * j.d) throw new Error('acceptBlock: xs, logq and logp disagree in length');
+    checkOut('acceptBlock', out, n * j.d);
+    const lp = Float64Array.from(logp);
+    applySupport(j, xs, lp, n);
+    const acc = new Acceptor(j, new Stream(seed, block, 1), out);
+    const u = new Float64Array(CHUNK);
+    for (let start = 0; start < n; start += CHUNK) {
+      const rows = Math.min(CHUNK, n - start);
+      acc.chunk(xs.subarray(start * j.d, (start + rows) * j.d), logq.subarray(start, start + rows), lp.subarray(start, start + rows), rows, u);
+    }
+    return acc.stats;
+  },
+};
+
+/** An expression may use fewer variables than the job's dimension: evaluate on the leading columns. */
+function evalExprColumns(e: JsExpr, xs: Float64Array, d: number, out: Float64Array): void {
+  if (e.dim === d) {
+    e.eval(xs, out);
+    return;
+  }
+  const rows = out.length;
+  const sub = new Float64Array(rows * e.dim);
+  for (let r = 0; r < rows; r++) for (let k = 0; k < e.dim; k++) sub[r * e.dim + k] = xs[r * d + k];
+  e.eval(sub, out);
+}

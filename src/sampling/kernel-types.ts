@@ -1,0 +1,18 @@
+/**
+ * The kernel interface shared by the native module and the TypeScript fallback. Everything is
+ * Float64Array so that jobs cross worker boundaries cheaply. See native/PROTOCOL.md.
+ */
+
+/** [accepted, proposals, violations, maxLogRatio, nonFinite] */
+export type BlockStats = Float64Array;
+
+export interface Kernel {
+  readonly name: 'native' | 'js';
+  uniforms(seed: number, stream: number, sub: number, out: Float64Array): void;
+  sampleDist(program: Float64Array, seed: number, stream: number, out: Float64Array): void;
+  logpdfDist(program: Float64Array, xs: Float64Array, out: Float64Array): void;
+  evalExpr(code: Float64Array, xs: Float64Array, out: Float64Array): void;
+  sampleBlock(job: Float64Array, seed: number, block: number, nProposals: number, out: Float64Array): BlockStats;
+  proposeBlock(job: Float64Array, seed: number, block: number, nProposals: number, xsOut: Float64Array, logqOut: Float64Array): void;
+  acceptBlock(job: Float64Array, seed: number, block: number, xs: Float64Array, logq: Float64Array, logp: Float64Array, out: Float64Array): BlockStats;
+}

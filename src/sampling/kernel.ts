@@ -1,0 +1,46 @@
+/**
+ * Picks the kernel a run uses: the native module when it loads, the TypeScript fallback
+ * otherwise (announced once on stderr, since it is several times slower).
+ */
+import type { Kernel } from './kernel-types.js';
+import { jsKernel } from './js-kernel.js';
+import { loadNative, nativeLoadError } from './native.js';
+import { UsageError } from '../errors.js';
+
+export type KernelChoice = 'auto' | 'native' | 'js';
+
+let nativeKernel: Kernel | null = null;
+let warned = false;
+
+function wrapNative(): Kernel | null {
+  if (nativeKernel) return nativeKernel;
+  const m = loadNative();
+  if (!m) return null;
+  nativeKernel = {
+    name: 'native',
+    uniforms: m.uniforms,
+    sampleDist: m.sampleDist,
+    logpdfDist: m.logpdfDist,
+    evalExpr: m.evalExpr,
+    sampleBlock: m.sampleBlock,
+    proposeBlock: m.proposeBlock,
+    acceptBlock: m.acceptBlock,
+  };
+  return nativeKernel;
+}
+
+export function getKernel(choice: KernelChoice = 'auto'): Kernel {
+  if (choice === 'js') return jsKernel;
+  const k = wrapNative();
+  if (k) return k;
+  if (choice === 'native') throw new UsageError(`native kernel unavailable: ${nativeLoadError()}`);
+  if (!warned && process.env.RSFT_KERNEL !== 'js') {
+    warned = true;
+    process.stderr.write(`rsft: native kernel unavailable (${nativeLoadError()}); using the TypeScript fallback kernel\n`);
+  }
+  return jsKernel;
+}
+
+export function kernelByName(name: 'native' | 'js'): Kernel {
+  return getKernel(name);
+}

@@ -1,0 +1,354 @@
+/**
+ * Turns the user's sample() options into a Plan: a validated job buffer, the envelope constant,
+ * and how the target's log density is computed (distribution program, compiled expression, or
+ * a JS function). All user mistakes surface here as one-line UsageErrors, before any sampling.
+ */
+import { UsageError } from '../errors.js';
+import { type Dist, dimOf, encodeDist, formatDist, isDist, supportOf } from './dist.js';
+import { parseDist } from './spec.js';
+import { compileExpr } from './expr.js';
+import { encodeJob, TargetKind } from './job.js';
+import type { Kernel } from './kernel-types.js';
+import { decodeDist, type JsDist1 } from './js-dist.js';
+import { bound1D, boundFromSample, gridProbabilities, type LogRatio, SAFETY_1D, SAFETY_MULTI } from './envelope.js';
+
+/** A batch log-density: fill out[i] with log p of row i of xs (rows of d numbers). */
+export type LogDensityFn = (xs: Float64Array, out: Float64Array, d: number) => void;
+
+/** A custom target written as an expression over x (1-D) or x0..x{d-1}. */
+export interface ExpressionTarget {
+  logpdf: string;
+  /** [a, b] for 1-D, or per-dimension boxes; defaults to the proposal's support. */
+  support?: readonly [number, number] | { lo: readonly number[]; hi: readonly number[] };
+}
+
+/** A JS batch log-density that workers can load: `import(module)[exportName]`. */
+export interface ModuleTarget {
+  module: string;
+  export?: string;
+  support?: ExpressionTarget['support'];
+}
+
+/** A JS batch log-density given directly (runs on the calling thread). */
+export interface FunctionTarget {
+  logpdfBatch: LogDensityFn;
+  support?: ExpressionTarget['support'];
+}
+
+export type TargetSpec = string | Dist | ExpressionTarget | ModuleTarget | FunctionTarget | LogDensityFn;
+export type ProposalSpec = string | Dist;
+
+export interface PlanInput {
+  target: TargetSpec;
+  proposal: ProposalSpec;
+  M?: number | 'auto';
+  onViolation?: 'error' | 'warn';
+}
+
+export interface ExternalTarget {
+  /** Set when the density is a function on this thread. */
+  fn: LogDensityFn | null;
+  /** Set when workers can import it. */
+  module: { url: string; exportName: string } | null;
+}
+
+export interface Plan {
+  job: Float64Array;
+  d: number;
+  M: number;
+  logM: number;
+  /** 1/M when target and proposal are both normalized distributions; null otherwise. */
+  expectedRate: number | null;
+  targetLabel: string;
+  proposalLabel: string;
+  external: ExternalTarget | null;
+  /** Warnings to print once (e.g. a user's M below the sup with onViolation 'warn'). */
+  warnings: string[];
+}
+
+function asDist(spec: ProposalSpec, role: string): Dist {
+  if (typeof spec === 'string') return parseDist(spec);
+  if (isDist(spec)) return spec;
+  throw new UsageError(`${role} must be a distribution spec string or a dist.* object`);
+}
+
+function supportBox(
+  s: ExpressionTarget['support'] | undefined,
+  d: number,
+  fallback: { lo: number[]; hi: number[] },
+): { lo: number[]; hi: number[] } {
+  if (s === undefined) return { lo: [...fallback.lo], hi: [...fallback.hi] };
+  let lo: number[];
+  let hi: number[];
+  if (Array.isArray(s)) {
+    const pair = s as readonly number[];
+    if (pair.length !== 2) throw new UsageError('support must be [a, b]');
+    lo = new Array<number>(d).fill(pair[0]);
+    hi = new Array<number>(d).fill(pair[1]);
+  } else {
+    const box = s as { lo: readonly number[]; hi: readonly number[] };
+    if (!Array.isArray(box.lo) || !Array.isArray(box.hi) || box.lo.length !== d || box.hi.length !== d) {
+      throw new UsageError(`support must give ${d} lower and ${d} upper bounds`);
+    }
+    lo = [...box.lo];
+    hi = [...box.hi];
+  }
+  for (let k = 0; k < d; k++) {
+    if (Number.isNaN(lo[k]) || Number.isNaN(hi[k]) || !(lo[k] < hi[k])) {
+      throw new UsageError(`support: need a < b, got [${lo[k]}, ${hi[k]}]`);
+    }
+  }
+  return { lo, hi };
+}
+
+function intersect(a: { lo: number[]; hi: number[] }, b: { lo: number[]; hi: number[] }, tl: string, pl: string) {
+  const lo: number[] = [];
+  const hi: number[] = [];
+  for (let k = 0; k < a.lo.length; k++) {
+    lo.push(Math.max(a.lo[k], b.lo[k]));
+    hi.push(Math.min(a.hi[k], b.hi[k]));
+    if (!(lo[k] < hi[k])) {
+      throw new UsageError(
+        `target support [${a.lo[k]}, ${a.hi[k]}] does not overlap proposal ${pl} support [${b.lo[k]}, ${b.hi[k]}]` +
+          (a.lo.length > 1 ? ` in dimension ${k}` : '') + ` (target ${tl})`,
+      );
+    }
+  }
+  return { lo, hi };
+}
+
+/** Rejection sampling can only produce points where q > 0: q's support must cover p's. */
+function checkCovers(t: { lo: number[]; hi: number[] }, q: { lo: number[]; hi: number[] }, tl: string, pl: string): void {
+  for (let k = 0; k < t.lo.length; k++) {
+    if (t.lo[k] < q.lo[k] || t.hi[k] > q.hi[k]) {
+      throw new UsageError(
+        `proposal ${pl} (support [${q.lo[k]}, ${q.hi[k]}]) does not cover target ${tl} (support [${t.lo[k]}, ${t.hi[k]}])` +
+          (t.lo.length > 1 ? ` in dimension ${k}` : '') + `: samples would come from a truncated target`,
+      );
+    }
+  }
+}
+
+function fmt(x: number): string {
+  return Number.isFinite(x) ? Number(x.toPrecision(6)).toString() : String(x);
+}
+
+function isFunctionTarget(t: TargetSpec): t is FunctionTarget {
+  return typeof t === 'object' && t !== null && typeof (t as FunctionTarget).logpdfBatch === 'function';
+}
+function isModuleTarget(t: TargetSpec): t is ModuleTarget {
+  return typeof t === 'object' && t !== null && typeof (t as ModuleTarget).module === 'string';
+}
+function isExpressionTarget(t: TargetSpec): t is ExpressionTarget {
+  return typeof t === 'object' && t !== null && typeof (t as ExpressionTarget).logpdf === 'string';
+}
+
+/** Loads a module target's function on this thread (M estimation runs here). */
+export async function importLogDensity(url: string, exportName: string): Promise<LogDensityFn> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(url)) as Record<string, unknown>;
+  } catch (e) {
+    throw new UsageError(`cannot import target module ${url}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const fn = mod[exportName];
+  if (typeof fn !== 'function') throw new UsageError(`target module ${url} has no function export '${exportName}'`);
+  return fn as LogDensityFn;
+}
+
+export function moduleUrl(path: string): string {
+  if (/^[a-z]+:/i.test(path)) return path;
+  return new URL(path, `file://${process.cwd()}/`).href;
+}
+
+/**
+ * Plans are pure functions of (target, proposal, M, onViolation, kernel) for spec, dist and
+ * expression targets: memoize them so repeated calls (benchmarks, many small sample() calls)
+ * skip the envelope search. JS-function targets are never cached.
+ */
+const planCache = new Map<string, Plan>();
+const PLAN_CACHE_SIZE = 64;
+
+function planKey(input: PlanInput, kernel: Kernel): string | null {
+  const t = input.target;
+  let tk: string;
+  if (typeof t === 'string') tk = `s:${t}`;
+  else if (typeof t === 'function' || isFunctionTarget(t) || isModuleTarget(t)) return null;
+  else if (isDist(t)) tk = `d:${formatDist(t)}`;
+  else if (isExpressionTarget(t)) tk = `e:${JSON.stringify([t.logpdf, t.support ?? null])}`;
+  else return null;
+  const p = input.proposal;
+  const pk = typeof p === 'string' ? `s:${p}` : isDist(p) ? `d:${formatDist(p)}` : null;
+  if (pk === null) return null;
+  return JSON.stringify([tk, pk, input.M ?? 'auto', input.onViolation ?? 'error', kernel.name]);
+}
+
+export async function makePlan(input: PlanInput, kernel: Kernel): Promise<Plan> {
+  const key = planKey(input, kernel);
+  if (key !== null) {
+    const hit = planCache.get(key);
+    if (hit) return hit;
+  }
+  const plan = await buildPlan(input, kernel);
+  if (key !== null) {
+    if (planCache.size >= PLAN_CACHE_SIZE) planCache.delete(planCache.keys().next().value as string);
+    planCache.set(key, plan);
+  }
+  return plan;
+}
+
+async function buildPlan(input: PlanInput, kernel: Kernel): Promise<Plan> {
+  const proposal = asDist(input.proposal, 'proposal');
+  const d = dimOf(proposal);
+  const proposalProgram = encodeDist(proposal);
+  const proposalLabel = formatDist(proposal);
+  const qSupport = supportOf(proposal);
+  const warnings: string[] = [];
+
+  let targetKind: TargetKind;
+  let targetProgram: Float64Array = new Float64Array(0);
+  let targetLabel: string;
+  let tSupport: { lo: number[]; hi: number[] };
+  let external: ExternalTarget | null = null;
+  let normalized = false;
+  let targetDist: Dist | null = null;
+  const t = input.target;
+
+  if (typeof t === 'string' || isDist(t)) {
+    targetDist = asDist(t, 'target');
+    if (dimOf(targetDist) !== d) {
+      throw new UsageError(`target has dimension ${dimOf(targetDist)} but proposal has dimension ${d}`);
+    }
+    targetKind = TargetKind.Dist;
+    targetProgram = encodeDist(targetDist);
+    targetLabel = formatDist(targetDist);
+    tSupport = supportOf(targetDist);
+    normalized = true;
+  } else if (typeof t === 'function' || isFunctionTarget(t) || isModuleTarget(t)) {
+    targetKind = TargetKind.External;
+    if (typeof t === 'function') {
+      external = { fn: t, module: null };
+      tSupport = supportBox(undefined, d, qSupport);
+      targetLabel = `js:${t.name || 'anonymous'}`;
+    } else if (isFunctionTarget(t)) {
+      external = { fn: t.logpdfBatch, module: null };
+      tSupport = supportBox(t.support, d, qSupport);
+      targetLabel = `js:${t.logpdfBatch.name || 'anonymous'}`;
+    } else {
+      const url = moduleUrl(t.module);
+      const exportName = t.export ?? 'default';
+      external = { fn: await importLogDensity(url, exportName), module: { url, exportName } };
+      tSupport = supportBox(t.support, d, qSupport);
+      targetLabel = `${t.module}#${exportName}`;
+    }
+  } else if (isExpressionTarget(t)) {
+    const compiled = compileExpr(t.logpdf, { dim: d });
+    targetKind = TargetKind.Expr;
+    targetProgram = compiled.code;
+    targetLabel = `logpdf: ${t.logpdf}`;
+    tSupport = supportBox(t.support, d, qSupport);
+  } else {
+    throw new UsageError('target must be a spec string, a dist.* object, { logpdf: EXPR }, { module, export } or a function');
+  }
+
+  intersect(tSupport, qSupport, targetLabel, proposalLabel);
+  checkCovers(tSupport, qSupport, targetLabel, proposalLabel);
+
+  // Evaluates log p - log q on this thread, for envelope search.
+  const ratio: LogRatio = (xs) => {
+    const n = xs.length / d;
+    const lq = new Float64Array(n);
+    const lp = new Float64Array(n);
+    kernel.logpdfDist(proposalProgram, xs, lq);
+    if (targetKind === TargetKind.Dist) kernel.logpdfDist(targetProgram, xs, lp);
+    else if (targetKind === TargetKind.Expr) kernel.evalExpr(targetProgram, xs, lp);
+    else external!.fn!(xs, lp, d);
+    for (let i = 0; i < n; i++) {
+      let inside = true;
+      for (let k = 0; k < d; k++) {
+        const x = xs[i * d + k];
+        if (!(x >= tSupport.lo[k] && x <= tSupport.hi[k])) inside = false;
+      }
+      lp[i] = inside ? lp[i] - lq[i] : -Infinity;
+    }
+    return lp;
+  };
+
+  const onViolation = input.onViolation ?? 'error';
+  let logM: number;
+  const Min = input.M ?? 'auto';
+  if (Min !== 'auto' && (typeof Min !== 'number' || !Number.isFinite(Min) || !(Min > 0))) {
+    throw new UsageError(`M must be a positive finite number or 'auto', got ${String(Min)}`);
+  }
+
+  if (d === 1) {
+    const grid = quantileGrid(proposalProgram, targetDist ? targetProgram : null);
+    const b = bound1D(ratio, [tSupport.lo[0], tSupport.hi[0]], grid);
+    if (b.unboundedAt !== null) {
+      throw new UsageError(
+        `the density ratio p/q of target ${targetLabel} to proposal ${proposalLabel} is unbounded near x = ${fmt(b.unboundedAt)}: ` +
+          `no finite M exists; use a proposal with heavier tails or a matching singularity`,
+      );
+    }
+    if (!(b.logSup > -Infinity)) {
+      throw new UsageError(`target ${targetLabel} has zero density everywhere the proposal ${proposalLabel} puts mass`);
+    }
+    if (Min === 'auto') {
+      logM = b.logSup + Math.log(SAFETY_1D);
+    } else {
+      logM = Math.log(Min);
+      if (b.logSup > logM + 1e-9) {
+        const msg =
+          `M = ${fmt(Min)} is below sup p/q = ${fmt(Math.exp(b.logSup))} (at x = ${fmt(b.argmax)}): ` +
+          `the envelope is violated; use M >= ${fmt(Math.exp(b.logSup) * SAFETY_1D)} or M: 'auto'`;
+        if (onViolation === 'error') throw new UsageError(msg);
+        warnings.push(msg);
+      }
+    }
+  } else if (Min === 'auto') {
+    const n = 1 << 17;
+    const xs = new Float64Array(n * d);
+    // A stream far from the block streams (blocks use 0, 1, 2, ...).
+    kernel.sampleDist(proposalProgram, 0x5eed, 2 ** 50, xs);
+    const b = boundFromSample(ratio, xs);
+    if (!(b.logSup > -Infinity)) {
+      throw new UsageError(`target ${targetLabel} has zero density everywhere the proposal ${proposalLabel} puts mass`);
+    }
+    if (b.logSup === Infinity) throw new UsageError(`the density ratio p/q is infinite at some proposal points: no finite M exists`);
+    logM = b.logSup + Math.log(SAFETY_MULTI);
+  } else {
+    logM = Math.log(Min);
+  }
+
+  const job = encodeJob({ d, logM, targetKind, target: targetProgram, proposal: proposalProgram, lo: tSupport.lo, hi: tSupport.hi });
+  const M = Math.exp(logM);
+  return {
+    job,
+    d,
+    M,
+    logM,
+    expectedRate: normalized ? 1 / M : null,
+    targetLabel,
+    proposalLabel,
+    external,
+    warnings,
+  };
+}
+
+/** Grid points at quantiles of the proposal and (when a distribution) of the target. */
+function quantileGrid(proposal: Float64Array, target: Float64Array | null): number[] {
+  const ps = gridProbabilities();
+  const out: number[] = [];
+  for (const prog of [proposal, target]) {
+    if (!prog) continue;
+    const dd = decodeDist(prog);
+    if (dd.dim !== 1) continue;
+    const d1 = dd as JsDist1;
+    if (typeof d1.quantile !== 'function') continue;
+    for (const p of ps) {
+      const x = d1.quantile(p);
+      if (Number.isFinite(x)) out.push(x);
+    }
+  }
+  return out;
+}

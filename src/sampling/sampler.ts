@@ -1,0 +1,267 @@
+/**
+ * The public sampling API: sample() for a fixed number of draws and RejectionSampler for
+ * callers that consume batches as they come. Both resolve options into a Plan, then drive the
+ * block scheduler; the only difference is where accepted rows go.
+ */
+import { UsageError } from '../errors.js';
+import { getKernel, type KernelChoice } from './kernel.js';
+import { makePlan, type Plan, type ProposalSpec, type TargetSpec } from './resolve.js';
+import { runBlocks } from './scheduler.js';
+import { defaultWorkers } from './pool.js';
+import type { Kernel } from './kernel-types.js';
+
+/** Proposals per block. Part of the reproducibility address: (seed, blockSize) fixes the output. */
+export const DEFAULT_BLOCK_SIZE = 65536;
+
+export interface SamplerOptions {
+  /** a spec string ('beta(2,5)'), a dist.* object, { logpdf: 'EXPR', support }, a JS batch log-density, or { module, export } */
+  target: TargetSpec;
+  /** a spec string or a dist.* object */
+  proposal: ProposalSpec;
+  /** envelope constant with p <= M q, or 'auto' (default) */
+  M?: number | 'auto';
+  seed?: number;
+  /** a number or 'auto' (all cores); default 1 */
+  workers?: number | 'auto';
+  /** proposals allowed before giving up; default max(1e8, 1000 n) */
+  maxProposals?: number;
+  /** what to do when p/(M q) > 1 is seen: 'error' (default) or 'warn' */
+  onViolation?: 'error' | 'warn';
+  /** 'auto' (native when available) | 'native' | 'js' */
+  kernel?: KernelChoice;
+  blockSize?: number;
+  signal?: AbortSignal;
+  /** called after each block with the running counts */
+  onProgress?: (p: { accepted: number; proposals: number; wanted: number }) => void;
+}
+
+export interface SampleOptions extends SamplerOptions {
+  n: number;
+  /** fill this Float64Array(n*d) instead of allocating */
+  out?: Float64Array;
+}
+
+export interface SampleStats {
+  /** proposals drawn in the blocks that produced the output */
+  proposals: number;
+  /** accepted in those blocks (>= the samples returned: the last block may overshoot) */
+  accepted: number;
+  acceptanceRate: number;
+  /** 1/M when target and proposal are normalized distributions; null for custom targets */
+  expectedRate: number | null;
+  M: number;
+  envelopeViolations: number;
+  /** largest p/q seen (exp of the largest log ratio) */
+  maxRatioSeen: number;
+  /** proposals whose log density was NaN (rejected) */
+  nonFinite: number;
+  seconds: number;
+  kernel: 'native' | 'js';
+  workers: number;
+  blocks: number;
+  blockSize: number;
+  dim: number;
+  seed: number;
+  target: string;
+  proposal: string;
+}
+
+export interface SampleResult {
+  samples: Float64Array;
+  stats: SampleStats;
+}
+
+function checkInteger(name: string, v: unknown, min: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > Number.MAX_SAFE_INTEGER) {
+    throw new UsageError(`${name} must be an integer >= ${min}, got ${String(v)}`);
+  }
+  return v;
+}
+
+interface Prepared {
+  plan: Plan;
+  kernel: Kernel;
+  seed: number;
+  workers: number;
+  blockSize: number;
+  maxBlocks: number;
+  maxProposals: number;
+  onViolation: 'error' | 'warn';
+}
+
+async function prepare(o: SamplerOptions, n: number): Promise<Prepared> {
+  if (typeof o !== 'object' || o === null) throw new UsageError('sample: options object required');
+  const seed = checkInteger('seed', o.seed ?? 0, 0);
+  const workers = o.workers === 'auto' ? defaultWorkers() : checkInteger('workers', o.workers ?? 1, 1);
+  const blockSize = checkInteger('blockSize', o.blockSize ?? DEFAULT_BLOCK_SIZE, 64);
+  const onViolation = o.onViolation ?? 'error';
+  if (onViolation !== 'error' && onViolation !== 'warn') throw new UsageError(`onViolation must be 'error' or 'warn'`);
+  const maxProposals = o.maxProposals ?? (Number.isFinite(n) ? Math.max(1e8, 1000 * n) : Infinity);
+  if (typeof maxProposals !== 'number' || !(maxProposals >= 1)) throw new UsageError(`maxProposals must be >= 1, got ${maxProposals}`);
+  const kernel = getKernel(o.kernel ?? 'auto');
+  const plan = await makePlan({ target: o.target, proposal: o.proposal, M: o.M, onViolation }, kernel);
+  for (const w of plan.warnings) process.emitWarning(w, 'RsftEnvelopeWarning');
+  const maxBlocks = Math.max(1, Math.ceil(maxProposals / blockSize));
+  return { plan, kernel, seed, workers, blockSize, maxBlocks, maxProposals, onViolation };
+}
+
+class StatsAccumulator {
+  proposals = 0;
+  accepted = 0;
+  violations = 0;
+  maxLog = -Infinity;
+  nonFinite = 0;
+  blocks = 0;
+  private warned = false;
+  constructor(private readonly p: Prepared) {}
+
+  add(stats: Float64Array): void {
+    this.accepted += stats[0];
+    this.proposals += stats[1];
+    this.violations += stats[2];
+    if (stats[3] > this.maxLog) this.maxLog = stats[3];
+    this.nonFinite += stats[4];
+    this.blocks++;
+    if (stats[2] > 0) {
+      const msg =
+        `envelope violated: p/q reached ${Number(Math.exp(this.maxLog).toPrecision(6))} > M = ${Number(this.p.plan.M.toPrecision(6))} ` +
+        `(${this.violations} proposals so far); raise M or use M: 'auto'`;
+      if (this.p.onViolation === 'error') throw new UsageError(msg);
+      if (!this.warned) {
+        this.warned = true;
+        process.emitWarning(msg, 'RsftEnvelopeWarning');
+      }
+    }
+  }
+
+  result(seconds: number): SampleStats {
+    const { plan, kernel, workers, blockSize, seed } = this.p;
+    return {
+      proposals: this.proposals,
+      accepted: this.accepted,
+      acceptanceRate: this.proposals > 0 ? this.accepted / this.proposals : 0,
+      expectedRate: plan.expectedRate,
+      M: plan.M,
+      envelopeViolations: this.violations,
+      maxRatioSeen: Math.exp(this.maxLog),
+      nonFinite: this.nonFinite,
+      seconds,
+      kernel: kernel.name,
+      workers,
+      blocks: this.blocks,
+      blockSize,
+      dim: plan.d,
+      seed,
+      target: plan.targetLabel,
+      proposal: plan.proposalLabel,
+    };
+  }
+}
+
+function budgetError(p: Prepared, acc: StatsAccumulator, got: number, n: number): UsageError {
+  return new UsageError(
+    `proposal budget of ${p.maxProposals} exhausted with ${got} of ${n} samples accepted ` +
+      `(acceptance rate ${(acc.accepted / Math.max(1, acc.proposals)).toPrecision(3)}); ` +
+      `raise maxProposals (--max-proposals) or use a proposal closer to the target`,
+  );
+}
+
+/** Draw n exact samples from target by rejection from proposal. */
+export async function sample(o: SampleOptions): Promise<SampleResult> {
+  const t0 = performance.now();
+  const n = checkInteger('n', o?.n, 1);
+  const p = await prepare(o, n);
+  const d = p.plan.d;
+  let out: Float64Array;
+  if (o.out !== undefined) {
+    if (!(o.out instanceof Float64Array)) throw new UsageError('out must be a Float64Array');
+    if (o.out.length < n * d) throw new UsageError(`out holds ${o.out.length} numbers; n*d = ${n * d} needed`);
+    out = o.out.length === n * d ? o.out : o.out.subarray(0, n * d);
+  } else {
+    out = new Float64Array(n * d);
+  }
+  let filled = 0;
+  const acc = new StatsAccumulator(p);
+  const blocks = runBlocks({
+    plan: p.plan,
+    kernel: p.kernel,
+    seed: p.seed,
+    blockSize: p.blockSize,
+    workers: p.workers,
+    maxBlocks: p.maxBlocks,
+    wanted: () => n - filled,
+    signal: o.signal,
+  });
+  for await (const r of blocks) {
+    acc.add(r.stats);
+    const take = Math.min(r.rows.length / d, n - filled);
+    out.set(take * d === r.rows.length ? r.rows : r.rows.subarray(0, take * d), filled * d);
+    filled += take;
+    o.onProgress?.({ accepted: filled, proposals: acc.proposals, wanted: n });
+    if (filled >= n) break;
+  }
+  if (filled < n) throw budgetError(p, acc, filled, n);
+  return { samples: out, stats: acc.result((performance.now() - t0) / 1000) };
+}
+
+/**
+ * Streams accepted samples block by block: `for await (const batch of sampler.batches())`.
+ * Each batch is a fresh Float64Array of whole rows; the concatenation of all batches equals
+ * sample()'s output for the same options. Without n the stream is endless (stop with break or
+ * the AbortSignal).
+ */
+export class RejectionSampler {
+  private prepared: Promise<Prepared> | null = null;
+  private acc: StatsAccumulator | null = null;
+  private t0 = 0;
+
+  constructor(private readonly options: SamplerOptions & { n?: number }) {}
+
+  private prepare(): Promise<Prepared> {
+    const n = this.options.n;
+    if (n !== undefined) checkInteger('n', n, 1);
+    this.prepared ??= prepare(this.options, n ?? Infinity);
+    return this.prepared;
+  }
+
+  /** The plan's envelope constant (after M: 'auto' is resolved). */
+  async envelope(): Promise<{ M: number; expectedRate: number | null }> {
+    const p = await this.prepare();
+    return { M: p.plan.M, expectedRate: p.plan.expectedRate };
+  }
+
+  async *batches(opts: { signal?: AbortSignal } = {}): AsyncGenerator<Float64Array> {
+    const p = await this.prepare();
+    const n = this.options.n ?? Infinity;
+    const d = p.plan.d;
+    const signal = opts.signal ?? this.options.signal;
+    this.acc = new StatsAccumulator(p);
+    this.t0 = performance.now();
+    let filled = 0;
+    const acc = this.acc;
+    const blocks = runBlocks({
+      plan: p.plan,
+      kernel: p.kernel,
+      seed: p.seed,
+      blockSize: p.blockSize,
+      workers: p.workers,
+      maxBlocks: p.maxBlocks,
+      wanted: () => n - filled,
+      signal,
+    });
+    for await (const r of blocks) {
+      acc.add(r.stats);
+      const take = Math.min(r.rows.length / d, n - filled);
+      filled += take;
+      this.options.onProgress?.({ accepted: filled, proposals: acc.proposals, wanted: n });
+      if (take > 0) yield r.rows.slice(0, take * d);
+      if (filled >= n) return;
+    }
+    if (Number.isFinite(n) && filled < n) throw budgetError(p, acc, filled, n);
+  }
+
+  /** Stats of the blocks consumed so far. */
+  get stats(): SampleStats | null {
+    return this.acc ? this.acc.result((performance.now() - this.t0) / 1000) : null;
+  }
+}

@@ -1,0 +1,319 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { decodeDist, decodeDist1, cdfOfProgram, marginalOfProgram, sampleDist, logpdfDist } from '../dist/sampling/js-dist.js';
+import { Stream } from '../dist/sampling/rng.js';
+import { ksTest } from './helpers/stats.js';
+import { STATS_REF } from './helpers/dist-ref.js';
+
+const require = createRequire(import.meta.url);
+const NATIVE_PATH = process.env.RSFT_NATIVE_PATH ?? new URL('../native/rsft.linux-x64-gnu.node', import.meta.url).pathname;
+const INF = Infinity;
+const P = (...xs) => Float64Array.from(xs.map((x) => (x === 'inf' ? INF : x === '-inf' ? -INF : x)));
+
+// every 1-D program the samplers must reproduce (name, program)
+const ONE_D = [
+  ['uniform(-2,3)', P(1, -2, 3)],
+  ['normal(1.5,2.5)', P(2, 1.5, 2.5)],
+  ['normal(0,1e-3)', P(2, 0, 1e-3)],
+  ['lognormal(0.2,0.7)', P(3, 0.2, 0.7)],
+  ['exponential(2.5)', P(4, 2.5)],
+  ['gamma(0.3,2)', P(5, 0.3, 2)],
+  ['gamma(1,1)', P(5, 1, 1)],
+  ['gamma(4.5,0.5)', P(5, 4.5, 0.5)],
+  ['gamma(200,3)', P(5, 200, 3)],
+  ['beta(2.5,0.7)', P(6, 2.5, 0.7)],
+  ['beta(0.4,0.6)', P(6, 0.4, 0.6)],
+  ['beta(30,12)', P(6, 30, 12)],
+  ['t(3.5,1,2)', P(7, 3.5, 1, 2)],
+  ['t(0.8,0,1)', P(7, 0.8, 0, 1)],
+  ['t(40,-1,0.5)', P(7, 40, -1, 0.5)],
+  ['cauchy(-1,0.5)', P(8, -1, 0.5)],
+  ['laplace(0.5,1.5)', P(9, 0.5, 1.5)],
+  ['logistic(0.5,1.5)', P(10, 0.5, 1.5)],
+  // truncation: rejection (mass >= 0.25) and inversion (lower side and survival side)
+  ['normal trunc [-1,2] (rejection)', P(20, -1, 2, 2, 0, 1)],
+  ['normal trunc [8,inf) (far tail)', P(20, 8, INF, 2, 0, 1)],
+  ['normal trunc (-inf,-6]', P(20, -INF, -6, 2, 0, 1)],
+  ['normal trunc [1.5,1.6] (narrow)', P(20, 1.5, 1.6, 2, 0, 1)],
+  ['gamma(2,1) trunc [15,20] (mass ~5e-6)', P(20, 15, 20, 5, 2, 1)],
+  ['gamma(0.5,1) trunc [0,1e-4]', P(20, 0, 1e-4, 5, 0.5, 1)],
+  ['t(3) trunc (-inf,-30]', P(20, -INF, -30, 7, 3, 0, 1)],
+  ['beta trunc [0.9,1]', P(20, 0.9, 1, 6, 2, 5)],
+  ['cauchy trunc [-1,1]', P(20, -1, 1, 8, 0, 1)],
+  ['exponential trunc [3,inf)', P(20, 3, INF, 4, 1)],
+  ['mixture normal+gamma', P(21, 2, 0.3, 0.7, 2, -3, 1, 5, 3, 2)],
+  ['mixture 3 incl. truncated', P(21, 3, 0.2, 0.5, 0.3, 8, 0, 1, 20, 0, 1, 2, 0, 1, 9, 2, 0.3)],
+  ['truncated mixture (tail)', P(20, 4, INF, 21, 2, 0.5, 0.5, 2, 0, 1, 2, 1, 1)],
+  ['truncated mixture (rejection)', P(20, -1, 1, 21, 2, 0.5, 0.5, 2, 0, 1, 10, 1, 1)],
+];
+
+const N = 20000;
+
+function jsSamples(prog, n, seed = 12345, stream = 0) {
+  const out = new Float64Array(n * decodeDist(prog).dim);
+  sampleDist(prog, seed, stream, out);
+  return out;
+}
+
+for (const [name, prog] of ONE_D) {
+  test(`KS (JS sampler): ${name}`, () => {
+    const xs = jsSamples(prog, N);
+    const d = decodeDist1(prog);
+    for (const x of xs) assert.ok(x >= d.lower && x <= d.upper, `${x} outside [${d.lower}, ${d.upper}]`);
+    const r = ksTest(xs, cdfOfProgram(prog));
+    assert.ok(r.p > 1e-3, `${name}: KS d=${r.d} p=${r.p}`);
+  });
+}
+
+test('KS control: subtly wrong samples fail', () => {
+  const n = 200000;
+  const xs = jsSamples(P(2, 0, 1.03), n, 7);
+  const r = ksTest(xs, cdfOfProgram(P(2, 0, 1)));
+  assert.ok(r.p < 1e-4, `normal(0,1.03) vs normal(0,1): p=${r.p}`);
+  const ok = ksTest(jsSamples(P(2, 0, 1), n, 7), cdfOfProgram(P(2, 0, 1)));
+  assert.ok(ok.p > 1e-3, `normal(0,1) with the same n: p=${ok.p}`);
+  // gamma with a slightly wrong shape
+  const g = ksTest(jsSamples(P(5, 2.1, 1), 50000, 8), cdfOfProgram(P(5, 2, 1)));
+  assert.ok(g.p < 1e-4, `gamma(2.1) vs gamma(2): p=${g.p}`);
+});
+
+test('far-tail truncation stays in range and matches the tail shape', () => {
+  const xs = jsSamples(P(20, 8, INF, 2, 0, 1), 5000);
+  let mean = 0;
+  for (const x of xs) { assert.ok(x >= 8); mean += x / xs.length; }
+  // E[X | X > 8] = pdf(8) / sf(8) ~ 8.1211
+  assert.ok(Math.abs(mean - 8.1211) < 0.01, `mean ${mean}`);
+});
+
+test('product and mvnormal marginals', () => {
+  const prod = P(22, 4, 2, 1, 2, 5, 0.5, 1, 9, 0, 1, 20, 0, INF, 2, 0, 1);
+  const d = decodeDist(prod);
+  assert.equal(d.dim, 4);
+  const xs = jsSamples(prod, N, 3);
+  const mv = P(23, 2, -1, 4, 0.5, 3);
+  const ys = jsSamples(mv, N, 4);
+  for (const [p, s, dim] of [[prod, xs, 4], [mv, ys, 2]]) {
+    for (let j = 0; j < dim; j++) {
+      const col = new Float64Array(N);
+      for (let i = 0; i < N; i++) col[i] = s[i * dim + j];
+      const m = marginalOfProgram(p, j);
+      const r = ksTest(col, (x) => m.cdf(x));
+      assert.ok(r.p > 1e-3, `column ${j}: p=${r.p}`);
+    }
+  }
+  // columns are independent: sample correlation of the mvnormal columns ~ 0
+  let sx = 0, sy = 0, sxy = 0, sxx = 0, syy = 0;
+  for (let i = 0; i < N; i++) { const a = ys[2 * i], b = ys[2 * i + 1]; sx += a; sy += b; sxy += a * b; sxx += a * a; syy += b * b; }
+  const cov = sxy / N - (sx / N) * (sy / N);
+  const corr = cov / Math.sqrt((sxx / N - (sx / N) ** 2) * (syy / N - (sy / N) ** 2));
+  assert.ok(Math.abs(corr) < 0.04, `corr ${corr}`);
+  // logpdf of a row = sum of marginal logpdfs
+  const lp = new Float64Array(2);
+  logpdfDist(mv, P(0, 1, -2, 4), lp);
+  const m0 = marginalOfProgram(mv, 0), m1 = marginalOfProgram(mv, 1);
+  assert.ok(Math.abs(lp[0] - (m0.lpdf(0) + m1.lpdf(1))) < 1e-12);
+  assert.ok(Math.abs(lp[1] - (m0.lpdf(-2) + m1.lpdf(4))) < 1e-12);
+});
+
+test('multivariate mixture samples and logpdf', () => {
+  const prog = P(21, 2, 0.25, 0.75, 23, 2, 0, 0, 1, 1, 22, 2, 2, 5, 1, 2, -5, 1);
+  const xs = jsSamples(prog, N, 11);
+  const col = new Float64Array(N);
+  for (let i = 0; i < N; i++) col[i] = xs[2 * i];
+  // marginal of column 0: 0.25 N(0,1) + 0.75 N(5,1)
+  const r = ksTest(col, cdfOfProgram(P(21, 2, 0.25, 0.75, 2, 0, 1, 2, 5, 1)));
+  assert.ok(r.p > 1e-3, `p=${r.p}`);
+  const out = new Float64Array(1);
+  logpdfDist(prog, P(0.5, -4), out);
+  const phi = (x, m) => Math.exp(-0.5 * (x - m) ** 2) / Math.sqrt(2 * Math.PI);
+  const want = Math.log(0.25 * phi(0.5, 0) * phi(-4, 0) + 0.75 * phi(0.5, 5) * phi(-4, -5));
+  assert.ok(Math.abs(out[0] - want) < 1e-12 * Math.abs(want));
+});
+
+// tanh-sinh quadrature of f over [a, b] (handles integrable endpoint singularities)
+function tanhSinh(f, a, b) {
+  const c = 0.5 * (a + b), h2 = 0.5 * (b - a);
+  let s = 0;
+  const h = 1 / 64;
+  for (let k = -6 * 64; k <= 6 * 64; k++) {
+    const t = k * h;
+    const u = 0.5 * Math.PI * Math.sinh(t);
+    const x = Math.tanh(u);
+    const w = (0.5 * Math.PI * Math.cosh(t)) / (Math.cosh(u) ** 2);
+    // distance to the endpoints computed without cancellation
+    const e = 1 / (Math.exp(2 * u) + 1); // (1 - x) / 2
+    const pt = x < 0 ? a + (h2 * 2) / (Math.exp(-2 * u) + 1) : b - h2 * 2 * e;
+    if (pt <= a || pt >= b || w === 0) continue;
+    s += w * f(pt);
+  }
+  return s * h * h2;
+}
+
+test('logpdf is normalized (quadrature over the central 1 - 2e-10 mass)', () => {
+  for (const [name, prog] of ONE_D) {
+    const d = decodeDist1(prog);
+    const a = d.lower > -INF ? d.lower : d.quantile(1e-10);
+    const b = d.upper < INF ? d.upper : d.isf(1e-10);
+    const want = (d.upper < INF ? 1 : 1 - 1e-10) - (d.lower > -INF ? 0 : 1e-10);
+    // split at the quartiles so narrow peaks are resolved
+    // (and at -1, 0, 1, 2: kinks and jumps of the mixtures above)
+    const inner = [-1, 0, 1, 2, ...[0.25, 0.5, 0.75].map((p) => d.quantile(p))].filter((x) => x > a && x < b).sort((x, y) => x - y);
+    const cuts = [a, ...inner, b];
+    let s = 0;
+    for (let i = 0; i + 1 < cuts.length; i++) s += tanhSinh((x) => Math.exp(d.lpdf(x)), cuts[i], cuts[i + 1]);
+    assert.ok(Math.abs(s - want) < 2e-7, `${name}: integral ${s}`);
+  }
+});
+
+test('logpdf / cdf / sf / quantile / isf / moments agree with scipy.stats', () => {
+  const rel = (g, w, tol, msg) => assert.ok(g === w || Math.abs(g - w) <= tol * Math.abs(w) + 1e-300, `${msg}: got ${g} want ${w}`);
+  for (const c of STATS_REF) {
+    const d = decodeDist1(P(...c.prog));
+    c.xs.forEach((x, i) => {
+      rel(d.lpdf(x), c.logpdf[i], 1e-12, `${c.name} logpdf(${x})`);
+      rel(d.cdf(x), c.cdf[i], 1e-11, `${c.name} cdf(${x})`);
+      rel(d.sf(x), c.sf[i], 1e-11, `${c.name} sf(${x})`);
+    });
+    c.ps.forEach((p, i) => {
+      rel(d.quantile(p), c.ppf[i], 1e-10, `${c.name} quantile(${p})`);
+      rel(d.isf(p), c.isf[i], 1e-10, `${c.name} isf(${p})`);
+    });
+    if (Number.isFinite(c.mean)) rel(d.mean, c.mean, 1e-9, `${c.name} mean`);
+    else assert.ok(!Number.isFinite(d.mean), `${c.name} mean`);
+    if (Number.isFinite(c.var)) rel(d.variance, c.var, 1e-8, `${c.name} variance`);
+    else assert.ok(!Number.isFinite(d.variance), `${c.name} variance`);
+  }
+});
+
+test('logpdf is -inf outside the support', () => {
+  const cases = [[P(1, 0, 1), [-0.1, 1.1]], [P(5, 2, 1), [-1]], [P(6, 2, 2), [-0.1, 1.1]], [P(20, 0, 1, 2, 0, 1), [-0.01, 1.01]], [P(4, 1), [-1e-9]], [P(3, 0, 1), [0, -1]]];
+  for (const [prog, xs] of cases) {
+    const out = new Float64Array(xs.length);
+    logpdfDist(prog, Float64Array.from(xs), out);
+    for (const v of out) assert.equal(v, -INF);
+  }
+});
+
+test('malformed programs are refused with clear errors', () => {
+  const bad = [
+    [P(2, 0, 0), /sigma/],
+    [P(2, 0, -1), /sigma/],
+    [P(1, 2, 1), /a < b/],
+    [P(4, 0), /rate/],
+    [P(5, 1), /truncated|missing/],
+    [P(99, 1), /unknown tag/],
+    [P(2, 0, 1, 5), /trailing/],
+    [P(21, 2, 0.5, 0.6, 2, 0, 1, 2, 0, 1), /sum to 1/],
+    [P(21, 2, 0.5, 0.5, 2, 0, 1, 23, 2, 0, 0, 1, 1), /dimension/],
+    [P(20, 2, 1, 2, 0, 1), /lo < hi/],
+    [P(20, 0, 1, 23, 2, 0, 0, 1, 1), /1-D/],
+    [P(20, 50, 60, 2, 0, 1), /zero probability/],
+    [P(22, 2, 2, 0, 1), /truncated|missing/],
+    [P(7, 0, 0, 1), /df/],
+    [P(2, NaN, 1), /mu/],
+    [P(21, 1.5, 1, 2, 0, 1), /integer/],
+    [P(), /missing tag/],
+  ];
+  for (const [prog, re] of bad) assert.throws(() => decodeDist(prog), (e) => e instanceof Error && re.test(e.message), `program ${Array.from(prog)}`);
+  assert.throws(() => decodeDist([2, 0, 1]), TypeError);
+});
+
+test('sampling is deterministic per (seed, stream) and streams differ', () => {
+  const prog = P(5, 0.7, 1);
+  const a = jsSamples(prog, 100, 5, 1), b = jsSamples(prog, 100, 5, 1), c = jsSamples(prog, 100, 5, 2);
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a, c);
+  // sample() on a shared Stream continues the sequence
+  const d = decodeDist(prog);
+  const s = new Stream(5, 1, 0);
+  const x = new Float64Array(60), y = new Float64Array(40);
+  d.sample(s, x); d.sample(s, y);
+  assert.deepEqual(Float64Array.from([...x, ...y]), a);
+});
+
+// ---------------------------------------------------------------------------------------------
+// native kernel comparison
+
+function nativeDist(t) {
+  if (!existsSync(NATIVE_PATH)) { t.skip(`native module absent (${NATIVE_PATH})`); return null; }
+  let n;
+  try { n = require(NATIVE_PATH); } catch (e) { t.skip(`native module failed to load: ${e.message}`); return null; }
+  if (typeof n.sampleDist !== 'function' || typeof n.logpdfDist !== 'function') { t.skip('native module lacks sampleDist/logpdfDist'); return null; }
+  try { n.sampleDist(P(2, 0, 1), 1, 0, new Float64Array(4)); } catch (e) { t.skip(`native sampleDist not usable yet: ${e.message}`); return null; }
+  return n;
+}
+
+test('native samplers pass the same KS tests', (t) => {
+  const n = nativeDist(t);
+  if (!n) return;
+  for (const [name, prog] of ONE_D) {
+    const xs = new Float64Array(N);
+    n.sampleDist(prog, 12345, 0, xs);
+    const r = ksTest(xs, cdfOfProgram(prog));
+    assert.ok(r.p > 1e-3, `native ${name}: KS d=${r.d} p=${r.p}`);
+  }
+});
+
+test('native and JS samples agree up to rounding (same algorithms, same uniforms)', (t) => {
+  const n = nativeDist(t);
+  if (!n) return;
+  const progs = [...ONE_D.map(([name, p]) => [name, p]), ['product', P(22, 2, 2, 1, 2, 5, 0.5, 1)], ['mvnormal', P(23, 2, -1, 4, 0.5, 3)]];
+  const bad = [];
+  for (const [name, prog] of progs) {
+    const dim = decodeDist(prog).dim;
+    const a = new Float64Array(2000 * dim), b = new Float64Array(2000 * dim);
+    sampleDist(prog, 99, 3, a);
+    n.sampleDist(prog, 99, 3, b);
+    let worst = 0, at = -1;
+    for (let i = 0; i < a.length; i++) {
+      const e = Math.abs(a[i] - b[i]) / Math.max(1e-300, Math.abs(a[i]), Math.abs(b[i]));
+      if (!(e <= worst)) { worst = e; at = i; }
+    }
+    if (!(worst < 1e-9)) bad.push(`${name}: worst rel diff ${worst} at ${at} (js ${a[at]}, native ${b[at]})`);
+  }
+  assert.deepEqual(bad, []);
+});
+
+test('native and JS logpdf agree (relative 1e-12)', (t) => {
+  const n = nativeDist(t);
+  if (!n) return;
+  const progs = [...ONE_D, ['product', P(22, 2, 2, 1, 2, 5, 0.5, 1)], ['mvnormal', P(23, 2, -1, 4, 0.5, 3)],
+    ['mv mixture', P(21, 2, 0.25, 0.75, 23, 2, 0, 0, 1, 1, 22, 2, 2, 5, 1, 2, -5, 1)]];
+  for (const [name, prog] of progs) {
+    const dim = decodeDist(prog).dim;
+    const xs = jsSamples(prog, 500, 21);
+    // add points outside the support / in the tails
+    const extra = Float64Array.from({ length: 4 * dim }, (_, i) => [-1e3, -0.5, 1e-300, 50][i % 4]);
+    const all = Float64Array.from([...xs, ...extra]);
+    const a = new Float64Array(all.length / dim), b = new Float64Array(all.length / dim);
+    logpdfDist(prog, all, a);
+    n.logpdfDist(prog, all, b);
+    for (let i = 0; i < a.length; i++) {
+      if (a[i] === b[i]) continue;
+      const tol = 1e-12 * Math.max(1, Math.abs(a[i]));
+      assert.ok(Math.abs(a[i] - b[i]) <= tol, `${name} row ${i}: js ${a[i]} native ${b[i]}`);
+    }
+  }
+});
+
+test('quantile / isf invert cdf / sf (tails relative)', () => {
+  // accurate to 1e-8 relative, or exact up to the spacing of doubles near x
+  const inverts = (g, x, p) => {
+    if (Math.abs(g(x) - p) <= 1e-8 * p + 1e-13) return true;
+    const dx = 8 * Number.EPSILON * Math.max(Math.abs(x), 1e-300);
+    const a = g(x - dx), b = g(x + dx);
+    return p >= Math.min(a, b) && p <= Math.max(a, b);
+  };
+  for (const [name, prog] of ONE_D) {
+    const d = decodeDist1(prog);
+    for (const p of [1e-8, 0.01, 0.3, 0.5, 0.9, 0.999]) {
+      const x = d.quantile(p);
+      assert.ok(x >= d.lower && x <= d.upper, `${name} quantile(${p}) = ${x}`);
+      assert.ok(inverts((t) => d.cdf(t), x, p), `${name}: cdf(quantile(${p})) = ${d.cdf(x)}`);
+      const y = d.isf(p);
+      assert.ok(inverts((t) => d.sf(t), y, p), `${name}: sf(isf(${p})) = ${d.sf(y)}`);
+    }
+  }
+});

@@ -1,0 +1,222 @@
+// The sampling API end to end: exactness (KS against the target CDF for the reference tasks and
+// more pairs), acceptance rates, reproducibility across worker counts, envelopes, streaming.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sample, RejectionSampler, dist, parseDist, encodeDist, UsageError, closePools, getKernel } from '../dist/index.js';
+import { cdfOfProgram } from '../dist/sampling/js-dist.js';
+import { ksTest } from './helpers/stats.js';
+
+const P_MIN = 1e-3;
+const LAM = (2 + Math.sqrt(8)) / 2;
+
+function cdfOf(spec) {
+  return cdfOfProgram(encodeDist(typeof spec === 'string' ? parseDist(spec) : spec));
+}
+
+/** Numerical CDF of an unnormalized 1-D log density on [a, b] (trapezoid on a fine grid). */
+function numericCdf(logp, a, b, m = 200000) {
+  const xs = new Float64Array(m + 1);
+  const cum = new Float64Array(m + 1);
+  let prev = Math.exp(logp(a));
+  for (let i = 0; i <= m; i++) {
+    xs[i] = a + ((b - a) * i) / m;
+    const f = Math.exp(logp(xs[i]));
+    if (i > 0) cum[i] = cum[i - 1] + 0.5 * (f + prev) * (xs[i] - xs[i - 1]);
+    prev = f;
+  }
+  const z = cum[m];
+  return (x) => {
+    if (x <= a) return 0;
+    if (x >= b) return 1;
+    const t = ((x - a) / (b - a)) * m;
+    const i = Math.min(m - 1, Math.floor(t));
+    return (cum[i] + (cum[i + 1] - cum[i]) * (t - i)) / z;
+  };
+}
+
+const pairs = [
+  { name: 'T1 beta(2,5) | uniform', target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576 },
+  { name: 'T2 normal mixture | normal(0,3)', target: 'mixture(0.3*normal(-2,0.5), 0.7*normal(1.5,1))', proposal: 'normal(0,3)', M: 2.4171 * 1.001 },
+  { name: 'T3 normal tail [2,inf) | shifted exponential', target: 'truncated(normal(0,1), 2, inf)', proposal: `truncated(exponential(${LAM}), 2, inf)`, M: 'auto' },
+  { name: 'gamma(2.5) | exponential(0.5)', target: 'gamma(2.5, 1)', proposal: 'exponential(0.5)', M: 'auto' },
+  { name: 't(3) | cauchy', target: 't(3)', proposal: 'cauchy(0, 1)', M: 'auto' },
+  { name: 'normal | laplace', target: 'normal(0, 1)', proposal: 'laplace(0, 1)', M: 'auto' },
+  { name: 'logistic | cauchy(0,2)', target: 'logistic(1, 0.7)', proposal: 'cauchy(0, 2)', M: 'auto' },
+  { name: 'truncated gamma | uniform', target: 'truncated(gamma(3, 1), 1, 4)', proposal: 'uniform(1, 4)', M: 'auto' },
+  { name: 'lognormal | wider lognormal', target: 'lognormal(0, 0.5)', proposal: 'lognormal(0.2, 0.8)', M: 'auto' },
+];
+
+for (const pr of pairs) {
+  test(`KS: ${pr.name}`, async () => {
+    const n = 50000;
+    const { samples, stats } = await sample({ target: pr.target, proposal: pr.proposal, M: pr.M, n, seed: 11 });
+    const { p: pValue } = ksTest(samples, cdfOf(pr.target));
+    assert.ok(pValue > P_MIN, `KS p = ${pValue}`);
+    assert.equal(stats.envelopeViolations, 0);
+    // normalized p and q: acceptance rate = 1/M within 5 binomial standard errors
+    const se = Math.sqrt(stats.expectedRate * (1 - stats.expectedRate) / stats.proposals);
+    assert.ok(Math.abs(stats.acceptanceRate - stats.expectedRate) < 5 * se, `rate ${stats.acceptanceRate} vs 1/M ${stats.expectedRate}`);
+  });
+}
+
+test('KS: custom expression target -x^2/2 + log(1 + sin(3x)^2) | normal(0,1)', async () => {
+  const expr = '-x^2/2 + log(1 + sin(3*x)^2)';
+  const { samples, stats } = await sample({ target: { logpdf: expr }, proposal: 'normal(0,1)', M: 'auto', n: 50000, seed: 3 });
+  const cdf = numericCdf((x) => -x * x / 2 + Math.log(1 + Math.sin(3 * x) ** 2), -12, 12);
+  assert.ok(ksTest(samples, cdf).p > P_MIN);
+  assert.equal(stats.expectedRate, null);
+  // sup p/q = 2 sqrt(2 pi) at sin^2 = 1
+  assert.ok(Math.abs(stats.M / (2 * Math.sqrt(2 * Math.PI) * 1.001) - 1) < 1e-6, `M = ${stats.M}`);
+  // acceptance = Z / M where Z = integral of exp(expr) = sqrt(2 pi) (1 + (1 - e^-18)/2)
+  const Z = Math.sqrt(2 * Math.PI) * (1 + (1 - Math.exp(-18)) / 2);
+  const rate = Z / stats.M;
+  assert.ok(Math.abs(stats.acceptanceRate - rate) < 5 * Math.sqrt(rate * (1 - rate) / stats.proposals));
+});
+
+test('KS has power: a subtly wrong target is rejected', async () => {
+  const { samples } = await sample({ target: 'mixture(0.3*normal(-2,0.5), 0.7*normal(1.5,1))', proposal: 'normal(0,3)', M: 2.42, n: 200000, seed: 1 });
+  assert.ok(ksTest(samples, cdfOf('mixture(0.32*normal(-2,0.5), 0.68*normal(1.5,1))')).p < 1e-6);
+  assert.ok(ksTest(samples, cdfOf('mixture(0.3*normal(-2,0.5), 0.7*normal(1.5,1.03))')).p < 1e-4);
+});
+
+test('2-D: mvnormal target from a product proposal, marginals pass KS', async () => {
+  const target = dist.mvnormal([0.5, -1], [1, 2]);
+  const proposal = dist.product([dist.normal(0.5, 1.5), dist.studentT(4, -1, 2.5)]);
+  const { samples, stats } = await sample({ target, proposal, M: 'auto', n: 40000, seed: 5 });
+  assert.equal(stats.dim, 2);
+  assert.equal(samples.length, 80000);
+  for (const [j, marg] of [[0, 'normal(0.5, 1)'], [1, 'normal(-1, 2)']]) {
+    const col = samples.filter((_, i) => i % 2 === j);
+    assert.ok(ksTest(col, cdfOf(marg)).p > P_MIN, `column ${j}`);
+  }
+});
+
+test('reproducible: identical bytes for workers 1, 2, 4 and across runs', async () => {
+  const opts = { target: 'mixture(0.3*normal(-2,0.5), 0.7*normal(1.5,1))', proposal: 'normal(0,3)', M: 2.42, n: 300000, seed: 42 };
+  const a = await sample({ ...opts, workers: 1 });
+  const b = await sample({ ...opts, workers: 2 });
+  const c = await sample({ ...opts, workers: 4 });
+  const d = await sample({ ...opts, workers: 1 });
+  const bytes = (r) => Buffer.from(r.samples.buffer, r.samples.byteOffset, r.samples.byteLength);
+  assert.ok(bytes(a).equals(bytes(b)));
+  assert.ok(bytes(a).equals(bytes(c)));
+  assert.ok(bytes(a).equals(bytes(d)));
+  assert.deepEqual({ ...a.stats, seconds: 0, workers: 0 }, { ...b.stats, seconds: 0, workers: 0 });
+  const e = await sample({ ...opts, seed: 43 });
+  assert.ok(!bytes(a).equals(bytes(e)), 'another seed gives other samples');
+});
+
+test('fallback kernel: same decisions as native for T1 (uniform proposal)', async (t) => {
+  if (getKernel('auto').name !== 'native') return t.skip('native kernel not built');
+  const opts = { target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576, n: 50000, seed: 9 };
+  const a = await sample({ ...opts, kernel: 'native' });
+  const b = await sample({ ...opts, kernel: 'js' });
+  assert.equal(b.stats.kernel, 'js');
+  assert.equal(a.stats.accepted, b.stats.accepted);
+  for (let i = 0; i < a.samples.length; i++) assert.equal(a.samples[i], b.samples[i]);
+});
+
+test('fallback kernel: KS on T2 and the custom expression', async () => {
+  const r = await sample({ target: 'mixture(0.3*normal(-2,0.5), 0.7*normal(1.5,1))', proposal: 'normal(0,3)', M: 2.42, n: 30000, seed: 2, kernel: 'js', workers: 2 });
+  assert.equal(r.stats.kernel, 'js');
+  assert.ok(ksTest(r.samples, cdfOf('mixture(0.3*normal(-2,0.5), 0.7*normal(1.5,1))')).p > P_MIN);
+});
+
+test('out: fills a caller buffer in place', async () => {
+  const out = new Float64Array(1000);
+  const r = await sample({ target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576, n: 1000, seed: 1, out });
+  assert.equal(r.samples, out);
+  await assert.rejects(sample({ target: 'beta(2,5)', proposal: 'uniform(0,1)', n: 1000, out: new Float64Array(10) }), UsageError);
+});
+
+test("M: 'auto' finds sup p/q (1-D) and a too-small M is refused", async () => {
+  const r = await sample({ target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 'auto', n: 10, seed: 1 });
+  assert.ok(Math.abs(r.stats.M / (2.4576 * 1.001) - 1) < 1e-6, `M = ${r.stats.M}`);
+  await assert.rejects(sample({ target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2, n: 10 }), /below sup p\/q = 2\.4576/);
+});
+
+test('unbounded ratios are refused, not sampled wrongly', async () => {
+  await assert.rejects(sample({ target: 'gamma(0.5, 1)', proposal: 'exponential(1)', n: 10 }), /unbounded near x = 0/);
+  await assert.rejects(sample({ target: 'gamma(0.5, 1)', proposal: 'exponential(1)', M: 100, n: 10 }), /unbounded/);
+  await assert.rejects(sample({ target: 'cauchy(0, 1)', proposal: 'normal(0, 1)', n: 10 }), /unbounded/);
+  await assert.rejects(sample({ target: 'beta(0.5, 0.5)', proposal: 'uniform(0, 1)', n: 10 }), /unbounded/);
+});
+
+test("onViolation 'warn' samples and counts violations; 'error' stops", async () => {
+  const warnings = [];
+  const onWarn = (w) => warnings.push(w.message);
+  process.on('warning', onWarn);
+  try {
+    const r = await sample({ target: { logpdf: '-x^2/2' }, proposal: 'normal(0,1)', M: 1, n: 1000, onViolation: 'warn' });
+    assert.ok(r.stats.envelopeViolations > 0);
+    assert.ok(r.stats.maxRatioSeen > 2.5 && r.stats.maxRatioSeen <= Math.sqrt(2 * Math.PI) * (1 + 1e-12));
+  } finally {
+    process.off('warning', onWarn);
+  }
+  await assert.rejects(sample({ target: { logpdf: '-x^2/2' }, proposal: 'normal(0,1)', M: 1, n: 1000 }), UsageError);
+});
+
+test('bad input: clear UsageErrors', async () => {
+  const base = { target: 'beta(2,5)', proposal: 'uniform(0,1)', n: 10 };
+  const cases = [
+    [{ ...base, target: 'betta(2,5)' }, /unknown distribution/],
+    [{ ...base, target: 'normal(0, -1)' }, /sigma/],
+    [{ ...base, target: 'beta(0, 5)' }, /alpha/],
+    [{ ...base, n: 0 }, /n must be/],
+    [{ ...base, n: 1.5 }, /n must be/],
+    [{ ...base, M: -1 }, /M must be/],
+    [{ ...base, M: 0 }, /M must be/],
+    [{ ...base, target: 'uniform(2, 3)' }, /does not overlap/],
+    [{ ...base, target: 'normal(0,1)', proposal: 'uniform(-3, 3)' }, /does not cover/],
+    [{ ...base, target: { logpdf: '-x^2/2 +' } }, /column/],
+    [{ ...base, target: { logpdf: '-y^2' } }, /unknown name 'y'/],
+    [{ ...base, target: 'truncated(normal(0,1), 30, 40)', proposal: 'normal(0,1)', maxProposals: 1e6 }, /does not cover|budget|unbounded/],
+    [{ ...base, target: 'beta(200,200)', M: 'auto', n: 100000, maxProposals: 1e5 }, /budget/],
+  ];
+  for (const [opts, re] of cases) {
+    await assert.rejects(sample(opts), (e) => e instanceof UsageError && re.test(e.message) && !e.message.includes('\n'), JSON.stringify(opts));
+  }
+});
+
+test('RejectionSampler: batches concatenate to sample(), stop on abort', async () => {
+  const opts = { target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576, seed: 4 };
+  const whole = await sample({ ...opts, n: 100000 });
+  const parts = [];
+  const s = new RejectionSampler({ ...opts, n: 100000 });
+  for await (const b of s.batches()) parts.push(b);
+  assert.ok(parts.length > 1);
+  const cat = Float64Array.from(parts.flatMap((p) => Array.from(p)));
+  assert.deepEqual(cat, whole.samples);
+  assert.equal(s.stats.accepted, whole.stats.accepted);
+
+  const ac = new AbortController();
+  const endless = new RejectionSampler({ ...opts, workers: 2 });
+  let got = 0;
+  await assert.rejects(async () => {
+    for await (const b of endless.batches({ signal: ac.signal })) {
+      got += b.length;
+      if (got > 200000) ac.abort(new Error('enough'));
+    }
+  }, /enough/);
+  assert.ok(got > 200000);
+});
+
+test('JS batch log-density targets: function in-thread, module in workers, same output', async () => {
+  const mod = new URL('./fixtures/logdensity.mjs', import.meta.url).href;
+  const fn = (xs, out) => {
+    for (let i = 0; i < xs.length; i++) out[i] = Math.log(30) + Math.log(xs[i]) + 4 * Math.log1p(-xs[i]);
+  };
+  const base = { proposal: 'uniform(0,1)', M: 2.4576, n: 100000, seed: 8 };
+  const a = await sample({ ...base, target: fn });
+  const b = await sample({ ...base, target: { module: mod, export: 'beta25' }, workers: 2 });
+  const c = await sample({ ...base, target: { module: mod, export: 'beta25' }, workers: 1 });
+  assert.deepEqual(b.samples, c.samples);
+  assert.deepEqual(a.samples, b.samples);
+  assert.ok(ksTest(a.samples, cdfOf('beta(2,5)')).p > P_MIN);
+  await assert.rejects(sample({ ...base, target: { module: mod, export: 'throws' }, workers: 2, M: 3 }), /density exploded/);
+  await assert.rejects(sample({ ...base, target: { module: mod, export: 'nope' } }), /no function export 'nope'/);
+});
+
+test('teardown', async () => {
+  await closePools();
+});

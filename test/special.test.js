@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as sp from '../dist/sampling/special.js';
+import { REF } from './helpers/special-ref.js';
+
+function close(got, want, rel, abs = 0, msg = '') {
+  if (want === got) return;
+  if (!Number.isFinite(want) || !Number.isFinite(got)) assert.equal(got, want, msg);
+  const err = Math.abs(got - want);
+  assert.ok(err <= rel * Math.abs(want) + abs, `${msg}: got ${got}, want ${want}, rel err ${err / Math.abs(want)}`);
+}
+
+test('lgamma', () => {
+  for (const [x, v] of REF.lgamma) close(sp.lgamma(x), v, 1e-13, 1e-15, `lgamma(${x})`);
+  assert.equal(sp.lgamma(0), Infinity);
+  assert.equal(sp.lgamma(-3), Infinity);
+});
+
+test('erf / erfc (tails relative)', () => {
+  for (const [x, v] of REF.erf) close(sp.erf(x), v, 1e-14, 1e-300, `erf(${x})`);
+  for (const [x, v] of REF.erfc) close(sp.erfc(x), v, 1e-13, 1e-300, `erfc(${x})`);
+});
+
+test('normal cdf / sf / logcdf', () => {
+  for (const [x, v] of REF.ndtr) {
+    close(sp.normCdf(x), v, 1e-13, 1e-300, `ndtr(${x})`);
+    close(sp.normSf(-x), v, 1e-13, 1e-300, `sf(${-x})`);
+  }
+  for (const [x, v] of REF.log_ndtr) close(sp.normLogCdf(x), v, 1e-13, 1e-300, `log_ndtr(${x})`);
+});
+
+test('ndtri', () => {
+  for (const [p, v] of REF.ndtri) {
+    close(sp.ndtri(p), v, 1e-13, 1e-15, `ndtri(${p})`);
+    if (p < 0.5) close(sp.ndtriSf(p), -v, 1e-13, 1e-15, `ndtriSf(${p})`);
+  }
+  assert.equal(sp.ndtri(0), -Infinity);
+  assert.equal(sp.ndtri(1), Infinity);
+  assert.ok(Number.isNaN(sp.ndtri(1.5)));
+  // round trip in the far upper tail
+  for (const x of [8, 12, 20, 30]) close(sp.ndtriSf(sp.normSf(x)), x, 1e-14, 0, `ndtriSf(sf(${x}))`);
+});
+
+test('regularized incomplete gamma P / Q', () => {
+  for (const [a, x, p, q] of REF.gammainc) {
+    const tol = a > 1000 ? 1e-11 : 1e-12;
+    close(sp.gammaincP(a, x), p, tol, 1e-300, `P(${a},${x})`);
+    close(sp.gammaincQ(a, x), q, tol, 1e-300, `Q(${a},${x})`);
+  }
+});
+
+test('inverse incomplete gamma', () => {
+  for (const [a, p, xp, xq] of REF.gammaincinv) {
+    close(sp.gammaincPInv(a, p), xp, 1e-11, 1e-300, `Pinv(${a},${p})`);
+    close(sp.gammaincQInv(a, p), xq, 1e-11, 1e-300, `Qinv(${a},${p})`);
+  }
+});
+
+test('regularized incomplete beta and its inverse', () => {
+  for (const [a, b, x, v, vc] of REF.betainc) {
+    close(sp.betainc(a, b, x), v, 1e-12, 1e-300, `I(${a},${b},${x})`);
+    close(sp.betaincC(a, b, x), vc, 1e-12, 1e-300, `1-I(${a},${b},${x})`);
+  }
+  for (const [a, b, p, x] of REF.betaincinv) close(sp.betaincInv(a, b, p), x, 1e-11, 1e-300, `Iinv(${a},${b},${p})`);
+});
