@@ -1,0 +1,479 @@
+use super::*;
+
+const INF: f64 = f64::INFINITY;
+
+fn dist(p: &[f64]) -> Dist {
+    match Dist::decode(p) {
+        Ok(d) => d,
+        Err(e) => panic!("decode {p:?}: {e}"),
+    }
+}
+
+fn draw(p: &[f64], n: usize, seed: u64) -> Vec<f64> {
+    let d = dist(p);
+    let mut out = vec![0.0; n * d.dim()];
+    let mut rng = Stream::new(seed, 7, 0);
+    d.sample(&mut rng, &mut out);
+    out
+}
+
+/// Kolmogorov-Smirnov statistic of `xs` against `cdf`.
+fn ks(xs: &[f64], cdf: impl Fn(f64) -> f64) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len() as f64;
+    let mut d: f64 = 0.0;
+    for (i, &x) in v.iter().enumerate() {
+        let f = cdf(x);
+        d = d.max((f - i as f64 / n).abs()).max(((i + 1) as f64 / n - f).abs());
+    }
+    d
+}
+
+/// Critical value at significance ~0.001 (1.95 / sqrt(n)).
+fn ks_crit(n: usize) -> f64 {
+    1.95 / (n as f64).sqrt()
+}
+
+fn mean_var(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let m = xs.iter().sum::<f64>() / n;
+    let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0);
+    (m, v)
+}
+
+const N: usize = 40_000;
+
+/// 1-D programs exercised by the KS / density tests, with a length scale for quadrature.
+fn one_d_cases() -> Vec<(&'static str, Vec<f64>, f64)> {
+    let mix = vec![21.0, 2.0, 0.3, 0.7, 2.0, -2.0, 0.5, 2.0, 1.5, 1.0];
+    let mut tmix = vec![20.0, 3.0, INF];
+    tmix.extend_from_slice(&mix);
+    let mut tmix2 = vec![20.0, -1.0, 0.0];
+    tmix2.extend_from_slice(&mix);
+    vec![
+        ("uniform", vec![1.0, -2.0, 3.0], 1.0),
+        ("normal", vec![2.0, 1.0, 2.0], 2.0),
+        ("lognormal", vec![3.0, 0.2, 0.5], 1.0),
+        ("exponential", vec![4.0, 2.5], 0.5),
+        ("gamma 2.5", vec![5.0, 2.5, 2.0], 1.0),
+        ("gamma 0.3", vec![5.0, 0.3, 1.0], 1.0),
+        ("gamma 1", vec![5.0, 1.0, 3.0], 1.0),
+        ("gamma 40", vec![5.0, 40.0, 0.5], 50.0),
+        ("beta 2 5", vec![6.0, 2.0, 5.0], 1.0),
+        ("beta 0.5 0.3", vec![6.0, 0.5, 0.3], 1.0),
+        ("beta 0.7 3", vec![6.0, 0.7, 3.0], 1.0),
+        ("t 5", vec![7.0, 5.0, 1.0, 2.0], 2.0),
+        ("t 0.8", vec![7.0, 0.8, 0.0, 1.0], 1.0),
+        ("cauchy", vec![8.0, 1.0, 0.5], 0.5),
+        ("laplace", vec![9.0, -1.0, 2.0], 2.0),
+        ("logistic", vec![10.0, 0.5, 1.5], 1.5),
+        ("trunc normal [8,inf)", vec![20.0, 8.0, INF, 2.0, 0.0, 1.0], 1.0),
+        ("trunc normal [30,inf)", vec![20.0, 30.0, INF, 2.0, 0.0, 1.0], 1.0),
+        ("trunc normal (-inf,-3]", vec![20.0, -INF, -3.0, 2.0, 0.0, 1.0], 1.0),
+        ("trunc normal [-1,2] (rejection)", vec![20.0, -1.0, 2.0, 2.0, 0.0, 1.0], 1.0),
+        ("trunc gamma [2,4]", vec![20.0, 2.0, 4.0, 5.0, 2.5, 1.0], 1.0),
+        ("trunc beta [0.9,1]", vec![20.0, 0.9, 1.0, 6.0, 2.0, 5.0], 1.0),
+        ("trunc t [10,inf)", vec![20.0, 10.0, INF, 7.0, 3.0, 0.0, 1.0], 10.0),
+        ("trunc cauchy [5,50]", vec![20.0, 5.0, 50.0, 8.0, 0.0, 1.0], 10.0),
+        ("trunc exponential [3,inf)", vec![20.0, 3.0, INF, 4.0, 1.0], 1.0),
+        ("trunc laplace (-inf,-6]", vec![20.0, -INF, -6.0, 9.0, 0.0, 1.0], 1.0),
+        ("trunc logistic [4,5]", vec![20.0, 4.0, 5.0, 10.0, 0.0, 1.0], 1.0),
+        ("trunc lognormal [4,inf)", vec![20.0, 4.0, INF, 3.0, 0.0, 0.5], 1.0),
+        ("trunc uniform [0.5,0.6]", vec![20.0, 0.5, 0.6, 1.0, 0.0, 1.0], 0.1),
+        ("mixture", mix, 1.0),
+        ("trunc mixture [3,inf)", tmix, 1.0),
+        ("trunc mixture [-1,0]", tmix2, 1.0),
+        ("trunc of trunc", vec![20.0, 2.5, 3.0, 20.0, 2.0, INF, 2.0, 0.0, 1.0], 1.0),
+    ]
+}
+
+#[test]
+fn ks_one_dimensional() {
+    let mut fails = Vec::new();
+    for (i, (name, p, _)) in one_d_cases().into_iter().enumerate() {
+        let d = dist(&p);
+        let xs = draw(&p, N, 100 + i as u64);
+        let (lo, hi) = d.support();
+        assert!(xs.iter().all(|&x| x >= lo && x <= hi), "{name}: sample outside support");
+        let stat = ks(&xs, |x| d.cdf(x));
+        eprintln!("{name:32} KS D = {stat:.5} (crit {:.5})", ks_crit(N));
+        if !(stat < ks_crit(N)) {
+            fails.push(format!("{name}: D = {stat}"));
+        }
+    }
+    assert!(fails.is_empty(), "{fails:?}");
+}
+
+#[test]
+fn moments() {
+    let cases: &[(&[f64], f64, f64)] = &[
+        (&[1.0, -2.0, 3.0], 0.5, 25.0 / 12.0),
+        (&[2.0, 1.0, 2.0], 1.0, 4.0),
+        (&[4.0, 2.5], 0.4, 0.16),
+        (&[5.0, 2.5, 2.0], 1.25, 2.5 / 4.0),
+        (&[5.0, 0.3, 1.0], 0.3, 0.3),
+        (&[6.0, 2.0, 5.0], 2.0 / 7.0, 10.0 / (49.0 * 8.0)),
+        (&[6.0, 0.5, 0.3], 0.5 / 0.8, 0.15 / (0.64 * 1.8)),
+        (&[7.0, 5.0, 1.0, 2.0], 1.0, 4.0 * 5.0 / 3.0),
+        (&[9.0, -1.0, 2.0], -1.0, 8.0),
+        (&[10.0, 0.5, 1.5], 0.5, 2.25 * PI * PI / 3.0),
+        // scipy truncnorm(8, inf): mean 8.12136811223618, var 0.014324883442787484
+        (&[20.0, 8.0, INF, 2.0, 0.0, 1.0], 8.12136811223618, 0.014324883442787484),
+        // truncnorm(30, inf).mean() = 30.033259667436372; var ~ 1/30^2 roughly 0.00110
+        (&[20.0, 30.0, INF, 2.0, 0.0, 1.0], 30.033259667436372, f64::NAN),
+        (&[20.0, -INF, -3.0, 2.0, 0.0, 1.0], -3.28309865493044, f64::NAN),
+        (&[21.0, 2.0, 0.3, 0.7, 2.0, -2.0, 0.5, 2.0, 1.5, 1.0], 0.3 * -2.0 + 0.7 * 1.5, 0.3 * (0.25 + 4.0) + 0.7 * (1.0 + 2.25) - 0.45 * 0.45),
+    ];
+    let n = 200_000;
+    for (i, &(p, m, v)) in cases.iter().enumerate() {
+        let xs = draw(p, n, 900 + i as u64);
+        let (sm, sv) = mean_var(&xs);
+        let se = (if v.is_nan() { sv } else { v } / n as f64).sqrt();
+        assert!((sm - m).abs() < 5.0 * se, "{p:?}: mean {sm}, want {m} (se {se})");
+        if !v.is_nan() {
+            assert!((sv - v).abs() < 0.05 * v, "{p:?}: var {sv}, want {v}");
+        }
+    }
+}
+
+#[test]
+fn multivariate_marginals_and_independence() {
+    let n = 20_000;
+    // product: column 0 normal(0,1), column 1 exponential(1)
+    let p = [22.0, 2.0, 2.0, 0.0, 1.0, 4.0, 1.0];
+    let d = dist(&p);
+    assert_eq!(d.dim(), 2);
+    let xs = draw(&p, n, 1);
+    let c0: Vec<f64> = xs.chunks(2).map(|r| r[0]).collect();
+    let c1: Vec<f64> = xs.chunks(2).map(|r| r[1]).collect();
+    assert!(ks(&c0, sp::ndtr) < ks_crit(n));
+    assert!(ks(&c1, |x| if x > 0.0 { 1.0 - (-x).exp() } else { 0.0 }) < ks_crit(n));
+    // mvnormal
+    let p = [23.0, 2.0, 1.0, -1.0, 2.0, 0.5];
+    let xs = draw(&p, n, 2);
+    let c0: Vec<f64> = xs.chunks(2).map(|r| r[0]).collect();
+    let c1: Vec<f64> = xs.chunks(2).map(|r| r[1]).collect();
+    assert!(ks(&c0, |x| sp::ndtr((x - 1.0) / 2.0)) < ks_crit(n));
+    assert!(ks(&c1, |x| sp::ndtr((x + 1.0) / 0.5)) < ks_crit(n));
+    let corr: f64 = c0.iter().zip(&c1).map(|(a, b)| (a - 1.0) / 2.0 * (b + 1.0) / 0.5).sum::<f64>() / n as f64;
+    assert!(corr.abs() < 0.03, "corr {corr}");
+    // 2-D mixture of mvnormals
+    let p = [21.0, 2.0, 0.25, 0.75, 23.0, 2.0, 0.0, 0.0, 1.0, 1.0, 23.0, 2.0, 3.0, -3.0, 1.0, 1.0];
+    let d = dist(&p);
+    assert_eq!(d.dim(), 2);
+    let xs = draw(&p, n, 3);
+    let c0: Vec<f64> = xs.chunks(2).map(|r| r[0]).collect();
+    assert!(ks(&c0, |x| 0.25 * sp::ndtr(x) + 0.75 * sp::ndtr(x - 3.0)) < ks_crit(n));
+    // rows come from one component: cov(x0, x1) = 0.75 (-9) - 2.25 (-2.25) = -1.6875
+    // (0 if the columns picked components independently)
+    let (m0, m1) = (c0.iter().sum::<f64>() / n as f64, xs.chunks(2).map(|r| r[1]).sum::<f64>() / n as f64);
+    let cov = xs.chunks(2).map(|r| (r[0] - m0) * (r[1] - m1)).sum::<f64>() / n as f64;
+    assert!((cov + 1.6875).abs() < 0.15, "cov {cov}");
+}
+
+/// ∫ exp(logpdf) over the support, midpoint rule after x = c + s tan(θ) (or directly on a
+/// finite interval).
+fn integrate_1d(d: &Dist, scale: f64) -> f64 {
+    let (a, b) = d.support();
+    let m = 400_000;
+    let mut s = 0.0;
+    if a.is_finite() && b.is_finite() {
+        let h = (b - a) / m as f64;
+        for i in 0..m {
+            s += d.logpdf_one(a + (i as f64 + 0.5) * h).exp() * h;
+        }
+        return s;
+    }
+    let c = if a.is_finite() { a } else if b.is_finite() { b } else { 0.0 };
+    let (t0, t1) = if a.is_finite() {
+        (0.0, PI / 2.0)
+    } else if b.is_finite() {
+        (-PI / 2.0, 0.0)
+    } else {
+        (-PI / 2.0, PI / 2.0)
+    };
+    let h = (t1 - t0) / m as f64;
+    for i in 0..m {
+        let th = t0 + (i as f64 + 0.5) * h;
+        let x = c + scale * th.tan();
+        let jac = scale / (th.cos() * th.cos());
+        let v = d.logpdf_one(x).exp() * jac;
+        if v.is_finite() {
+            s += v * h;
+        }
+    }
+    s
+}
+
+#[test]
+fn logpdf_integrates_to_one() {
+    for (name, p, scale) in one_d_cases() {
+        let d = dist(&p);
+        // integrable singularities at the boundary: checked against the cdf instead below
+        let singular = matches!(&d, Dist::Gamma { shape, .. } if *shape < 1.0)
+            || matches!(&d, Dist::Beta { a, b, .. } if *a < 1.0 || *b < 1.0);
+        if singular {
+            continue;
+        }
+        let z = integrate_1d(&d, scale);
+        eprintln!("{name:32} integral {z:.8}");
+        assert!((z - 1.0).abs() < 2e-4, "{name}: integral {z}");
+    }
+    // 2-D: product and mvnormal, grid after tan mapping
+    for p in [vec![22.0, 2.0, 2.0, 0.0, 1.0, 9.0, 0.0, 1.0], vec![23.0, 2.0, 0.5, -1.0, 1.0, 2.0]] {
+        let d = dist(&p);
+        let m = 1500;
+        let h = PI / m as f64;
+        let mut rows = Vec::with_capacity(m * m * 2);
+        let mut jac = Vec::with_capacity(m * m);
+        for i in 0..m {
+            for j in 0..m {
+                let a = -PI / 2.0 + (i as f64 + 0.5) * h;
+                let b = -PI / 2.0 + (j as f64 + 0.5) * h;
+                rows.push(a.tan());
+                rows.push(b.tan());
+                jac.push(1.0 / (a.cos() * a.cos() * b.cos() * b.cos()));
+            }
+        }
+        let mut lp = vec![0.0; m * m];
+        d.logpdf(&rows, &mut lp);
+        let z: f64 = lp.iter().zip(&jac).map(|(l, j)| l.exp() * j * h * h).filter(|v| v.is_finite()).sum();
+        assert!((z - 1.0).abs() < 1e-3, "{p:?}: integral {z}");
+    }
+}
+
+#[test]
+fn logpdf_matches_cdf_derivative() {
+    for (name, p, _) in one_d_cases() {
+        let d = dist(&p);
+        let (a, b) = d.support();
+        for k in 1..20 {
+            let u = k as f64 / 20.0;
+            let x = d.ppf_in(u, a, b);
+            if !x.is_finite() {
+                continue;
+            }
+            let h = 1e-6 * x.abs().max(1e-3).min(if b.is_finite() && a.is_finite() { (b - a) * 0.01 } else { INF });
+            if x - h < a || x + h > b {
+                continue;
+            }
+            let num = (d.cdf(x + h) - d.cdf(x - h)) / (2.0 * h);
+            let dens = d.logpdf_one(x).exp();
+            assert!((num - dens).abs() <= 1e-5 * dens.max(1e-12) + 1e-9, "{name} at {x}: cdf' {num}, pdf {dens}");
+            // quantile round trip, both tails
+            let f = d.cdf(x);
+            assert!((f - u).abs() < 1e-9, "{name}: cdf(ppf({u})) = {f}");
+            let xs = d.isf_in(1.0 - u, a, b);
+            assert!((xs - x).abs() <= 1e-7 * x.abs().max(1.0), "{name}: isf {xs} vs ppf {x}");
+        }
+    }
+}
+
+#[test]
+fn batch_and_single_draws_agree_and_are_deterministic() {
+    for (_, p, _) in one_d_cases() {
+        let d = dist(&p);
+        let mut r1 = Stream::new(5, 9, 0);
+        let mut r2 = Stream::new(5, 9, 0);
+        let mut a = vec![0.0; 1000];
+        d.sample(&mut r1, &mut a);
+        let mut b = vec![0.0; 1000];
+        for chunk in b.chunks_mut(37) {
+            d.sample(&mut r2, chunk);
+        }
+        assert_eq!(a, b, "{p:?}");
+        let mut r3 = Stream::new(5, 9, 0);
+        let mut c = vec![0.0; 1000];
+        d.sample(&mut r3, &mut c);
+        assert_eq!(a, c);
+    }
+}
+
+#[test]
+fn far_tails() {
+    // normal(0,1) truncated to [30, inf): all samples in [30, 30.5), log density finite
+    let xs = draw(&[20.0, 30.0, INF, 2.0, 0.0, 1.0], 10_000, 3);
+    assert!(xs.iter().all(|&x| (30.0..30.5).contains(&x)));
+    let d = dist(&[20.0, 30.0, INF, 2.0, 0.0, 1.0]);
+    let mut lp = vec![0.0; 3];
+    d.logpdf(&[29.0, 30.0, 30.1], &mut lp);
+    assert_eq!(lp[0], f64::NEG_INFINITY);
+    // density at lo of the truncated normal = 1 / Mills ratio(30) ~ 30.0333
+    assert!((lp[1] - 30.033259667436372f64.ln()).abs() < 1e-3, "{}", lp[1]);
+    // ... and [-inf, -37]
+    let xs = draw(&[20.0, -INF, -37.0, 2.0, 0.0, 1.0], 1000, 4);
+    assert!(xs.iter().all(|&x| x <= -37.0 && x > -38.0));
+}
+
+#[test]
+fn ziggurat_tables() {
+    let t = zig();
+    assert_eq!(t.x[1], ZIG_R);
+    assert_eq!(t.x[256], 0.0);
+    for i in 1..256 {
+        assert!(t.x[i] > t.x[i + 1]);
+        // each layer has area V
+        let area = t.x[i] * (t.f[i + 1] - t.f[i]);
+        assert!((area - ZIG_V).abs() < 1e-9, "layer {i}: area {area}");
+    }
+    // the top layer closes at x = 0 (consistency of R and V)
+    assert!((t.x[255] * (1.0 - t.f[255]) - ZIG_V).abs() < 1e-9);
+}
+
+#[test]
+fn decode_errors() {
+    let bad: &[(&[f64], &str)] = &[
+        (&[], "empty"),
+        (&[2.0, 0.0], "ends early"),
+        (&[2.0, 0.0, 0.0], "sigma"),
+        (&[2.0, 0.0, -1.0], "sigma"),
+        (&[2.0, f64::NAN, 1.0], "mu"),
+        (&[1.0, 3.0, 1.0], "a < b"),
+        (&[4.0, 0.0], "rate"),
+        (&[5.0, -1.0, 1.0], "shape"),
+        (&[6.0, 1.0, INF], "beta"),
+        (&[7.0, 0.0, 0.0, 1.0], "df"),
+        (&[8.0, 0.0, 0.0], "scale"),
+        (&[99.0], "unknown distribution tag"),
+        (&[2.5, 0.0, 1.0], "unknown distribution tag"),
+        (&[2.0, 0.0, 1.0, 5.0], "trailing"),
+        (&[20.0, 2.0, 1.0, 2.0, 0.0, 1.0], "lo < hi"),
+        (&[20.0, 40.0, INF, 2.0, 0.0, 1.0], "probability"),
+        (&[20.0, 0.0, 1.0, 23.0, 2.0, 0.0, 0.0, 1.0, 1.0], "1-D"),
+        (&[21.0, 2.0, 0.5, 0.6, 2.0, 0.0, 1.0, 2.0, 0.0, 1.0], "sum to 1"),
+        (&[21.0, 2.0, 1.5, -0.5, 2.0, 0.0, 1.0, 2.0, 0.0, 1.0], ">= 0"),
+        (&[21.0, 2.0, 0.5, 0.5, 2.0, 0.0, 1.0, 23.0, 2.0, 0.0, 0.0, 1.0, 1.0], "share one dimension"),
+        (&[21.0, 0.0], "positive integer"),
+        (&[21.0, 1e9, 1.0], "only"),
+        (&[22.0, 2.0, 2.0, 0.0, 1.0, 23.0, 2.0, 0.0, 0.0, 1.0, 1.0], "1-D"),
+        (&[22.0, 1.5, 2.0, 0.0, 1.0], "positive integer"),
+        (&[23.0, 2.0, 0.0, 0.0, 1.0, 0.0], "sigma_2"),
+        (&[23.0, 2.0, 0.0, 0.0, 1.0], "ends early"),
+    ];
+    for (p, want) in bad {
+        match Dist::decode(p) {
+            Ok(_) => panic!("{p:?} decoded"),
+            Err(e) => assert!(e.contains(want), "{p:?}: message {e:?} lacks {want:?}"),
+        }
+    }
+    // deep nesting is refused, not a stack overflow
+    let mut deep = Vec::new();
+    for _ in 0..10_000 {
+        deep.extend_from_slice(&[21.0, 1.0, 1.0]);
+    }
+    deep.extend_from_slice(&[2.0, 0.0, 1.0]);
+    assert!(Dist::decode(&deep).unwrap_err().contains("deeper"));
+}
+
+#[test]
+fn logpdf_values() {
+    // spot values from scipy.stats 1.17
+    let cases: &[(&[f64], f64, f64)] = &[
+        (&[2.0, 1.0, 2.0], 0.3, -1.6733357137646179),
+        (&[3.0, 0.2, 0.5], 1.7, -0.975049684507757),
+        (&[5.0, 2.5, 2.0], 0.7, -0.4868273349811544),
+        (&[6.0, 2.0, 5.0], 0.2, 0.8991852639712161),
+        (&[7.0, 5.0, 1.0, 2.0], -3.0, -3.4251267643210266),
+        (&[8.0, 1.0, 0.5], 2.0, -2.061020617723555),
+        (&[10.0, 0.5, 1.5], -1.0, -2.03198848314461),
+    ];
+    for &(p, x, want) in cases {
+        let got = dist(p).logpdf_one(x);
+        assert!((got - want).abs() < 1e-12 * want.abs().max(1.0), "{p:?} at {x}: {got} vs {want}");
+    }
+    let mut out = [0.0; 4];
+    dist(&[5.0, 1.0, 2.0]).logpdf(&[0.0, -1.0, f64::NAN, 1.0], &mut out);
+    assert_eq!(out[0], 2f64.ln());
+    assert_eq!(out[1], f64::NEG_INFINITY);
+    assert!(out[2].is_nan());
+}
+
+#[test]
+#[ignore]
+fn bench_dist() {
+    let n = 2_000_000;
+    let mut out = vec![0.0; n];
+    let mut lp = vec![0.0; n];
+    let progs: &[(&str, &[f64])] = &[
+        ("normal", &[2.0, 0.0, 1.0]),
+        ("exp", &[4.0, 1.0]),
+        ("gamma 2.5", &[5.0, 2.5, 1.0]),
+        ("beta 2 5", &[6.0, 2.0, 5.0]),
+        ("logistic", &[10.0, 0.0, 1.0]),
+        ("trunc normal [2,inf)", &[20.0, 2.0, INF, 2.0, 0.0, 1.0]),
+        ("mixture", &[21.0, 2.0, 0.3, 0.7, 2.0, -2.0, 0.5, 2.0, 1.5, 1.0]),
+    ];
+    for (name, p) in progs {
+        let d = dist(p);
+        let mut rng = Stream::new(1, 2, 0);
+        d.sample(&mut rng, &mut out);
+        d.logpdf(&out, &mut lp);
+        let t = std::time::Instant::now();
+        d.sample(&mut rng, &mut out);
+        let ts = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        d.logpdf(&out, &mut lp);
+        let tl = t.elapsed().as_secs_f64();
+        eprintln!("{name:24} sample {:8.1} M/s   logpdf {:8.1} M/s", n as f64 / ts / 1e6, n as f64 / tl / 1e6);
+    }
+}
+
+#[test]
+fn zig_fast_path_rate() {
+    // the rectangle test accepts ~98.5% of attempts with 256 layers
+    let t = zig();
+    let mut rng = Stream::new(1, 2, 0);
+    let n = 200_000;
+    let mut fast = 0;
+    for _ in 0..n {
+        let bits = rng.next_u64();
+        let i = (bits & 255) as usize;
+        let f = (bits >> 11) as f64 * (1.0 / 9007199254740992.0);
+        if f * t.x[i] < t.x[i + 1] {
+            fast += 1;
+        }
+    }
+    let rate = fast as f64 / n as f64;
+    assert!(rate > 0.98 && rate < 0.99, "fast path rate {rate}");
+}
+
+#[test]
+fn mixture_logpdf_edges() {
+    // disjoint supports: -inf between them; NaN propagates; far components do not underflow
+    let d = dist(&[21.0, 2.0, 0.4, 0.6, 1.0, 0.0, 1.0, 1.0, 5.0, 6.0]);
+    let mut o = [0.0; 4];
+    d.logpdf(&[0.5, 3.0, 5.5, f64::NAN], &mut o);
+    assert!((o[0] - 0.4f64.ln()).abs() < 1e-15);
+    assert_eq!(o[1], f64::NEG_INFINITY);
+    assert!((o[2] - 0.6f64.ln()).abs() < 1e-15);
+    assert!(o[3].is_nan());
+    let d = dist(&[21.0, 2.0, 0.3, 0.7, 2.0, 0.0, 1.0, 2.0, 100.0, 1.0]);
+    let mut o = [0.0; 2];
+    d.logpdf(&[0.0, 50.0], &mut o);
+    assert!((o[0] - (0.3f64.ln() - sp::LN_SQRT_2PI)).abs() < 1e-14, "{}", o[0]);
+    // at 50 both components are equal: ln(0.3 + 0.7) - 1250 - ln√(2π)
+    assert!((o[1] - (-1250.0 - sp::LN_SQRT_2PI)).abs() < 1e-12, "{}", o[1]);
+    // zero-weight component is never drawn and does not contribute
+    let d = dist(&[21.0, 3.0, 0.5, 0.0, 0.5, 1.0, 0.0, 1.0, 1.0, 10.0, 11.0, 1.0, 2.0, 3.0]);
+    let xs = draw(&[21.0, 3.0, 0.5, 0.0, 0.5, 1.0, 0.0, 1.0, 1.0, 10.0, 11.0, 1.0, 2.0, 3.0], 10_000, 5);
+    assert!(xs.iter().all(|&x| x < 3.0));
+    let mut o = [0.0; 1];
+    d.logpdf(&[10.5], &mut o);
+    assert_eq!(o[0], f64::NEG_INFINITY);
+    // many components: chunking by component count
+    let k = 300;
+    let mut p = vec![21.0, k as f64];
+    p.extend(std::iter::repeat(1.0 / k as f64).take(k));
+    for i in 0..k {
+        p.extend_from_slice(&[2.0, i as f64, 1.0]);
+    }
+    let d = dist(&p);
+    let xs: Vec<f64> = (0..2000).map(|i| i as f64 * 0.15).collect();
+    let mut lp = vec![0.0; 2000];
+    d.logpdf(&xs, &mut lp);
+    for (i, &x) in xs.iter().enumerate() {
+        let want = (0..k).map(|j| (-0.5 * (x - j as f64).powi(2)).exp()).sum::<f64>().ln() - (k as f64).ln() - sp::LN_SQRT_2PI;
+        assert!((lp[i] - want).abs() < 1e-12, "x {x}: {} vs {want}", lp[i]);
+    }
+}
