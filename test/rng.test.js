@@ -39,7 +39,7 @@ function refStream(seed, stream, sub) {
     return result;
   };
 }
-const toF = (x) => (Number(x >> 11n) + 0.5) * 2 ** -53;
+const toF = (x) => (Number(x >> 12n) + 0.5) * 2 ** -52;
 
 const CASES = [[0, 0, 0], [1, 0, 1], [42, 7, 0], [2 ** 53 - 1, 2 ** 53 - 1, 1], [123456789, 3, 1], [0, 2 ** 40 + 5, 0]];
 
@@ -74,8 +74,8 @@ test('fillF64 / uniforms / nextF64 give the same sequence, for odd lengths and m
       s.fillF64(b);
       got.push(...b);
       s.next();
-      got.push((s.hi * 2 ** 21 + (s.lo >>> 11) + 0.5) * 2 ** -53);
-      assert.equal(s.lastF53() + 0.5 * 2 ** -53, got[got.length - 1]);
+      got.push((s.hi * 2 ** 20 + (s.lo >>> 12) + 0.5) * 2 ** -52);
+      assert.equal(s.lastF53(), (s.hi * 2 ** 21 + (s.lo >>> 11)) * 2 ** -53);
     }
     assert.deepEqual(got, want.slice(0, got.length));
   }

@@ -333,7 +333,7 @@ unsafe fn sample_block_impl(env: napi_env, info: napi_callback_info) -> R<napi_v
     let job = crate::kernel::decode_job(jb.get()).map_err(|e| decode_err(F, "job", e))?;
     let n = usize::try_from(n).map_err(|_| JsErr::Range(format!("{F}: nProposals too large")))?;
     need(F, 5, "out", out.1, n.checked_mul(job.dim()))?;
-    let st = crate::kernel::sample_block(&job, seed, block, n, out_slice(out));
+    let st = crate::kernel::try_sample_block(&job, seed, block, n, out_slice(out)).map_err(JsErr::Error)?;
     stats_array(env, &st)
 }
 
@@ -358,7 +358,7 @@ unsafe fn propose_block_impl(env: napi_env, info: napi_callback_info) -> R<napi_
     let nd = nd.unwrap_or(0);
     let xs_s = &mut out_slice(xs)[..nd];
     let lq_s = &mut out_slice(lq)[..n];
-    crate::kernel::propose_block(&job, seed, block, xs_s, lq_s);
+    crate::kernel::try_propose_block(&job, seed, block, xs_s, lq_s).map_err(JsErr::Error)?;
     undefined(env)
 }
 
@@ -388,7 +388,8 @@ unsafe fn accept_block_impl(env: napi_env, info: napi_callback_info) -> R<napi_v
     let xs_i = Input::new(xs, &[out]);
     let lq_i = Input::new(lq, &[out]);
     let lp_i = Input::new(lp, &[out]);
-    let st = crate::kernel::accept_block(&job, seed, block, xs_i.get(), lq_i.get(), lp_i.get(), out_slice(out));
+    let st = crate::kernel::try_accept_block(&job, seed, block, xs_i.get(), lq_i.get(), lp_i.get(), out_slice(out))
+        .map_err(JsErr::Error)?;
     stats_array(env, &st)
 }
 

@@ -11,7 +11,9 @@ const GOLDEN = 0x9e3779b97f4a7c15n;
 const LANE_CONST = 0xd1b54a32d192ed03n;
 const TWO53 = 9007199254740992;
 const INV53 = 1 / TWO53;
+const TWO20 = 1048576;
 const TWO21 = 2097152;
+const INV52 = 1 / 4503599627370496;
 
 function mix64(z: bigint): bigint {
   z &= MASK64;
@@ -137,11 +139,11 @@ export class Stream {
     return (BigInt(this.hi) << 32n) | BigInt(this.lo);
   }
 
-  /** Uniform in the open interval (0, 1): ((x >> 11) + 0.5) * 2^-53. */
+  /** Uniform in the open interval (0, 1): ((x >> 12) + 0.5) * 2^-52 (exact; max 1 - 2^-53). */
   nextF64(): number {
     if (this.pos === BUF) this.refill();
     const p = 2 * this.pos++;
-    return ((this.buf[p] >>> 0) * TWO21 + (this.buf[p + 1] >>> 11) + 0.5) * INV53;
+    return ((this.buf[p] >>> 0) * TWO20 + (this.buf[p + 1] >>> 12) + 0.5) * INV52;
   }
 
   /** (x >> 11) * 2^-53 of the last `next()` output, in [0, 1) (the ziggurat's f). */
@@ -171,7 +173,7 @@ export class Stream {
           const rl = (al << 23) | (ah >>> 9);
           al = (rl + s0l) | 0;
           ah = (rh + s0h + (((rl & s0l) | ((rl | s0l) & ~al)) >>> 31)) | 0;
-          out[o] = ((ah >>> 0) * TWO21 + (al >>> 11) + 0.5) * INV53;
+          out[o] = ((ah >>> 0) * TWO20 + (al >>> 12) + 0.5) * INV52;
           const th = (s1h << 17) | (s1l >>> 15);
           const tl = s1l << 17;
           s2h ^= s0h; s2l ^= s0l;
