@@ -6,6 +6,7 @@ pub mod special;
 pub mod dist;
 pub mod expr;
 pub mod kernel;
+pub mod density;
 // Not compiled into `cargo test` binaries: the napi_* symbols exist only inside node.
 #[cfg(not(test))]
 mod napi;

@@ -19,13 +19,16 @@ export function getPool(threads: number): Piscina {
   let p = pools.get(threads);
   if (!p) {
     p = new Piscina({ filename: workerFile, minThreads: threads, maxThreads: threads, idleTimeout: 30_000, concurrentTasksPerWorker: 1 });
+    // An 'error' event without a listener would crash the process; task failures still reach
+    // their callers through run()'s promise.
+    p.on('error', (e: unknown) => process.stderr.write(`rsft: worker pool error: ${e instanceof Error ? e.message : String(e)}\n`));
     pools.set(threads, p);
   }
   return p;
 }
 
-export function runOnPool(threads: number, task: BlockTask, signal?: AbortSignal): Promise<Float64Array> {
-  return getPool(threads).run(task, signal ? { signal } : {}) as Promise<Float64Array>;
+export function runOnPool(threads: number, task: BlockTask): Promise<Float64Array> {
+  return getPool(threads).run(task) as Promise<Float64Array>;
 }
 
 export async function closePools(): Promise<void> {

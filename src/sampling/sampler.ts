@@ -166,6 +166,41 @@ function budgetError(p: Prepared, acc: StatsAccumulator, got: number, n: number)
   );
 }
 
+/**
+ * The accepted rows of a run in block order, cut at n rows (a view valid until the next
+ * iteration), with every consumed block's stats added to acc. Throws when the proposal budget
+ * runs out before n rows.
+ */
+async function* acceptedRows(
+  p: Prepared,
+  n: number,
+  acc: StatsAccumulator,
+  signal: AbortSignal | undefined,
+  onProgress: SamplerOptions['onProgress'],
+): AsyncGenerator<Float64Array> {
+  const d = p.plan.d;
+  let filled = 0;
+  const blocks = runBlocks({
+    plan: p.plan,
+    kernel: p.kernel,
+    seed: p.seed,
+    blockSize: p.blockSize,
+    workers: p.workers,
+    maxBlocks: p.maxBlocks,
+    wanted: () => n - filled,
+    signal,
+  });
+  for await (const r of blocks) {
+    acc.add(r.stats);
+    const take = Math.min(r.rows.length / d, n - filled);
+    filled += take;
+    onProgress?.({ accepted: filled, proposals: acc.proposals, wanted: n });
+    if (take > 0) yield take * d === r.rows.length ? r.rows : r.rows.subarray(0, take * d);
+    if (filled >= n) return;
+  }
+  if (Number.isFinite(n) && filled < n) throw budgetError(p, acc, filled, n);
+}
+
 /** Draw n exact samples from target by rejection from proposal. */
 export async function sample(o: SampleOptions): Promise<SampleResult> {
   const t0 = performance.now();
@@ -178,29 +213,18 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
     if (o.out.length < n * d) throw new UsageError(`out holds ${o.out.length} numbers; n*d = ${n * d} needed`);
     out = o.out.length === n * d ? o.out : o.out.subarray(0, n * d);
   } else {
-    out = new Float64Array(n * d);
+    try {
+      out = new Float64Array(n * d);
+    } catch {
+      throw new UsageError(`cannot allocate ${n} x ${d} samples (${((n * d * 8) / 2 ** 30).toFixed(1)} GiB); sample in batches with RejectionSampler`);
+    }
   }
-  let filled = 0;
   const acc = new StatsAccumulator(p);
-  const blocks = runBlocks({
-    plan: p.plan,
-    kernel: p.kernel,
-    seed: p.seed,
-    blockSize: p.blockSize,
-    workers: p.workers,
-    maxBlocks: p.maxBlocks,
-    wanted: () => n - filled,
-    signal: o.signal,
-  });
-  for await (const r of blocks) {
-    acc.add(r.stats);
-    const take = Math.min(r.rows.length / d, n - filled);
-    out.set(take * d === r.rows.length ? r.rows : r.rows.subarray(0, take * d), filled * d);
-    filled += take;
-    o.onProgress?.({ accepted: filled, proposals: acc.proposals, wanted: n });
-    if (filled >= n) break;
+  let filled = 0;
+  for await (const rows of acceptedRows(p, n, acc, o.signal, o.onProgress)) {
+    out.set(rows, filled * d);
+    filled += rows.length / d;
   }
-  if (filled < n) throw budgetError(p, acc, filled, n);
   return { samples: out, stats: acc.result((performance.now() - t0) / 1000) };
 }
 
@@ -233,31 +257,10 @@ export class RejectionSampler {
   async *batches(opts: { signal?: AbortSignal } = {}): AsyncGenerator<Float64Array> {
     const p = await this.prepare();
     const n = this.options.n ?? Infinity;
-    const d = p.plan.d;
     const signal = opts.signal ?? this.options.signal;
     this.acc = new StatsAccumulator(p);
     this.t0 = performance.now();
-    let filled = 0;
-    const acc = this.acc;
-    const blocks = runBlocks({
-      plan: p.plan,
-      kernel: p.kernel,
-      seed: p.seed,
-      blockSize: p.blockSize,
-      workers: p.workers,
-      maxBlocks: p.maxBlocks,
-      wanted: () => n - filled,
-      signal,
-    });
-    for await (const r of blocks) {
-      acc.add(r.stats);
-      const take = Math.min(r.rows.length / d, n - filled);
-      filled += take;
-      this.options.onProgress?.({ accepted: filled, proposals: acc.proposals, wanted: n });
-      if (take > 0) yield r.rows.slice(0, take * d);
-      if (filled >= n) return;
-    }
-    if (Number.isFinite(n) && filled < n) throw budgetError(p, acc, filled, n);
+    for await (const rows of acceptedRows(p, n, this.acc, signal, this.options.onProgress)) yield rows.slice();
   }
 
   /** Stats of the blocks consumed so far. */

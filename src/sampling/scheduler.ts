@@ -82,85 +82,127 @@ async function* inline(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   }
 }
 
-/** Many workers: blocks in flight on the pool, results re-ordered by block index. */
+/** Most blocks one pool task runs: amortizes the ~0.1 ms message round trip per task. */
+const MAX_BLOCKS_PER_TASK = 16;
+
+/** A task's shared output: `count` regions of blockSize * d numbers, freed with its last block. */
+interface TaskSlot {
+  buf: SharedArrayBuffer;
+  unyielded: number;
+}
+
+/**
+ * Many workers: tasks of consecutive blocks in flight on the pool, results re-ordered by block
+ * index. A task runs several blocks (more early on, one at a time near the end) so that message
+ * overhead stays small without coarsening the blocks themselves, which are the unit of
+ * reproducibility.
+ */
 async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   const { plan, kernel, seed, blockSize, workers } = o;
   const d = plan.d;
-  const bytes = blockSize * d * 8;
+  const blockNumbers = blockSize * d;
   const ext = plan.external;
   if (ext && !ext.module) throw new Error('internal: function targets run inline');
   const window = workers * 2;
-  const pending = new Map<number, Promise<{ block: number; stats: Float64Array }>>();
-  const slots = new Map<number, SharedArrayBuffer>();
-  const done = new Map<number, Float64Array>();
-  const controller = new AbortController();
-  const onAbort = () => controller.abort(o.signal?.reason);
-  o.signal?.addEventListener('abort', onAbort, { once: true });
+  const pending = new Set<Promise<void>>();
+  /** finished blocks not yet yielded */
+  const done = new Map<number, { stats: Float64Array; slot: TaskSlot; offset: number }>();
+  const live = new Set<TaskSlot>();
+  // In-flight tasks are never cancelled: Piscina terminates a worker whose running task is
+  // aborted (and the native module then reloads in a fresh thread). At most 2 tasks per worker
+  // are in flight, so waiting for them when the caller stops is cheap.
 
   let next = 0; // next block to dispatch
   let emit = 0; // next block to yield
   let acceptedAhead = 0; // accepted in finished-but-not-yielded blocks
-  let rate = 1 / Math.max(plan.M, 1); // running acceptance-rate estimate for dispatch decisions
+  let inFlightBlocks = 0;
+  // Running acceptance-rate estimate for dispatch decisions; before any block returns, 1/M for
+  // normalized targets, else 1 (optimistic: small first tasks rather than wasted blocks).
+  let rate = plan.expectedRate ?? 1;
   let seenProposals = 0;
   let seenAccepted = 0;
+  // Set by a failed task (a closure, so kept in an object the compiler does not narrow).
+  const failed: { error?: unknown; any: boolean } = { any: false };
 
-  const dispatch = (block: number) => {
-    const slot = takeShared(bytes);
-    slots.set(block, slot);
-    const p = runOnPool(
-      workers,
-      { kernel: kernel.name, job: plan.job, seed, block, nProposals: blockSize, d, slot, external: ext ? ext.module : null },
-      controller.signal,
-    ).then((stats) => ({ block, stats }));
-    // Rejections are observed through Promise.race below; avoid unhandled-rejection noise.
-    p.catch(() => undefined);
-    pending.set(block, p);
+  const dispatch = (count: number) => {
+    const first = next;
+    next += count;
+    inFlightBlocks += count;
+    // Every slot has room for the largest task, so slots of any task size are reused.
+    const slot: TaskSlot = { buf: takeShared(MAX_BLOCKS_PER_TASK * blockNumbers * 8), unyielded: count };
+    live.add(slot);
+    const p = runOnPool(workers, {
+      kernel: kernel.name,
+      job: plan.job,
+      seed,
+      block: first,
+      count,
+      nProposals: blockSize,
+      d,
+      slot: slot.buf,
+      external: ext ? ext.module : null,
+    }).then(
+      (stats) => {
+        inFlightBlocks -= count;
+        for (let i = 0; i < count; i++) {
+          const st = stats.subarray(5 * i, 5 * i + 5);
+          done.set(first + i, { stats: st, slot, offset: i * blockNumbers });
+          acceptedAhead += st[0];
+          seenAccepted += st[0];
+          seenProposals += st[1];
+        }
+        if (seenAccepted > 0) rate = seenAccepted / seenProposals;
+      },
+      (error: unknown) => {
+        inFlightBlocks -= count;
+        if (!failed.any) Object.assign(failed, { error, any: true });
+      },
+    );
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+  };
+
+  const release = (slot: TaskSlot) => {
+    if (--slot.unyielded === 0) {
+      live.delete(slot);
+      giveShared(slot.buf);
+    }
   };
 
   try {
     while (true) {
       if (o.signal?.aborted) throw abortError(o.signal);
-      const wanted = o.wanted() - acceptedAhead;
+      if (failed.any) throw failed.error;
       // Keep the pool busy while the blocks in flight are not expected to cover what is wanted.
-      while (
-        pending.size < window &&
-        next < o.maxBlocks &&
-        (pending.size === 0 || wanted - pending.size * blockSize * rate * 0.8 > 0)
-      ) {
-        if (o.wanted() <= 0) break;
-        dispatch(next++);
+      while (pending.size < window && next < o.maxBlocks && o.wanted() > 0) {
+        const perBlock = Math.max(1, blockSize * rate);
+        const missing = o.wanted() - acceptedAhead - inFlightBlocks * perBlock * 0.8;
+        if (missing <= 0 && pending.size > 0) break;
+        const blocksNeeded = Math.max(1, Math.ceil(missing / perBlock));
+        const count = Math.min(MAX_BLOCKS_PER_TASK, o.maxBlocks - next, Math.max(1, Math.floor(blocksNeeded / (2 * workers))));
+        dispatch(count);
       }
-      if (done.has(emit)) {
-        const stats = done.get(emit)!;
+      const ready = done.get(emit);
+      if (ready) {
         done.delete(emit);
-        acceptedAhead -= stats[0];
-        const slot = slots.get(emit)!;
-        slots.delete(emit);
+        acceptedAhead -= ready.stats[0];
         try {
-          yield { block: emit, rows: new Float64Array(slot, 0, stats[0] * d), stats };
+          yield { block: emit, rows: new Float64Array(ready.slot.buf, ready.offset * 8, ready.stats[0] * d), stats: ready.stats };
         } finally {
-          giveShared(slot);
+          release(ready.slot);
         }
         emit++;
         if (o.wanted() <= 0) return;
         continue;
       }
       if (pending.size === 0) return; // budget exhausted
-      const { block, stats } = await Promise.race(pending.values());
-      pending.delete(block);
-      done.set(block, stats);
-      acceptedAhead += stats[0];
-      seenProposals += stats[1];
-      seenAccepted += stats[0];
-      if (seenAccepted > 0) rate = seenAccepted / seenProposals;
+      await Promise.race(pending);
     }
   } finally {
-    o.signal?.removeEventListener('abort', onAbort);
-    // Blocks still in flight are not needed: cancel queued ones, wait for running ones, so no
-    // worker writes into a slot after it is handed out again.
-    controller.abort(new Error('superseded'));
-    await Promise.allSettled(pending.values());
-    for (const slot of slots.values()) giveShared(slot);
+    // Blocks still in flight are not needed; wait for them so that no worker writes into a
+    // slot after it is handed out again.
+    await Promise.allSettled([...pending]);
+    for (const slot of live) giveShared(slot.buf);
   }
 }
 

@@ -10,7 +10,9 @@ export interface BlockTask {
   kernel: 'native' | 'js';
   job: Float64Array;
   seed: number;
+  /** first block; the task runs blocks block .. block + count - 1 */
   block: number;
+  count: number;
   nProposals: number;
   d: number;
   slot: SharedArrayBuffer;
@@ -27,20 +29,33 @@ function buffers(n: number, d: number) {
   return scratch;
 }
 
-export default async function runBlock(task: BlockTask): Promise<Float64Array> {
+/** Runs the task's blocks in order; block i's rows go to region i of the slot. */
+export default async function runBlocks(task: BlockTask): Promise<Float64Array> {
   const kernel = kernelByName(task.kernel);
-  const out = new Float64Array(task.slot, 0, task.nProposals * task.d);
-  if (!task.external) {
-    return kernel.sampleBlock(task.job, task.seed, task.block, task.nProposals, out);
+  const per = task.nProposals * task.d;
+  const stats = new Float64Array(5 * task.count);
+  let fn: LogDensityFn | null = null;
+  if (task.external) {
+    const key = `${task.external.url}#${task.external.exportName}`;
+    fn = fns.get(key) ?? null;
+    if (!fn) {
+      fn = await importLogDensity(task.external.url, task.external.exportName);
+      fns.set(key, fn);
+    }
   }
-  const key = `${task.external.url}#${task.external.exportName}`;
-  let fn = fns.get(key);
-  if (!fn) {
-    fn = await importLogDensity(task.external.url, task.external.exportName);
-    fns.set(key, fn);
+  for (let i = 0; i < task.count; i++) {
+    const block = task.block + i;
+    const out = new Float64Array(task.slot, i * per * 8, per);
+    let st: Float64Array;
+    if (!fn) {
+      st = kernel.sampleBlock(task.job, task.seed, block, task.nProposals, out);
+    } else {
+      const { xs, logq, logp } = buffers(task.nProposals, task.d);
+      kernel.proposeBlock(task.job, task.seed, block, task.nProposals, xs, logq);
+      fn(xs, logp, task.d);
+      st = kernel.acceptBlock(task.job, task.seed, block, xs, logq, logp, out);
+    }
+    stats.set(st, 5 * i);
   }
-  const { xs, logq, logp } = buffers(task.nProposals, task.d);
-  kernel.proposeBlock(task.job, task.seed, task.block, task.nProposals, xs, logq);
-  fn(xs, logp, task.d);
-  return kernel.acceptBlock(task.job, task.seed, task.block, xs, logq, logp, out);
+  return stats;
 }

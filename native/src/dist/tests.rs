@@ -477,3 +477,52 @@ fn mixture_logpdf_edges() {
         assert!((lp[i] - want).abs() < 1e-12, "x {x}: {} vs {want}", lp[i]);
     }
 }
+
+/// Medians over repeated batches of 65536 (less noise than `bench_dist`):
+/// `cargo test --release -p rsft-native bench_dist_median -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn bench_dist_median() {
+    let n = 65536;
+    let reps = 15;
+    let inner = 20;
+    let mut out = vec![0.0; n];
+    let mut lp = vec![0.0; n];
+    let filter = std::env::var("BENCH_FILTER").unwrap_or_default();
+    let progs: &[(&str, &[f64])] = &[
+        ("uniform", &[1.0, 0.0, 1.0]),
+        ("normal", &[2.0, 0.0, 3.0]),
+        ("exp", &[4.0, 1.0]),
+        ("gamma 2.5", &[5.0, 2.5, 1.0]),
+        ("beta 2 5", &[6.0, 2.0, 5.0]),
+        ("logistic", &[10.0, 0.0, 1.0]),
+        ("trunc normal [2,inf)", &[20.0, 2.0, INF, 2.0, 0.0, 1.0]),
+        ("trunc exp [2,inf)", &[20.0, 2.0, INF, 4.0, 2.414213562373095]),
+        ("trunc exp [2,3]", &[20.0, 2.0, 3.0, 4.0, 2.414213562373095]),
+        ("mixture", &[21.0, 2.0, 0.3, 0.7, 2.0, -2.0, 0.5, 2.0, 1.5, 1.0]),
+    ];
+    for (name, p) in progs {
+        if !name.contains(filter.as_str()) {
+            continue;
+        }
+        let d = dist(p);
+        let mut rng = Stream::new(1, 2, 0);
+        let (mut ts, mut tl) = (Vec::new(), Vec::new());
+        for _ in 0..reps {
+            let t = std::time::Instant::now();
+            for _ in 0..inner {
+                d.sample(&mut rng, &mut out);
+            }
+            ts.push(t.elapsed().as_secs_f64());
+            let t = std::time::Instant::now();
+            for _ in 0..inner {
+                d.logpdf(&out, &mut lp);
+            }
+            tl.push(t.elapsed().as_secs_f64());
+        }
+        ts.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        tl.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let m = (n * inner) as f64 / 1e6;
+        eprintln!("{name:24} sample {:8.1} M/s   logpdf {:8.1} M/s", m / ts[reps / 2], m / tl[reps / 2]);
+    }
+}

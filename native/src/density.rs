@@ -1,0 +1,417 @@
+//! Linear-space densities for the accept fast path (see `kernel.rs`).
+//!
+//! For 1-D programs whose normalized density is cheap without logarithms (uniform, beta with
+//! integer shapes <= 9, normal, exponential, gamma with integer shape <= 9, Cauchy, Laplace,
+//! logistic, truncations and mixtures of these), `Lin::pdf` evaluates the density of a batch
+//! of points as vector code (one `exp` at most per point and node, no `ln`).
+//!
+//! Sign convention (so the kernel can tell a structural zero from an underflow):
+//! - `-0.0`: structural zero: the point is outside the support, where `Dist::logpdf` gives
+//!   exactly -inf (uniform/beta/truncation outside their closed interval, exponential/gamma
+//!   at x < 0; a mixture whose components are all structural zeros);
+//! - NaN: NaN input (the exact log-space path decides);
+//! - anything else (including `+0.0` from underflow, subnormals, inf): an approximation of
+//!   `exp(logpdf)` with relative error far below `kernel`'s tolerance where it is a normal
+//!   number; the kernel treats values outside [TINY, HUGE] as undecided.
+//!
+//! `Lin::from_program` parses the prefix program (PROTOCOL.md §2) itself and computes its
+//! constants from the program's parameters; `validate` then checks the result against
+//! `Dist::logpdf` at a few hundred points, so a mismatch (e.g. a different truncation mass)
+//! disables the fast path instead of changing decisions.
+
+use crate::dist::Dist;
+use crate::fastmath;
+use crate::rng::{Simd, Stream};
+
+/// Densities (and M q) in [TINY, HUGE] are decided in linear space; anything else falls back.
+pub const TINY: f64 = 1e-280;
+pub const HUGE: f64 = 1e280;
+/// Constants (normalizers, 1/mass, M) must lie in [1/CONST_RANGE, CONST_RANGE].
+const CONST_RANGE: f64 = 1e250;
+/// Largest integer exponent (shape - 1) handled by the polynomial forms.
+const MAX_POW: u32 = 8;
+
+#[derive(Clone, Debug)]
+pub enum Lin {
+    Uniform { a: f64, b: f64, c: f64 },
+    /// c x^ia (1-x)^ib on [0, 1]
+    Beta { ia: u32, ib: u32, c: f64 },
+    Normal { mu: f64, inv: f64, c: f64 },
+    /// rate e^(-rate x) on [0, inf)
+    Exponential { rate: f64 },
+    /// c x^k e^(-rate x) on [0, inf)
+    Gamma { k: u32, rate: f64, c: f64 },
+    Cauchy { loc: f64, inv: f64, c: f64 },
+    Laplace { loc: f64, inv: f64, c: f64 },
+    Logistic { loc: f64, inv: f64, c: f64 },
+    /// child / mass on [lo, hi]
+    Truncated { lo: f64, hi: f64, im: f64, child: Box<Lin> },
+    /// sum of w_k child_k (zero weights dropped)
+    Mixture { w: Vec<f64>, children: Vec<Lin> },
+}
+
+fn in_range(c: f64) -> bool {
+    c.is_finite() && (1.0 / CONST_RANGE..=CONST_RANGE).contains(&c)
+}
+
+fn small_int(v: f64) -> Option<u32> {
+    if v.fract() == 0.0 && v >= 1.0 && v <= (MAX_POW + 1) as f64 {
+        Some(v as u32 - 1)
+    } else {
+        None
+    }
+}
+
+fn fact(n: u32) -> f64 {
+    (1..=n).fold(1.0, |a, k| a * k as f64)
+}
+
+impl Lin {
+    /// Parse a whole 1-D program; None when any node is not cheap (or constants are extreme).
+    pub fn from_program(prog: &[f64]) -> Option<Lin> {
+        let mut pos = 0;
+        let l = Lin::parse(prog, &mut pos, 0)?;
+        if pos != prog.len() {
+            return None;
+        }
+        Some(l)
+    }
+
+    fn parse(p: &[f64], pos: &mut usize, depth: usize) -> Option<Lin> {
+        if depth > 32 {
+            return None;
+        }
+        let take = |pos: &mut usize, k: usize| -> Option<&[f64]> {
+            let s = p.get(*pos..*pos + k)?;
+            *pos += k;
+            Some(s)
+        };
+        let tag = take(pos, 1)?[0];
+        let l = match tag as i64 {
+            _ if tag.fract() != 0.0 => return None,
+            1 => {
+                let v = take(pos, 2)?;
+                let (a, b) = (v[0], v[1]);
+                let c = 1.0 / (b - a);
+                if !(a < b) || !in_range(c) {
+                    return None;
+                }
+                Lin::Uniform { a, b, c }
+            }
+            2 => {
+                let v = take(pos, 2)?;
+                let c = 1.0 / (v[1] * (2.0 * std::f64::consts::PI).sqrt());
+                if !(v[0].is_finite() && v[1] > 0.0 && in_range(c) && in_range(1.0 / v[1])) {
+                    return None;
+                }
+                Lin::Normal { mu: v[0], inv: 1.0 / v[1], c }
+            }
+            4 => {
+                let v = take(pos, 1)?;
+                if !in_range(v[0]) {
+                    return None;
+                }
+                Lin::Exponential { rate: v[0] }
+            }
+            5 => {
+                let v = take(pos, 2)?;
+                let k = small_int(v[0])?;
+                let rate = v[1];
+                if !in_range(rate) {
+                    return None;
+                }
+                let c = rate.powi(k as i32 + 1) / fact(k);
+                if !in_range(c) {
+                    return None;
+                }
+                Lin::Gamma { k, rate, c }
+            }
+            6 => {
+                let v = take(pos, 2)?;
+                let ia = small_int(v[0])?;
+                let ib = small_int(v[1])?;
+                // 1 / B(a, b) = (a + b - 1)! / ((a - 1)! (b - 1)!), exact integers here
+                let c = fact(ia + ib + 1) / (fact(ia) * fact(ib));
+                Lin::Beta { ia, ib, c }
+            }
+            8 | 9 | 10 => {
+                let v = take(pos, 2)?;
+                let (loc, s) = (v[0], v[1]);
+                let inv = 1.0 / s;
+                let c = match tag as i64 {
+                    8 => 1.0 / (std::f64::consts::PI * s),
+                    9 => 0.5 / s,
+                    _ => inv,
+                };
+                if !(loc.is_finite() && s > 0.0 && in_range(c) && in_range(inv)) {
+                    return None;
+                }
+                match tag as i64 {
+                    8 => Lin::Cauchy { loc, inv, c },
+                    9 => Lin::Laplace { loc, inv, c },
+                    _ => Lin::Logistic { loc, inv, c },
+                }
+            }
+            20 => {
+                let v = take(pos, 2)?;
+                let (lo, hi) = (v[0], v[1]);
+                if !(lo < hi) {
+                    return None;
+                }
+                let start = *pos;
+                let child = Lin::parse(p, pos, depth + 1)?;
+                let cd = Dist::decode(&p[start..*pos]).ok()?;
+                let (clo, chi) = (cd.cdf(lo), cd.cdf(hi));
+                let mass = if clo > 0.5 { cd.sf(lo) - cd.sf(hi) } else { chi - clo };
+                let im = 1.0 / mass;
+                if !(mass > 0.0 && in_range(im)) {
+                    return None;
+                }
+                Lin::Truncated { lo, hi, im, child: Box::new(child) }
+            }
+            21 => {
+                let k = take(pos, 1)?[0];
+                if !(k.fract() == 0.0 && k >= 1.0 && k <= 4096.0) {
+                    return None;
+                }
+                let k = k as usize;
+                let w = take(pos, k)?.to_vec();
+                let sum: f64 = w.iter().sum();
+                if !(w.iter().all(|&x| x >= 0.0 && x.is_finite()) && sum > 0.0) {
+                    return None;
+                }
+                let mut ws = Vec::new();
+                let mut children = Vec::new();
+                for &wi in &w {
+                    let c = Lin::parse(p, pos, depth + 1)?;
+                    if wi > 0.0 {
+                        ws.push(wi / sum);
+                        children.push(c);
+                    }
+                }
+                Lin::Mixture { w: ws, children }
+            }
+            _ => return None,
+        };
+        Some(l)
+    }
+
+    /// Density of each point of `xs` into `out` (same length; see the module doc for the
+    /// meaning of -0.0 / NaN).
+    pub fn pdf(&self, level: Simd, xs: &[f64], out: &mut [f64]) {
+        let n = xs.len().min(out.len());
+        let (xs, out) = (&xs[..n], &mut out[..n]);
+        match self {
+            Lin::Uniform { a, b, c } => {
+                let (a, b, c) = (*a, *b, *c);
+                crate::simd_dispatch!(level, fn(xs: &[f64], out: &mut [f64], a: f64, b: f64, c: f64) -> () {
+                    for (o, &x) in out.iter_mut().zip(xs) {
+                        *o = if x >= a && x <= b { c } else { outside(x) };
+                    }
+                })
+            }
+            Lin::Beta { ia, ib, c } => {
+                let (ia, ib, c) = (*ia, *ib, *c);
+                crate::simd_dispatch!(level, fn(xs: &[f64], out: &mut [f64], ia: u32, ib: u32, c: f64) -> () {
+                    for (o, &x) in out.iter_mut().zip(xs) {
+                        let v = c * powi_small(x, ia) * powi_small(1.0 - x, ib);
+                        *o = if x >= 0.0 && x <= 1.0 { v } else { outside(x) };
+                    }
+                })
+            }
+            Lin::Normal { mu, inv, c } => {
+                let (mu, inv, c) = (*mu, *inv, *c);
+                crate::simd_dispatch!(level, fn(xs: &[f64], out: &mut [f64], mu: f64, inv: f64, c: f64) -> () {
+                    for (o, &x) in out.iter_mut().zip(xs) {
+                        let z = (x - mu) * inv;
+                        *o = c * fastmath::exp(-0.5 * z * z);
+                    }
+                })
+            }
+            Lin::Exponential { rate } => {
+                let r = *rate;
+                crate::simd_dispatch!(level, fn(xs: &[f64], out: &mut [f64], r: f64) -> () {
+                    for (o, &x) in out.iter_mut().zip(xs) {
+                        let v = r * fastmath::exp(-r * x);
+                        *o = if x >= 0.0 { v } else { outside(x) };
+                    }
+                })
+            }
+            Lin::Gamma { k, rate, c } => {
+                let (k, r, c) = (*k, *rate, *c);
+                crate::simd_dispatch!(level, fn(xs: &[f64], out: &mut [f64], k: u32, r: f64, c: f64) -> () {
+                    for (o, &x) in out.iter_mut().zip(xs) {
+                        let v = c * powi_small(x, k) * fastmath::exp(-r * x);
+                        *o = if x >= 0.0 { v } else { outside(x) };
+                    }
+                })
+            }
+            Lin::Cauchy { loc, inv, c } => {
+                let (m, iv, c) = (*loc, *inv, *c);
+                crate::simd_dispatch!(level, fn(xs: &[f64], out: &mut [f64], m: f64, iv: f64, c: f64) -> () {
+                    for (o, &x) in out.iter_mut().zip(xs) {
+                        let z = (x - m) * iv;
+                        *o = c / (1.0 + z * z);
+                    }
+                })
+            }
+            Lin::Laplace { loc, inv, c } => {
+                let (m, iv, c) = (*loc, *inv, *c);
+                crate::simd_dispatch!(level, fn(xs: &[f64], out: &mut [f64], m: f64, iv: f64, c: f64) -> () {
+                    for (o, &x) in out.iter_mut().zip(xs) {
+                        *o = c * fastmath::exp(-((x - m).abs() * iv));
+                    }
+                })
+            }
+            Lin::Logistic { loc, inv, c } => {
+                let (m, iv, c) = (*loc, *inv, *c);
+                crate::simd_dispatch!(level, fn(xs: &[f64], out: &mut [f64], m: f64, iv: f64, c: f64) -> () {
+                    for (o, &x) in out.iter_mut().zip(xs) {
+                        let e = fastmath::exp(-((x - m) * iv).abs());
+                        let d = 1.0 + e;
+                        *o = c * e / (d * d);
+                    }
+                })
+            }
+            Lin::Truncated { lo, hi, im, child } => {
+                child.pdf(level, xs, out);
+                let (lo, hi, im) = (*lo, *hi, *im);
+                crate::simd_dispatch!(level, fn(xs: &[f64], out: &mut [f64], lo: f64, hi: f64, im: f64) -> () {
+                    for (o, &x) in out.iter_mut().zip(xs) {
+                        *o = if x >= lo && x <= hi { *o * im } else { outside(x) };
+                    }
+                })
+            }
+            Lin::Mixture { w, children } => {
+                // -0.0 is the identity of + that keeps "all structural" as -0.0
+                out.fill(-0.0);
+                let mut tmp = vec![0.0; n];
+                for (c, &wk) in children.iter().zip(w) {
+                    c.pdf(level, xs, &mut tmp);
+                    crate::simd_dispatch!(level, fn(out: &mut [f64], tmp: &[f64], wk: f64) -> () {
+                        for (o, &t) in out.iter_mut().zip(tmp) {
+                            *o += wk * t;
+                        }
+                    })
+                }
+            }
+        }
+    }
+
+    /// Check against `dist` (the same program decoded by `Dist`): at `n` points drawn from
+    /// `dist` plus a few fixed ones, ln(pdf) must agree with `logpdf` to 1e-11 where pdf is in
+    /// [TINY, HUGE], and structural zeros must be -inf there.
+    pub fn validate(&self, dist: &Dist, extra: &[f64]) -> bool {
+        if dist.dim() != 1 {
+            return false;
+        }
+        let n = 512;
+        let mut xs = vec![0.0; n];
+        dist.sample(&mut Stream::new(0x5EED, 0xD15, 0), &mut xs);
+        xs.extend_from_slice(extra);
+        xs.extend_from_slice(&[-1.0, 0.0, 0.5, 1.0, 2.0, -3.0, 10.0]);
+        let mut lp = vec![0.0; xs.len()];
+        dist.logpdf(&xs, &mut lp);
+        let mut v = vec![0.0; xs.len()];
+        self.pdf(Simd::Scalar, &xs, &mut v);
+        for level in Simd::available() {
+            let mut w = vec![0.0; xs.len()];
+            self.pdf(level, &xs, &mut w);
+            if w.iter().zip(&v).any(|(a, b)| a.to_bits() != b.to_bits()) {
+                return false;
+            }
+        }
+        for i in 0..xs.len() {
+            let (pv, l) = (v[i], lp[i]);
+            if pv == 0.0 && pv.is_sign_negative() {
+                if l != f64::NEG_INFINITY {
+                    return false;
+                }
+            } else if (TINY..=HUGE).contains(&pv) && (pv.ln() - l).abs() > 1e-11 {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The value outside the support: -0.0, or NaN for a NaN point.
+#[inline(always)]
+fn outside(x: f64) -> f64 {
+    if x.is_nan() {
+        x
+    } else {
+        -0.0
+    }
+}
+
+/// x^k for 0 <= k <= 15 by square-and-multiply with a fixed trip count (vectorizes).
+#[inline(always)]
+fn powi_small(x: f64, k: u32) -> f64 {
+    let mut r = 1.0;
+    let mut b = x;
+    for bit in 0..4 {
+        r = if (k >> bit) & 1 != 0 { r * b } else { r };
+        b *= b;
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(prog: &[f64]) {
+        let l = Lin::from_program(prog).unwrap_or_else(|| panic!("not cheap: {prog:?}"));
+        let d = Dist::decode(prog).unwrap();
+        assert!(l.validate(&d, &[]), "validation failed for {prog:?}");
+    }
+
+    #[test]
+    fn cheap_programs_match_logpdf() {
+        check(&[1.0, -2.0, 3.0]);
+        check(&[6.0, 2.0, 5.0]);
+        check(&[6.0, 1.0, 1.0]);
+        check(&[6.0, 9.0, 3.0]);
+        check(&[2.0, 1.5, 0.3]);
+        check(&[4.0, 2.5]);
+        check(&[5.0, 3.0, 2.0]);
+        check(&[5.0, 1.0, 0.5]);
+        check(&[8.0, 0.5, 2.0]);
+        check(&[9.0, -1.0, 0.7]);
+        check(&[10.0, 2.0, 1.3]);
+        check(&[20.0, -1.0, 2.0, 2.0, 0.0, 1.0]);
+        check(&[20.0, 3.0, f64::INFINITY, 2.0, 0.0, 1.0]);
+        check(&[20.0, 0.1, 0.4, 6.0, 2.0, 5.0]);
+        check(&[21.0, 2.0, 0.3, 0.7, 2.0, -2.0, 1.0, 2.0, 2.0, 0.5]);
+        check(&[21.0, 3.0, 0.2, 0.0, 0.8, 2.0, -2.0, 1.0, 7.0, 1.0, 2.0, 3.0, 9.0, 0.0, 1.0]);
+        check(&[20.0, 0.0, 3.0, 21.0, 2.0, 0.5, 0.5, 2.0, -2.0, 1.0, 4.0, 1.0]);
+    }
+
+    #[test]
+    fn not_cheap() {
+        assert!(Lin::from_program(&[6.0, 2.5, 5.0]).is_none());
+        assert!(Lin::from_program(&[6.0, 11.0, 5.0]).is_none());
+        assert!(Lin::from_program(&[5.0, 0.5, 1.0]).is_none());
+        assert!(Lin::from_program(&[3.0, 0.0, 1.0]).is_none());
+        assert!(Lin::from_program(&[7.0, 3.0, 0.0, 1.0]).is_none());
+        assert!(Lin::from_program(&[22.0, 1.0, 2.0, 0.0, 1.0]).is_none());
+        assert!(Lin::from_program(&[21.0, 2.0, 0.5, 0.5, 2.0, 0.0, 1.0, 3.0, 0.0, 1.0]).is_none());
+        assert!(Lin::from_program(&[2.0, 0.0, 1.0, 5.0]).is_none());
+    }
+
+    #[test]
+    fn structural_zeros_and_powi() {
+        let l = Lin::from_program(&[20.0, 0.1, 0.4, 6.0, 2.0, 5.0]).unwrap();
+        let xs = [0.05, 0.2, 0.5, f64::NAN, 0.1, 0.4];
+        let mut o = [0.0; 6];
+        l.pdf(crate::rng::simd(), &xs, &mut o);
+        assert!(o[0] == 0.0 && o[0].is_sign_negative());
+        assert!(o[2] == 0.0 && o[2].is_sign_negative());
+        assert!(o[1] > 0.0 && o[4] > 0.0 && o[5] > 0.0);
+        assert!(o[3].is_nan());
+        for k in 0..=15 {
+            assert_eq!(powi_small(1.5, k), 1.5f64.powi(k as i32));
+        }
+    }
+}
