@@ -96,6 +96,7 @@ test('bad input: one line on stderr, exit 2, no output file', () => {
     [['--target', 'normal(0,-1)', '--proposal', 'normal(0,2)'], /sigma/],
     [['--target', 'normal(nan,1)', '--proposal', 'normal(0,2)'], /nan|NaN|number/i],
     [['--target', 'beta(0,5)', ...P], /alpha/],
+    [['--target', 'truncated(normal(0,1), 40, inf)', '--proposal', 'normal(0,1)'], /zero probability/],
     [['--target', 'uniform(2,3)', ...P], /does not overlap/],
     [['--target', 'beta(2,5)', ...P, '--M', '0'], /--M/],
     [['--target', 'beta(2,5)', ...P, '--M', '-3'], /--M/],

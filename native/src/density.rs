@@ -288,6 +288,7 @@ impl Lin {
                 let mut tmp = vec![0.0; n];
                 for (c, &wk) in children.iter().zip(w) {
                     c.pdf(level, xs, &mut tmp);
+                    let tmp = &tmp[..];
                     crate::simd_dispatch!(level, fn(out: &mut [f64], tmp: &[f64], wk: f64) -> () {
                         for (o, &t) in out.iter_mut().zip(tmp) {
                             *o += wk * t;

@@ -655,6 +655,78 @@ impl Trunc {
             self.lo
         }
     }
+
+    /// Inversion for a whole batch (not `reject`): one uniform per value, drawn in bulk, then
+    /// the same formula as `sample_one` applied in place (closed-form quantiles in vector loops).
+    fn sample_inv(&self, rng: &mut Stream, out: &mut [f64]) {
+        rng.fill_f64(out);
+        let tr = self;
+        crate::simd_dispatch!(crate::rng::simd(), fn(tr: &Trunc, out: &mut [f64]) -> () {
+            tr.inv_body(out)
+        })
+    }
+
+    #[inline(always)]
+    fn inv_body(&self, out: &mut [f64]) {
+        let (lo, hi) = (self.lo, self.hi);
+        // probability argument: upper ? Slo - u (Slo - Shi) : Flo + u (Fhi - Flo)
+        let up = self.upper;
+        let (base, w) = if up { (self.slo, self.slo - self.shi) } else { (self.flo, self.fhi - self.flo) };
+        let arg = |u: f64| if up { base - u * w } else { base + u * w };
+        let clamp = |x: f64| if x >= lo { x.min(hi) } else { lo };
+        match &self.child {
+            Dist::Exponential { rate, .. } => {
+                let r = *rate;
+                if up {
+                    for v in out.iter_mut() {
+                        *v = clamp(-fm::ln(base - *v * w) / r);
+                    }
+                } else {
+                    for v in out.iter_mut() {
+                        *v = clamp(-fm::log1p(-(base + *v * w)) / r);
+                    }
+                }
+            }
+            Dist::Uniform { a, b, .. } => {
+                let (a, b) = (*a, *b);
+                if up {
+                    for v in out.iter_mut() {
+                        *v = clamp(b - (base - *v * w) * (b - a));
+                    }
+                } else {
+                    for v in out.iter_mut() {
+                        *v = clamp(a + (base + *v * w) * (b - a));
+                    }
+                }
+            }
+            Dist::Laplace { loc, scale, .. } => {
+                let (m, s) = (*loc, *scale);
+                for v in out.iter_mut() {
+                    let p = arg(*v);
+                    let small = p < 0.5;
+                    let l = fm::ln(if small { 2.0 * p } else { 2.0 * (1.0 - p) });
+                    // ppf: p < 0.5 ? m + s ln(2p) : m - s ln(2(1-p)); isf mirrored
+                    let x = if small == up { m - s * l } else { m + s * l };
+                    *v = clamp(x);
+                }
+            }
+            Dist::Logistic { loc, scale, .. } => {
+                let (m, s) = (*loc, *scale);
+                for v in out.iter_mut() {
+                    let p = arg(*v);
+                    let (a, b) = (fm::ln(p), fm::log1p(-p));
+                    *v = clamp(if up { m + s * (b - a) } else { m + s * (a - b) });
+                }
+            }
+            c => {
+                for v in out.iter_mut() {
+                    let p = arg(*v);
+                    let x = if up { c.isf_in(p, lo, hi) } else { c.ppf_in(p, lo, hi) };
+                    *v = clamp(x);
+                }
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -685,6 +757,7 @@ impl Dist {
                 normal_fill(rng, out, *mu, *sigma);
                 fm::exp_inplace(out);
             }
+            Dist::Truncated(tr) if !tr.reject => tr.sample_inv(rng, out),
             Dist::Gamma { rate, gen, .. } => {
                 let (g, r) = (&gen.0, *rate);
                 for v in out.iter_mut() {
@@ -791,6 +864,16 @@ impl Mix {
 impl Dist {
     /// Normalized log density of each row of `xs` (`out.len()` rows; -inf outside the support).
     pub fn logpdf(&self, xs: &[f64], out: &mut [f64]) {
+        let dist = self;
+        crate::simd_dispatch!(crate::rng::simd(), fn(dist: &Dist, xs: &[f64], out: &mut [f64]) -> () {
+            dist.logpdf_body(xs, out)
+        })
+    }
+
+    /// `logpdf`, compiled into each vector path (fused loops with the fastmath functions
+    /// inlined; composite nodes call their children's dispatched `logpdf`).
+    #[inline(always)]
+    fn logpdf_body(&self, xs: &[f64], out: &mut [f64]) {
         let d = self.dim();
         let n = out.len().min(xs.len() / d.max(1));
         let (xs, out) = (&xs[..n * d], &mut out[..n]);
@@ -810,10 +893,8 @@ impl Dist {
             }
             Dist::LogNormal { mu, inv, lnorm, .. } => {
                 let (m, iv, c) = (*mu, *inv, *lnorm);
-                out.copy_from_slice(xs);
-                fm::ln_inplace(out);
                 for (o, &x) in out.iter_mut().zip(xs) {
-                    let lx = *o;
+                    let lx = fm::ln(x);
                     let z = (lx - m) * iv;
                     let v = c - 0.5 * z * z - lx;
                     *o = if x > 0.0 { v } else if x.is_nan() { x } else { f64::NEG_INFINITY };
@@ -828,11 +909,9 @@ impl Dist {
             }
             Dist::Gamma { shape, rate, lnorm, .. } => {
                 let (k1, r, c) = (*shape - 1.0, *rate, *lnorm);
-                out.copy_from_slice(xs);
-                fm::ln_inplace(out);
                 let at0 = if k1 == 0.0 { c } else if k1 < 0.0 { f64::INFINITY } else { f64::NEG_INFINITY };
                 for (o, &x) in out.iter_mut().zip(xs) {
-                    let v = c + k1 * *o - r * x;
+                    let v = c + k1 * fm::ln(x) - r * x;
                     *o = if x > 0.0 {
                         v
                     } else if x == 0.0 {
@@ -848,51 +927,33 @@ impl Dist {
                 let (a1, b1, c) = (*a - 1.0, *b - 1.0, *lnorm);
                 let edge = |e: f64| if e == 0.0 { c } else if e < 0.0 { f64::INFINITY } else { f64::NEG_INFINITY };
                 let (at0, at1) = (edge(a1), edge(b1));
-                let mut sc = [0.0f64; CHUNK];
-                for (oc, xc) in out.chunks_mut(CHUNK).zip(xs.chunks(CHUNK)) {
-                    let sc = &mut sc[..oc.len()];
-                    oc.copy_from_slice(xc);
-                    fm::ln_inplace(oc);
-                    for (sv, &x) in sc.iter_mut().zip(xc) {
-                        *sv = -x;
-                    }
-                    fm::log1p_inplace(sc);
-                    for ((o, &x), &l1) in oc.iter_mut().zip(xc).zip(sc.iter()) {
-                        let v = c + a1 * *o + b1 * l1;
-                        *o = if x > 0.0 && x < 1.0 {
-                            v
-                        } else if x == 0.0 {
-                            at0
-                        } else if x == 1.0 {
-                            at1
-                        } else if x.is_nan() {
-                            x
-                        } else {
-                            f64::NEG_INFINITY
-                        };
-                    }
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    let v = c + a1 * fm::ln(x) + b1 * fm::log1p(-x);
+                    *o = if x > 0.0 && x < 1.0 {
+                        v
+                    } else if x == 0.0 {
+                        at0
+                    } else if x == 1.0 {
+                        at1
+                    } else if x.is_nan() {
+                        x
+                    } else {
+                        f64::NEG_INFINITY
+                    };
                 }
             }
             Dist::StudentT { df, loc, inv, lnorm, .. } => {
                 let (m, iv, c, h, idf) = (*loc, *inv, *lnorm, -0.5 * (*df + 1.0), 1.0 / *df);
                 for (o, &x) in out.iter_mut().zip(xs) {
                     let z = (x - m) * iv;
-                    *o = z * z * idf;
-                }
-                fm::log1p_inplace(out);
-                for o in out.iter_mut() {
-                    *o = c + h * *o;
+                    *o = c + h * fm::log1p(z * z * idf);
                 }
             }
             Dist::Cauchy { loc, inv, lnorm, .. } => {
                 let (m, iv, c) = (*loc, *inv, *lnorm);
                 for (o, &x) in out.iter_mut().zip(xs) {
                     let z = (x - m) * iv;
-                    *o = z * z;
-                }
-                fm::log1p_inplace(out);
-                for o in out.iter_mut() {
-                    *o = c - *o;
+                    *o = c - fm::log1p(z * z);
                 }
             }
             Dist::Laplace { loc, inv, lnorm, .. } => {
@@ -905,17 +966,8 @@ impl Dist {
                 // c - |z| - 2 ln(1 + exp(-|z|))
                 let (m, iv, c) = (*loc, *inv, *lnorm);
                 for (o, &x) in out.iter_mut().zip(xs) {
-                    *o = -((x - m) * iv).abs();
-                }
-                let mut sc = [0.0f64; CHUNK];
-                for oc in out.chunks_mut(CHUNK) {
-                    let sc = &mut sc[..oc.len()];
-                    sc.copy_from_slice(oc);
-                    fm::exp_inplace(sc);
-                    fm::log1p_inplace(sc);
-                    for (o, &l) in oc.iter_mut().zip(sc.iter()) {
-                        *o = c + *o - 2.0 * l;
-                    }
+                    let a = -((x - m) * iv).abs();
+                    *o = c + a - 2.0 * fm::log1p(fm::exp(a));
                 }
             }
             Dist::Truncated(tr) => {
@@ -924,6 +976,9 @@ impl Dist {
                 for (o, &x) in out.iter_mut().zip(xs) {
                     *o = if x >= lo && x <= hi { *o - lm } else if x.is_nan() { x } else { f64::NEG_INFINITY };
                 }
+            }
+            Dist::Mixture(m) if m.dim == 1 && m.children.iter().all(|c| matches!(c, Dist::Normal { .. })) => {
+                mix_normal_logpdf(m, xs, out)
             }
             Dist::Mixture(m) => {
                 // Two passes per chunk: component log densities (+ ln w) and their max, then
@@ -1023,6 +1078,82 @@ impl Dist {
             f64::NAN
         }
     }
+}
+
+/// Log density of a 1-D mixture of normals: per row max_k v_k + ln Σ_k exp(v_k - max), with
+/// v_k = (lnorm_k - z_k²/2) + ln w_k recomputed in each pass (cheaper than storing it), terms
+/// below exp(-700) dropped (no subnormal arithmetic); two components take the fused
+/// max + log1p(exp(min - max)).
+#[inline(always)]
+fn mix_normal_logpdf(m: &Mix, xs: &[f64], out: &mut [f64]) {
+    const MAXK: usize = 32;
+    let mut comp = [(0.0f64, 0.0f64, 0.0f64, 0.0f64); MAXK];
+    let mut k = 0;
+    for (c, &lw) in m.children.iter().zip(&m.lw) {
+        if let Dist::Normal { mu, inv, lnorm, .. } = c {
+            if lw > f64::NEG_INFINITY {
+                if k == MAXK {
+                    return mix_normal_logpdf_many(m, xs, out);
+                }
+                comp[k] = (*lnorm, lw, *mu, *inv);
+                k += 1;
+            }
+        }
+    }
+    let comp = &comp[..k];
+    let v = |x: f64, (c, lw, mu, iv): (f64, f64, f64, f64)| {
+        let z = (x - mu) * iv;
+        (c - 0.5 * z * z) + lw
+    };
+    if k == 1 {
+        for (o, &x) in out.iter_mut().zip(xs) {
+            *o = v(x, comp[0]);
+        }
+        return;
+    }
+    if k == 2 {
+        let (c0, c1) = (comp[0], comp[1]);
+        for (o, &x) in out.iter_mut().zip(xs) {
+            let (a, b) = (v(x, c0), v(x, c1));
+            let (hi, lo) = if a > b { (a, b) } else { (b, a) };
+            let r = hi + fm::log1p(fm::exp(lo - hi));
+            // x = ±inf: both -inf (the difference would be NaN); NaN stays NaN
+            *o = if hi > f64::NEG_INFINITY { r } else if x.is_nan() { x } else { f64::NEG_INFINITY };
+        }
+        return;
+    }
+    const R: usize = 256;
+    let mut mx = [0.0f64; R];
+    let mut sm = [0.0f64; R];
+    for (oc, xc) in out.chunks_mut(R).zip(xs.chunks(R)) {
+        let n = oc.len();
+        let (mx, sm) = (&mut mx[..n], &mut sm[..n]);
+        mx.fill(f64::NEG_INFINITY);
+        sm.fill(0.0);
+        for &c in comp {
+            for (mv, &x) in mx.iter_mut().zip(xc) {
+                let t = v(x, c);
+                *mv = if t > *mv { t } else { *mv };
+            }
+        }
+        for &c in comp {
+            for ((sv, &mv), &x) in sm.iter_mut().zip(mx.iter()).zip(xc) {
+                let d = v(x, c) - mv;
+                let e = fm::exp(if d > -700.0 { d } else { -700.0 });
+                *sv += if d > -700.0 { e } else { 0.0 };
+            }
+        }
+        for ((o, (&mv, &sv)), &x) in oc.iter_mut().zip(mx.iter().zip(sm.iter())).zip(xc) {
+            let r = mv + fm::ln(sv);
+            *o = if mv > f64::NEG_INFINITY { r } else if x.is_nan() { x } else { f64::NEG_INFINITY };
+        }
+    }
+}
+
+/// Many-component normal mixtures: the generic path (heap scratch).
+#[cold]
+fn mix_normal_logpdf_many(m: &Mix, xs: &[f64], out: &mut [f64]) {
+    m.logpdf_generic(xs, out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1203,7 +1334,7 @@ impl Dist {
             Dist::Uniform { a, b, .. } => a + p * (b - a),
             Dist::Normal { mu, sigma, .. } => mu + sigma * sp::ndtri(p),
             Dist::LogNormal { mu, sigma, .. } => (mu + sigma * sp::ndtri(p)).exp(),
-            Dist::Exponential { rate, .. } => -(-p).ln_1p() / rate,
+            Dist::Exponential { rate, .. } => -fm::log1p(-p) / rate,
             Dist::Gamma { shape, rate, .. } => sp::gammaincinv(*shape, p) / rate,
             Dist::Beta { a, b, .. } => sp::betaincinv(*a, *b, p),
             Dist::Cauchy { loc, scale, .. } => {
@@ -1215,12 +1346,12 @@ impl Dist {
             }
             Dist::Laplace { loc, scale, .. } => {
                 if p < 0.5 {
-                    loc + scale * (2.0 * p).ln()
+                    loc + scale * fm::ln(2.0 * p)
                 } else {
-                    loc - scale * (2.0 * (1.0 - p)).ln()
+                    loc - scale * fm::ln(2.0 * (1.0 - p))
                 }
             }
-            Dist::Logistic { loc, scale, .. } => loc + scale * (p.ln() - (-p).ln_1p()),
+            Dist::Logistic { loc, scale, .. } => loc + scale * (fm::ln(p) - fm::log1p(-p)),
             _ => self.invert_numeric(p, false, lo, hi),
         }
     }
@@ -1231,7 +1362,7 @@ impl Dist {
             Dist::Uniform { a, b, .. } => b - q * (b - a),
             Dist::Normal { mu, sigma, .. } => mu + sigma * sp::ndtri_sf(q),
             Dist::LogNormal { mu, sigma, .. } => (mu + sigma * sp::ndtri_sf(q)).exp(),
-            Dist::Exponential { rate, .. } => -q.ln() / rate,
+            Dist::Exponential { rate, .. } => -fm::ln(q) / rate,
             Dist::Gamma { shape, rate, .. } => sp::gammainccinv(*shape, q) / rate,
             Dist::Beta { a, b, .. } => sp::betainccinv(*a, *b, q),
             Dist::Cauchy { loc, scale, .. } => {
@@ -1243,12 +1374,12 @@ impl Dist {
             }
             Dist::Laplace { loc, scale, .. } => {
                 if q < 0.5 {
-                    loc - scale * (2.0 * q).ln()
+                    loc - scale * fm::ln(2.0 * q)
                 } else {
-                    loc + scale * (2.0 * (1.0 - q)).ln()
+                    loc + scale * fm::ln(2.0 * (1.0 - q))
                 }
             }
-            Dist::Logistic { loc, scale, .. } => loc + scale * ((-q).ln_1p() - q.ln()),
+            Dist::Logistic { loc, scale, .. } => loc + scale * (fm::log1p(-q) - fm::ln(q)),
             _ => self.invert_numeric(q, true, lo, hi),
         }
     }

@@ -21,6 +21,7 @@
 //! `sample_block` and for inconsistent lengths); the infallible stub-API wrappers return
 //! `ERROR_STATS` (all NaN) / do nothing instead.
 
+use crate::density::{Lin, HUGE, TINY};
 use crate::dist::Dist;
 use crate::expr::Expr;
 use crate::fastmath;
@@ -50,6 +51,39 @@ pub struct Job {
     hi: Vec<f64>,
     /// false when every bound is infinite (the box test is skipped).
     has_box: bool,
+    /// Linear-space densities of target and proposal when both are cheap (d = 1 only).
+    fast: Option<Fast>,
+}
+
+/// The linear-density fast path of a job: `u M q(x) < p(x)` decides without logarithms.
+struct Fast {
+    p: Lin,
+    q: Lin,
+    m: f64,
+}
+
+/// Build the fast path when d = 1, the target is a program and both densities are cheap in
+/// linear space (and agree with `Dist::logpdf` on a validation sample).
+fn build_fast(d: usize, log_m: f64, target: &Target, tprog: &[f64], proposal: &Dist, pprog: &[f64]) -> Option<Fast> {
+    if d != 1 {
+        return None;
+    }
+    let tdist = match target {
+        Target::Dist(t) => t,
+        _ => return None,
+    };
+    let m = log_m.exp();
+    if !(1e-250..=1e250).contains(&m) {
+        return None;
+    }
+    let p = Lin::from_program(tprog)?;
+    let q = Lin::from_program(pprog)?;
+    let mut extra = vec![0.0; 512];
+    proposal.sample(&mut Stream::new(0x5EED, 0xB0C, 0), &mut extra);
+    if !(p.validate(tdist, &extra) && q.validate(proposal, &extra)) {
+        return None;
+    }
+    Some(Fast { p, q, m })
 }
 
 fn bad(msg: String) -> String {
@@ -128,7 +162,8 @@ pub fn decode_job(buf: &[f64]) -> Result<Job, String> {
         }
     }
     let has_box = lo.iter().any(|&v| v != f64::NEG_INFINITY) || hi.iter().any(|&v| v != f64::INFINITY);
-    Ok(Job { d, log_m, target, proposal, lo, hi, has_box })
+    let fast = build_fast(d, log_m, &target, &buf[t_start..t_end], &proposal, &buf[p_start..p_end]);
+    Ok(Job { d, log_m, target, proposal, lo, hi, has_box, fast })
 }
 
 impl Job {
@@ -143,6 +178,10 @@ impl Job {
     }
     pub fn proposal(&self) -> &Dist {
         &self.proposal
+    }
+    /// Whether `sample_block` decides in linear space (see `sample_block_fast`).
+    pub fn has_fast_path(&self) -> bool {
+        self.fast.is_some()
     }
     pub fn is_external(&self) -> bool {
         matches!(self.target, Target::External)
@@ -376,10 +415,11 @@ struct Scratch {
     logp: Vec<f64>,
     u: Vec<f64>,
     flags: Vec<u8>,
+    ratio: Vec<f64>,
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch { logq: Vec::new(), logp: Vec::new(), u: Vec::new(), flags: Vec::new() });
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch { logq: Vec::new(), logp: Vec::new(), u: Vec::new(), flags: Vec::new(), ratio: Vec::new() });
 }
 
 fn with_scratch<R>(chunk: usize, f: impl FnOnce(&mut Scratch) -> R) -> R {
@@ -392,6 +432,7 @@ fn with_scratch<R>(chunk: usize, f: impl FnOnce(&mut Scratch) -> R) -> R {
                     g.logp.resize(chunk, 0.0);
                     g.u.resize(chunk, 0.0);
                     g.flags.resize(chunk, 0);
+                    g.ratio.resize(chunk, 0.0);
                 }
                 f(&mut g)
             }
@@ -401,6 +442,7 @@ fn with_scratch<R>(chunk: usize, f: impl FnOnce(&mut Scratch) -> R) -> R {
                     logp: vec![0.0; chunk],
                     u: vec![0.0; chunk],
                     flags: vec![0; chunk],
+                    ratio: vec![0.0; chunk],
                 };
                 f(&mut g)
             }
@@ -420,6 +462,167 @@ pub fn target_logpdf(job: &Job, xs: &[f64], logp: &mut [f64]) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Linear-density fast path
+//
+// When target and proposal are both cheap in linear space (`density::Lin`, d = 1), the test
+// `ln u < logp - logM - logq` is decided as `u (M q) < p`, with no logarithm. A lane is decided
+// there only when p, q and M q are normal numbers in [TINY, HUGE] and both comparisons (the
+// accept test and the violation test p > M q) clear a relative margin `LIN_TOL`, far above the
+// rounding error of either computation (|ln p| < 645 in that range, so log-space rounding is
+// < 1e-12 relative): the decision is then the one the log-space kernel makes. A structural zero
+// of p (-0.0: outside the support or the box, logp = -inf exactly) with a normal q is a
+// rejection with no statistics. Every other lane (underflow, NaN, near ties) is recomputed
+// exactly in log space with `Dist::logpdf` and the full ln, like `decide`.
+//
+// maxLogRatio stays the log-space value: per chunk, the fast lanes whose linear ratio p/q is
+// within `LIN_TOL` of the running maximum (rarely more than one) get their exact logp - logq,
+// so the maximum is taken over exactly the numbers the log-space kernel would see.
+
+/// Relative margin of the linear comparisons.
+const LIN_TOL: f64 = 1e-10;
+
+/// Pass 1 over a chunk: flags 0/1 for decided lanes, 2 for lanes to redo in log space;
+/// `ratio[i]` = p/q for decided lanes with p > 0, else 0. Returns (violations among decided
+/// lanes, max ratio, number of flag-2 lanes).
+#[inline(always)]
+fn lin_decide_body(u: &[f64], p: &[f64], q: &[f64], m: f64, flags: &mut [u8], ratio: &mut [f64]) -> (u64, f64, u64) {
+    let n = u.len().min(p.len()).min(q.len()).min(flags.len()).min(ratio.len());
+    let (u, p, q, flags, ratio) = (&u[..n], &p[..n], &q[..n], &mut flags[..n], &mut ratio[..n]);
+    let neg0 = (-0.0f64).to_bits();
+    let lane = |u: f64, p: f64, q: f64| -> (u8, u64, f64, u64) {
+        let mq = m * q;
+        let okq = q >= TINY && q <= HUGE && mq >= TINY && mq <= HUGE;
+        let okp = p >= TINY && p <= HUGE;
+        let a = u * mq;
+        let yes = a < p * (1.0 - LIN_TOL);
+        let no = a > p * (1.0 + LIN_TOL);
+        let v_yes = p > mq * (1.0 + LIN_TOL);
+        let v_no = p < mq * (1.0 - LIN_TOL);
+        let fast = okp & okq & (yes | no) & (v_yes | v_no);
+        let zero = okq & (p.to_bits() == neg0);
+        let flag = if fast { yes as u8 } else if zero { 0 } else { 2 };
+        let r = p / q;
+        let r = if fast { r } else { 0.0 };
+        (flag, (fast & v_yes) as u64, r, (flag == 2) as u64)
+    };
+    let mut viol = [0u64; 8];
+    let mut fb = [0u64; 8];
+    let mut maxr = [0.0f64; 8];
+    let body = n / 8 * 8;
+    {
+        let it = u[..body]
+            .chunks_exact(8)
+            .zip(p[..body].chunks_exact(8))
+            .zip(q[..body].chunks_exact(8))
+            .zip(flags[..body].chunks_exact_mut(8))
+            .zip(ratio[..body].chunks_exact_mut(8));
+        for ((((us, ps), qs), fs), rs) in it {
+            for l in 0..8 {
+                let (f, v, r, b) = lane(us[l], ps[l], qs[l]);
+                fs[l] = f;
+                rs[l] = r;
+                viol[l] += v;
+                fb[l] += b;
+                maxr[l] = if r > maxr[l] { r } else { maxr[l] };
+            }
+        }
+    }
+    for i in body..n {
+        let (f, v, r, b) = lane(u[i], p[i], q[i]);
+        flags[i] = f;
+        ratio[i] = r;
+        viol[0] += v;
+        fb[0] += b;
+        maxr[0] = if r > maxr[0] { r } else { maxr[0] };
+    }
+    let mut mx = 0.0f64;
+    for &x in maxr.iter() {
+        mx = if x > mx { x } else { mx };
+    }
+    (viol.iter().sum(), mx, fb.iter().sum())
+}
+
+fn lin_decide(level: Simd, u: &[f64], p: &[f64], q: &[f64], m: f64, flags: &mut [u8], ratio: &mut [f64]) -> (u64, f64, u64) {
+    crate::simd_dispatch!(level, fn(u: &[f64], p: &[f64], q: &[f64], m: f64, flags: &mut [u8], ratio: &mut [f64]) -> (u64, f64, u64) {
+        lin_decide_body(u, p, q, m, flags, ratio)
+    })
+}
+
+/// Support box in linear space: a row outside [lo, hi] gets -0.0 (structural zero), NaN stays.
+fn apply_box_linear(level: Simd, lo: f64, hi: f64, xs: &[f64], p: &mut [f64]) {
+    crate::simd_dispatch!(level, fn(lo: f64, hi: f64, xs: &[f64], p: &mut [f64]) -> () {
+        for (pv, &x) in p.iter_mut().zip(xs) {
+            *pv = if x >= lo && x <= hi { *pv } else if x.is_nan() { x } else { -0.0 };
+        }
+    })
+}
+
+/// Exact (log-space) target and proposal log densities of one row, as the log-space kernel
+/// computes them.
+fn exact_lane(job: &Job, x: &[f64]) -> (f64, f64) {
+    let mut lp = [0.0];
+    let mut lq = [0.0];
+    target_logpdf(job, x, &mut lp);
+    job.proposal.logpdf(x, &mut lq);
+    (lp[0], lq[0])
+}
+
+fn sample_block_fast(job: &Job, f: &Fast, urng: &mut Stream, n: usize, out: &mut [f64], chunk: usize, level: Simd) -> BlockStats {
+    let log_m = job.log_m;
+    let mut acc = Acc::new();
+    let mut cursor = 0usize;
+    // largest linear ratio among lanes whose exact log ratio is already in acc.max_ratio
+    let mut g = 0.0f64;
+    with_scratch(chunk, |s| {
+        let mut start = 0;
+        while start < n {
+            let m = chunk.min(n - start);
+            let xs = &out[start..start + m];
+            let (pv, qv) = (&mut s.logp[..m], &mut s.logq[..m]);
+            f.q.pdf(level, xs, qv);
+            f.p.pdf(level, xs, pv);
+            if job.has_box {
+                apply_box_linear(level, job.lo[0], job.hi[0], xs, pv);
+            }
+            let u = &mut s.u[..m];
+            urng.fill_f64(u);
+            let flags = &mut s.flags[..m];
+            let ratio = &mut s.ratio[..m];
+            let (v, rmax, nfb) = lin_decide(level, u, pv, qv, f.m, flags, ratio);
+            acc.violations += v;
+            if nfb > 0 {
+                for i in 0..m {
+                    if flags[i] == 2 {
+                        let (lp, lq) = exact_lane(job, &xs[i..i + 1]);
+                        flags[i] = (fastmath::ln_normal(u[i]) < lp - log_m - lq) as u8;
+                        let r = lp - lq + 0.0;
+                        acc.violations += (r > log_m) as u64;
+                        acc.non_finite += (lp.is_nan() || lq.is_nan()) as u64;
+                        acc.max_ratio = if r > acc.max_ratio { r } else { acc.max_ratio };
+                    }
+                }
+            }
+            if rmax > 0.0 && rmax >= g * (1.0 - LIN_TOL) {
+                let t = (if rmax > g { rmax } else { g }) * (1.0 - LIN_TOL);
+                for i in 0..m {
+                    if ratio[i] >= t {
+                        let (lp, lq) = exact_lane(job, &xs[i..i + 1]);
+                        let r = lp - lq + 0.0;
+                        acc.max_ratio = if r > acc.max_ratio { r } else { acc.max_ratio };
+                        g = if ratio[i] > g { ratio[i] } else { g };
+                    }
+                }
+            }
+            acc.accepted += flags.iter().map(|&x| x as u64).sum::<u64>();
+            acc.proposals += m as u64;
+            cursor = compact_inplace(level, out, 1, start, flags, cursor);
+            start += m;
+        }
+    });
+    acc.stats()
+}
+
+// ---------------------------------------------------------------------------------------------
 // Entry points
 
 /// Error-returning `sample_block` with an explicit chunk size (tests use small ones).
@@ -431,6 +634,22 @@ pub fn try_sample_block_chunked(
     out: &mut [f64],
     chunk: usize,
     level: Simd,
+) -> Result<BlockStats, String> {
+    try_sample_block_opts(job, seed, block, n, out, chunk, level, true)
+}
+
+/// `try_sample_block_chunked`, with the linear-density fast path allowed or not (when not,
+/// every decision is made in log space; both give the same result).
+#[allow(clippy::too_many_arguments)]
+pub fn try_sample_block_opts(
+    job: &Job,
+    seed: u64,
+    block: u64,
+    n: usize,
+    out: &mut [f64],
+    chunk: usize,
+    level: Simd,
+    allow_fast: bool,
 ) -> Result<BlockStats, String> {
     let d = job.d;
     if job.is_external() {
@@ -446,6 +665,9 @@ pub fn try_sample_block_chunked(
     let mut prop_rng = Stream::new(seed, block, 0);
     job.proposal.sample(&mut prop_rng, out);
     let mut urng = Stream::new(seed, block, 1);
+    if let (Some(f), true) = (&job.fast, allow_fast) {
+        return Ok(sample_block_fast(job, f, &mut urng, n, out, chunk, level));
+    }
     let mut acc = Acc::new();
     let mut cursor = 0usize;
     with_scratch(chunk, |s| {

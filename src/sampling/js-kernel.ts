@@ -58,7 +58,7 @@ function job(buf: Float64Array): DecodedJob {
     if (targetDist.dim !== p.d) throw new Error(`malformed job: target has dimension ${targetDist.dim}, job says ${p.d}`);
   } else if (p.targetKind === TargetKind.Expr) {
     targetExpr = JsExpr.decode(p.target);
-    if (targetExpr.dim > p.d) throw new Error(`malformed job: expression uses ${targetExpr.dim} variables, job has ${p.d}`);
+    if (targetExpr.dim !== p.d) throw new Error(`malformed job: expression has dimension ${targetExpr.dim}, job says ${p.d}`);
   }
   const decoded: DecodedJob = { d: p.d, logM: p.logM, kind: p.targetKind, targetDist, targetExpr, proposal, lo: p.lo, hi: p.hi };
   jobCache.set(buf, decoded);
@@ -176,7 +176,7 @@ export const jsKernel: Kernel = {
       j.proposal.sample(pstream, cx);
       j.proposal.logpdf(cx, cq);
       if (j.targetDist) j.targetDist.logpdf(cx, cp);
-      else if (j.targetExpr) evalExprColumns(j.targetExpr, cx, j.d, cp);
+      else if (j.targetExpr) j.targetExpr.eval(cx, cp);
       applySupport(j, cx, cp, rows);
       acc.chunk(cx, cq, cp, rows, u);
     }
@@ -217,15 +217,3 @@ export const jsKernel: Kernel = {
     return acc.stats;
   },
 };
-
-/** An expression may use fewer variables than the job's dimension: evaluate on the leading columns. */
-function evalExprColumns(e: JsExpr, xs: Float64Array, d: number, out: Float64Array): void {
-  if (e.dim === d) {
-    e.eval(xs, out);
-    return;
-  }
-  const rows = out.length;
-  const sub = new Float64Array(rows * e.dim);
-  for (let r = 0; r < rows; r++) for (let k = 0; k < e.dim; k++) sub[r * e.dim + k] = xs[r * d + k];
-  e.eval(sub, out);
-}

@@ -67,9 +67,25 @@ export interface Plan {
 }
 
 function asDist(spec: ProposalSpec, role: string): Dist {
-  if (typeof spec === 'string') return parseDist(spec);
-  if (isDist(spec)) return spec;
-  throw new UsageError(`${role} must be a distribution spec string or a dist.* object`);
+  let d: Dist;
+  if (typeof spec === 'string') d = parseDist(spec);
+  else if (isDist(spec)) d = spec;
+  else throw new UsageError(`${role} must be a distribution spec string or a dist.* object`);
+  checkProgram(d, role);
+  return d;
+}
+
+/**
+ * Decoding the program catches what the spec layer cannot see cheaply, e.g. a truncation
+ * interval with zero probability under its distribution: a user error, reported as one.
+ */
+function checkProgram(d: Dist, role: string): void {
+  try {
+    decodeDist(encodeDist(d));
+  } catch (e) {
+    const why = (e as Error).message.replace(/^distribution program: /, '');
+    throw new UsageError(`${role} ${formatDist(d)}: ${why}`);
+  }
 }
 
 function supportBox(

@@ -526,3 +526,48 @@ fn bench_dist_median() {
         eprintln!("{name:24} sample {:8.1} M/s   logpdf {:8.1} M/s", m / ts[reps / 2], m / tl[reps / 2]);
     }
 }
+
+#[test]
+#[ignore]
+fn bench_normal_ab() {
+    let n = 65536;
+    let mut out = vec![0.0; n];
+    let t = zig();
+    let mut rng = Stream::new(1, 2, 0);
+    for round in 0..3 {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..15 {
+            let s = std::time::Instant::now();
+            for _ in 0..20 {
+                for v in out.iter_mut() {
+                    *v = 3.0 * std_normal(&mut rng, t);
+                }
+            }
+            a.push(s.elapsed().as_secs_f64());
+            let s = std::time::Instant::now();
+            for _ in 0..20 {
+                normal_fill(&mut rng, &mut out, 0.0, 3.0);
+            }
+            b.push(s.elapsed().as_secs_f64());
+        }
+        a.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        b.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        let m = (n * 20) as f64 / 1e6;
+        eprintln!("round {round}: scalar {:.1} M/s  batch {:.1} M/s", m / a[7], m / b[7]);
+    }
+}
+
+#[test]
+fn normal_fill_matches_scalar() {
+    let t = zig();
+    for &(seed, n) in &[(1u64, 1usize), (2, 7), (3, 8), (4, 9), (5, 511), (6, 512), (7, 513), (8, 100_000)] {
+        let mut r1 = Stream::new(seed, 3, 0);
+        let mut r2 = Stream::new(seed, 3, 0);
+        let want: Vec<f64> = (0..n).map(|_| 1.5 + 2.0 * std_normal(&mut r1, t)).collect();
+        let mut got = vec![0.0; n];
+        normal_fill(&mut r2, &mut got, 1.5, 2.0);
+        assert_eq!(got, want, "n = {n}");
+        // the stream is left at the same place
+        assert_eq!(r1.next_u64(), r2.next_u64());
+    }
+}
