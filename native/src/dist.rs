@@ -856,6 +856,67 @@ impl Mix {
         }
         self.last
     }
+
+    /// Generic mixture log density (any components, any dimension).
+    fn logpdf_generic(&self, xs: &[f64], out: &mut [f64]) {
+        let (m, d) = (self, self.dim);
+        // Two passes per chunk: component log densities (+ ln w) and their max, then
+        // max + ln Σ exp(v - max). The exponent is clamped at -700 and the term zeroed
+        // below it, so no subnormal arithmetic happens for far-away components.
+        let active: Vec<usize> = (0..m.children.len()).filter(|&k| m.w[k] > 0.0).collect();
+        // rows per chunk: scratch stays <= 16 * CHUNK doubles however many components
+        let ch = (16 * CHUNK / active.len().max(1)).clamp(1, CHUNK);
+        let mut vals = vec![0.0; ch * active.len()];
+        let mut mx = vec![0.0; CHUNK];
+        for (oc, xc) in out.chunks_mut(ch).zip(xs.chunks(ch * d)) {
+            let rows = oc.len();
+            let mx = &mut mx[..rows];
+            mx.fill(f64::NEG_INFINITY);
+            let mut nan = false;
+            for (j, &k) in active.iter().enumerate() {
+                let v = &mut vals[j * ch..j * ch + rows];
+                m.children[k].logpdf(xc, v);
+                let lw = m.lw[k];
+                for i in 0..rows {
+                    let x = v[i] + lw;
+                    v[i] = x;
+                    nan |= x.is_nan();
+                    mx[i] = if x > mx[i] { x } else { mx[i] };
+                }
+            }
+            oc.fill(0.0);
+            let mut e = [0.0f64; CHUNK];
+            let e = &mut e[..rows];
+            for j in 0..active.len() {
+                let v = &vals[j * ch..j * ch + rows];
+                for i in 0..rows {
+                    let d = v[i] - mx[i];
+                    e[i] = if d > -700.0 { d } else { -700.0 };
+                }
+                fm::exp_inplace(e);
+                for i in 0..rows {
+                    let d = v[i] - mx[i];
+                    oc[i] += if d > -700.0 { e[i] } else { 0.0 };
+                }
+            }
+            fm::ln_inplace(oc);
+            for i in 0..rows {
+                let r = mx[i] + oc[i];
+                oc[i] = if mx[i] > f64::NEG_INFINITY && mx[i] < f64::INFINITY { r } else { mx[i] };
+            }
+            if nan {
+                // a NaN component density makes the row NaN
+                for (j, _) in active.iter().enumerate() {
+                    let v = &vals[j * ch..j * ch + rows];
+                    for i in 0..rows {
+                        if v[i].is_nan() {
+                            oc[i] = f64::NAN;
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -980,64 +1041,7 @@ impl Dist {
             Dist::Mixture(m) if m.dim == 1 && m.children.iter().all(|c| matches!(c, Dist::Normal { .. })) => {
                 mix_normal_logpdf(m, xs, out)
             }
-            Dist::Mixture(m) => {
-                // Two passes per chunk: component log densities (+ ln w) and their max, then
-                // max + ln Σ exp(v - max). The exponent is clamped at -700 and the term zeroed
-                // below it, so no subnormal arithmetic happens for far-away components.
-                let active: Vec<usize> = (0..m.children.len()).filter(|&k| m.w[k] > 0.0).collect();
-                // rows per chunk: scratch stays <= 16 * CHUNK doubles however many components
-                let ch = (16 * CHUNK / active.len().max(1)).clamp(1, CHUNK);
-                let mut vals = vec![0.0; ch * active.len()];
-                let mut mx = vec![0.0; CHUNK];
-                for (oc, xc) in out.chunks_mut(ch).zip(xs.chunks(ch * d)) {
-                    let rows = oc.len();
-                    let mx = &mut mx[..rows];
-                    mx.fill(f64::NEG_INFINITY);
-                    let mut nan = false;
-                    for (j, &k) in active.iter().enumerate() {
-                        let v = &mut vals[j * ch..j * ch + rows];
-                        m.children[k].logpdf(xc, v);
-                        let lw = m.lw[k];
-                        for i in 0..rows {
-                            let x = v[i] + lw;
-                            v[i] = x;
-                            nan |= x.is_nan();
-                            mx[i] = if x > mx[i] { x } else { mx[i] };
-                        }
-                    }
-                    oc.fill(0.0);
-                    let mut e = [0.0f64; CHUNK];
-                    let e = &mut e[..rows];
-                    for j in 0..active.len() {
-                        let v = &vals[j * ch..j * ch + rows];
-                        for i in 0..rows {
-                            let d = v[i] - mx[i];
-                            e[i] = if d > -700.0 { d } else { -700.0 };
-                        }
-                        fm::exp_inplace(e);
-                        for i in 0..rows {
-                            let d = v[i] - mx[i];
-                            oc[i] += if d > -700.0 { e[i] } else { 0.0 };
-                        }
-                    }
-                    fm::ln_inplace(oc);
-                    for i in 0..rows {
-                        let r = mx[i] + oc[i];
-                        oc[i] = if mx[i] > f64::NEG_INFINITY && mx[i] < f64::INFINITY { r } else { mx[i] };
-                    }
-                    if nan {
-                        // a NaN component density makes the row NaN
-                        for (j, _) in active.iter().enumerate() {
-                            let v = &vals[j * ch..j * ch + rows];
-                            for i in 0..rows {
-                                if v[i].is_nan() {
-                                    oc[i] = f64::NAN;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            Dist::Mixture(m) => m.logpdf_generic(xs, out),
             Dist::Product(children) => {
                 let mut col = vec![0.0; CHUNK];
                 let mut tmp = vec![0.0; CHUNK];
