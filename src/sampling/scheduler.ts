@@ -122,7 +122,7 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   let seenProposals = 0;
   let seenAccepted = 0;
   // Set by a failed task (a closure, so kept in an object the compiler does not narrow).
-  const failed: { error?: unknown; any: boolean } = { any: false };
+  const failed: { error?: unknown; happened: boolean } = { happened: false };
 
   const dispatch = (count: number) => {
     const first = next;
@@ -155,7 +155,7 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
       },
       (error: unknown) => {
         inFlightBlocks -= count;
-        if (!failed.any) Object.assign(failed, { error, any: true });
+        if (!failed.happened) Object.assign(failed, { error, happened: true });
       },
     );
     pending.add(p);
@@ -172,7 +172,7 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   try {
     while (true) {
       if (o.signal?.aborted) throw abortError(o.signal);
-      if (failed.any) throw failed.error;
+      if (failed.happened) throw failed.error;
       // Keep the pool busy while the blocks in flight are not expected to cover what is wanted.
       while (pending.size < window && next < o.maxBlocks && o.wanted() > 0) {
         const perBlock = Math.max(1, blockSize * rate);

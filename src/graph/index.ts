@@ -1,0 +1,21 @@
+/** Graph layer: typed ONNX graph builder, autodiff, losses, optimizers, training-step compiler. */
+export type { DType, FloatDType, FloatArray, TensorData } from './dtype.js';
+export { ONNX_DTYPE, isFloat } from './dtype.js';
+export type { Dim, Shape } from './shape.js';
+export { broadcastShapes, reshapeShape, fmtShape } from './shape.js';
+export { Graph, Value, attr } from './graph.js';
+export type { Attr, Tensor, Node, TapeEntry, Backward } from './graph.js';
+export * as ops from './ops.js';
+export type { Operand, GemmOptions, SliceSpec } from './ops.js';
+export { grad } from './autodiff.js';
+export type { GradOptions } from './autodiff.js';
+export { RULES, unbroadcast } from './gradients.js';
+export type { Rule } from './gradients.js';
+export { linear, gelu, layerNorm, dropout, hashUniform } from './nn.js';
+export { softmaxCrossEntropy, meanSquaredError, binaryCrossEntropyWithLogits, accuracy } from './losses.js';
+export type { CrossEntropyOptions } from './losses.js';
+export { prepareOptimizer, stateSlots, clipByGlobalNorm, globalNorm } from './optim.js';
+export type { OptimizerConfig, AdamWConfig, SgdConfig, Hyper, UpdateResult, Prepared } from './optim.js';
+export { serialize, toModelProto, OPSET, IR_VERSION } from './serialize.js';
+export { compileTraining } from './compile.js';
+export type { TrainingSpec, TensorSpec, ParamSpec, ForwardContext, LossContext, CompiledTraining, TrainingSignature, ParamIO, StateIO } from './compile.js';
