@@ -17,3 +17,6 @@ export { nativeInfo, nativeLoadError } from './sampling/native.js';
 export { closePools } from './sampling/pool.js';
 export { UsageError } from './errors.js';
 export { writeSamples, type SampleFormat } from './io/write-samples.js';
+
+/** The graph layer of the training engine: ONNX graph builder, autodiff, losses, optimizers. */
+export * as graph from './graph/index.js';
