@@ -20,3 +20,8 @@ export { writeSamples, type SampleFormat } from './io/write-samples.js';
 
 /** The graph layer of the training engine: ONNX graph builder, autodiff, losses, optimizers. */
 export * as graph from './graph/index.js';
+
+/** The train layer: model builders and the Trainer (ONNX Runtime sessions in a worker thread). */
+export { models, Trainer, readSafetensors, writeSafetensors } from './train/index.js';
+export type { Model, TrainerOptions, OptimizerOptions, StepResult, EvalResult, FitResult } from './train/index.js';
+export { readNpy, writeNpy } from './io/npy-read.js';

@@ -13,6 +13,7 @@ const usage = `usage: rsft <command> [options]
 
 commands:
   sample   draw exact samples by rejection (rsft sample --help)
+  train    train a classifier on .npy data and export ONNX (rsft train --help)
   demo     run the reference sampling tasks and print their stats
   doctor   show the active kernel, CPU features and runtime versions
   help     show this help
@@ -23,6 +24,9 @@ async function main(argv: string[]): Promise<void> {
   switch (cmd) {
     case 'sample':
       return sampleCommand(rest);
+    case 'train':
+      // Loaded on demand: the other commands never load ONNX Runtime.
+      return (await import('./train-command.js')).trainCommand(rest);
     case 'demo':
       return demoCommand(rest);
     case 'doctor':
@@ -38,7 +42,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write('rsft 0.1.0\n');
       return;
     default:
-      throw new UsageError(`unknown command '${cmd}' (commands: sample, demo, doctor, help)`);
+      throw new UsageError(`unknown command '${cmd}' (commands: sample, train, demo, doctor, help)`);
   }
 }
 

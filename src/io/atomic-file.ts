@@ -27,7 +27,10 @@ function hookSignals(): void {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       cleanup();
-      process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+      // Re-raise with the default action (the listener is gone): the process dies by the
+      // signal at once. process.exit() would first tear down worker threads, which aborts
+      // when one is inside a native call (an ORT session.run).
+      process.kill(process.pid, sig);
     });
   }
 }

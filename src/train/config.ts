@@ -1,0 +1,133 @@
+/**
+ * Trainer options: their types, validation (UsageError for every user mistake), the
+ * normalized run configuration stored in checkpoints, and the TrainingSpec handed to
+ * compileTraining.
+ */
+import type { FloatDType } from '../graph/dtype.js';
+import type { TrainingSpec } from '../graph/compile.js';
+import type { OptimizerConfig } from '../graph/optim.js';
+import { softmaxCrossEntropy, meanSquaredError, binaryCrossEntropyWithLogits, accuracy } from '../graph/losses.js';
+import { UsageError } from '../errors.js';
+import type { Model } from './models.js';
+import { type Schedule, checkSchedule } from './schedule.js';
+
+export type LossName = 'softmax_cross_entropy' | 'mse' | 'bce_with_logits';
+export type Device = 'cpu' | 'cuda' | 'auto';
+
+export type OptimizerOptions =
+  | { type: 'adamw'; lr: number; weightDecay?: number; betas?: [number, number]; eps?: number }
+  | { type: 'sgd'; lr: number; momentum?: number; nesterov?: boolean; weightDecay?: number };
+
+export interface TrainerOptions {
+  model: Model;
+  loss: LossName;
+  optimizer: OptimizerOptions;
+  /** Examples per optimizer step. */
+  batchSize: number;
+  /** ORT intra-op threads (default: os.availableParallelism()). */
+  threads?: number;
+  device?: Device;
+  /** Default: the model's dtype. */
+  dtype?: FloatDType;
+  clipGradNorm?: number;
+  /** Split each batch into this many micro-batches whose gradients are summed before one update (default 1). */
+  accumulation?: number;
+  schedule?: Schedule;
+  /** Initial parameters by name and shape from a .safetensors file or an ONNX inference model (.onnx). */
+  pretrained?: string;
+}
+
+/** Everything that decides the numbers of a run (stored in checkpoints). */
+export interface RunConfig {
+  loss: LossName;
+  optimizer: Required<Pick<OptimizerOptions, 'type' | 'lr'>> & Record<string, unknown>;
+  batchSize: number;
+  dtype: FloatDType;
+  clipGradNorm: number | null;
+  accumulation: number;
+  schedule: Schedule;
+}
+
+const LOSSES: LossName[] = ['softmax_cross_entropy', 'mse', 'bce_with_logits'];
+
+const posNum = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
+const nonNeg = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+const posInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
+
+export function normalizeOptimizer(o: OptimizerOptions): RunConfig['optimizer'] {
+  if (!o || typeof o !== 'object') throw new UsageError('optimizer must be { type: "adamw" | "sgd", lr, ... }');
+  if (!nonNeg(o.lr)) throw new UsageError(`optimizer.lr must be a non-negative number, got ${String(o.lr)}`);
+  if (o.weightDecay !== undefined && !nonNeg(o.weightDecay)) throw new UsageError(`optimizer.weightDecay must be >= 0, got ${o.weightDecay}`);
+  if (o.type === 'adamw') {
+    const betas = o.betas ?? [0.9, 0.999];
+    if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1)) {
+      throw new UsageError(`optimizer.betas must be two numbers in [0, 1), got ${JSON.stringify(o.betas)}`);
+    }
+    const eps = o.eps ?? 1e-8;
+    if (!posNum(eps)) throw new UsageError(`optimizer.eps must be > 0, got ${eps}`);
+    return { type: 'adamw', lr: o.lr, weightDecay: o.weightDecay ?? 0.01, betas: [betas[0], betas[1]], eps };
+  }
+  if (o.type === 'sgd') {
+    const momentum = o.momentum ?? 0;
+    if (!nonNeg(momentum) || momentum >= 1) throw new UsageError(`optimizer.momentum must be in [0, 1), got ${momentum}`);
+    return { type: 'sgd', lr: o.lr, momentum, nesterov: o.nesterov ?? false, weightDecay: o.weightDecay ?? 0 };
+  }
+  throw new UsageError(`optimizer.type must be adamw or sgd, got '${String((o as { type?: unknown }).type)}'`);
+}
+
+export function normalizeRun(opts: TrainerOptions): RunConfig {
+  if (!LOSSES.includes(opts.loss)) throw new UsageError(`loss must be one of ${LOSSES.join(', ')}, got '${String(opts.loss)}'`);
+  if (!posInt(opts.batchSize)) throw new UsageError(`batchSize must be a positive integer, got ${String(opts.batchSize)}`);
+  const dtype = opts.dtype ?? opts.model.dtype;
+  if (dtype !== 'float32' && dtype !== 'float64') throw new UsageError(`dtype must be float32 or float64, got '${String(dtype)}'`);
+  if (opts.clipGradNorm !== undefined && !posNum(opts.clipGradNorm)) throw new UsageError(`clipGradNorm must be a positive number, got ${opts.clipGradNorm}`);
+  const accumulation = opts.accumulation ?? 1;
+  if (!posInt(accumulation)) throw new UsageError(`accumulation must be a positive integer, got ${String(opts.accumulation)}`);
+  if (accumulation > opts.batchSize) throw new UsageError(`accumulation (${accumulation}) cannot exceed batchSize (${opts.batchSize})`);
+  return {
+    loss: opts.loss,
+    optimizer: normalizeOptimizer(opts.optimizer),
+    batchSize: opts.batchSize,
+    dtype,
+    clipGradNorm: opts.clipGradNorm ?? null,
+    accumulation,
+    schedule: checkSchedule(opts.schedule),
+  };
+}
+
+export function checkModel(model: Model): void {
+  if (!model || typeof model !== 'object' || !Array.isArray(model.params) || typeof model.forward !== 'function') {
+    throw new UsageError('model must be a model object, e.g. models.mlp({ sizes: [100, 50, 10] })');
+  }
+}
+
+/** The graph layer's optimizer config for a normalized one. */
+function graphOptimizer(o: RunConfig['optimizer']): OptimizerConfig {
+  if (o.type === 'adamw') {
+    const [beta1, beta2] = o.betas as [number, number];
+    return { type: 'adamw', lr: o.lr, beta1, beta2, eps: o.eps as number, weightDecay: o.weightDecay as number };
+  }
+  return { type: 'sgd', lr: o.lr, momentum: o.momentum as number, nesterov: o.nesterov as boolean, weightDecay: o.weightDecay as number };
+}
+
+/** The compileTraining description of (model, loss, optimizer) in the run's dtype. */
+export function trainingSpec(model: Model, run: RunConfig): TrainingSpec {
+  const Arr = run.dtype === 'float32' ? Float32Array : Float64Array;
+  const classification = run.loss === 'softmax_cross_entropy';
+  return {
+    dtype: run.dtype,
+    inputs: model.inputs,
+    targets: [classification ? { name: 'y', dtype: 'int64', shape: ['B'] } : { name: 'y', dtype: 'float', shape: ['B', model.outputSize] }],
+    params: model.params.map((p) => ({ ...p, init: p.init instanceof Arr ? p.init : Arr.from(p.init) })),
+    forward: (ctx) => model.forward(ctx),
+    loss: ({ outputs, targets }) => {
+      const logits = outputs.logits, y = targets.y;
+      if (run.loss === 'softmax_cross_entropy') return { loss: softmaxCrossEntropy(logits, y), metrics: { accuracy: accuracy(logits, y) } };
+      if (run.loss === 'mse') return meanSquaredError(logits, y);
+      return binaryCrossEntropyWithLogits(logits, y);
+    },
+    optimizer: graphOptimizer(run.optimizer),
+    clipGradNorm: run.clipGradNorm ?? undefined,
+    accumulation: run.accumulation > 1,
+  };
+}

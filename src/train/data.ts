@@ -1,0 +1,80 @@
+/**
+ * Validation and staging of user data. Every check here is a user mistake, so it
+ * throws a one-line UsageError naming the row. Data is copied once, converted to the
+ * trainer's dtype, into SharedArrayBuffers the worker reads without another copy
+ * (ORT tensors cannot wrap shared memory, so the worker gathers batches into its own
+ * buffers).
+ */
+import type { FloatArray, FloatDType } from '../graph/dtype.js';
+import { UsageError } from '../errors.js';
+import type { LossName } from './config.js';
+
+export interface Dataset {
+  /** [n * inputs], trainer dtype, shared memory. */
+  x: FloatArray;
+  /** Class labels (int64) for softmax_cross_entropy, else [n * outputs] floats; shared memory. */
+  y: BigInt64Array | FloatArray;
+  n: number;
+}
+
+export interface DataShape {
+  inputs: number;
+  outputs: number;
+  loss: LossName;
+  dtype: FloatDType;
+}
+
+function shared<T>(Ctor: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number): T {
+  return new Ctor(new SharedArrayBuffer(Math.max(1, n) * Ctor.BYTES_PER_ELEMENT));
+}
+
+/** NaN/Infinity anywhere in a[0, n) is an error naming its row and column. */
+function checkFinite(a: FloatArray, n: number, width: number, name: string): void {
+  // One branch-free pass (v * 0 is NaN exactly for NaN and ±Infinity), then locate.
+  let acc = 0;
+  for (let i = 0; i < n; i++) acc += a[i] * 0;
+  if (acc === 0) return;
+  for (let i = 0; i < n; i++) {
+    const v = a[i];
+    if (v - v !== 0) throw new UsageError(`${name} has ${v} at row ${Math.floor(i / width)}, column ${i % width}`);
+  }
+}
+
+const kind = (v: unknown) => (v && typeof v === 'object' ? v.constructor.name : typeof v);
+
+/**
+ * Check x (and y unless `y === null`, for prediction) and copy them into shared memory:
+ * into `reuse`'s buffers when they are large enough (the per-step path), else fresh ones.
+ */
+export function stageData(x: unknown, y: unknown, s: DataShape, label = '', reuse: Dataset | null = null): Dataset {
+  const nx = `${label}x`, ny = `${label}y`;
+  if (!(x instanceof Float32Array || x instanceof Float64Array)) throw new UsageError(`${nx} must be a Float32Array or Float64Array, got ${kind(x)}`);
+  if (x.length === 0) throw new UsageError(`${nx} is empty`);
+  if (x.length % s.inputs !== 0) throw new UsageError(`${nx} has ${x.length} values, not a multiple of the model's ${s.inputs} inputs`);
+  const n = x.length / s.inputs;
+  const X = reuse && reuse.x.length >= x.length ? reuse.x : s.dtype === 'float32' ? shared(Float32Array, x.length) : shared(Float64Array, x.length);
+  X.set(x);
+  checkFinite(X, x.length, s.inputs, nx);
+  if (y === null) return { x: X, y: new BigInt64Array(0), n };
+  if (s.loss === 'softmax_cross_entropy') {
+    if (!(y instanceof Int32Array || y instanceof BigInt64Array)) throw new UsageError(`${ny} must be an Int32Array or BigInt64Array of class labels, got ${kind(y)}`);
+    if (y.length !== n) throw new UsageError(`${ny} has ${y.length} labels but ${nx} has ${n} rows of ${s.inputs}`);
+    const Y = reuse && reuse.y.length >= n ? (reuse.y as BigInt64Array) : shared(BigInt64Array, n);
+    for (let i = 0; i < n; i++) {
+      const v = y[i];
+      if (v < 0 || v >= s.outputs) throw new UsageError(`${ny} label ${v} at row ${i} is out of range [0, ${s.outputs})`);
+      Y[i] = BigInt(v);
+    }
+    return { x: X, y: Y, n };
+  }
+  if (!(y instanceof Float32Array || y instanceof Float64Array)) throw new UsageError(`${ny} must be a Float32Array or Float64Array of targets for ${s.loss}, got ${kind(y)}`);
+  if (y.length !== n * s.outputs) throw new UsageError(`${ny} has ${y.length} values; ${nx} has ${n} rows and the model ${s.outputs} outputs, so ${n * s.outputs} expected`);
+  const Y = reuse && reuse.y.length >= y.length ? (reuse.y as FloatArray) : s.dtype === 'float32' ? shared(Float32Array, y.length) : shared(Float64Array, y.length);
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i];
+    if (v - v !== 0) throw new UsageError(`${ny} has ${v} at row ${Math.floor(i / s.outputs)}, column ${i % s.outputs}`);
+    if (s.loss === 'bce_with_logits' && (v < 0 || v > 1)) throw new UsageError(`${ny} target ${v} at row ${Math.floor(i / s.outputs)} is outside [0, 1] (bce_with_logits)`);
+    Y[i] = v;
+  }
+  return { x: X, y: Y, n };
+}

@@ -1,0 +1,104 @@
+/** Messages between the Trainer (main thread) and its worker (ORT sessions). */
+import type { FloatArray, FloatDType } from '../graph/dtype.js';
+import type { Device, LossName } from './config.js';
+import type { Dataset } from './data.js';
+import type { Schedule } from './schedule.js';
+
+/** Where a run is: optimizer steps taken and the fit position (for bit-identical resume). */
+export interface Counters {
+  /** Optimizer steps taken so far (the next step is step + 1). */
+  step: number;
+  /** Completed epochs of fit. */
+  epoch: number;
+  /** Batches of the current epoch already trained on. */
+  batchInEpoch: number;
+  /** Shuffle seed of the fit in progress (null: no fit yet, or not shuffled). */
+  shuffleSeed: number | null;
+  /** Dataset size of the fit in progress (null: no fit yet). */
+  datasetSize: number | null;
+}
+
+export interface InitMsg {
+  cmd: 'init';
+  trainModel: Uint8Array;
+  evalModel: Uint8Array;
+  gradModel: Uint8Array | null;
+  applyModel: Uint8Array | null;
+  dtype: FloatDType;
+  loss: LossName;
+  inputs: number;
+  outputs: number;
+  batchSize: number;
+  accumulation: number;
+  lr: number;
+  schedule: Schedule;
+  threads: number;
+  device: Device;
+  seedInput: boolean;
+  params: { name: string; shape: number[]; trainable: boolean; output?: string }[];
+  state: { name: string; shape: number[]; output: string }[];
+  grads: { param: string; shape: number[]; input: string; output: string }[];
+  initParams: Record<string, FloatArray>;
+  initState: Record<string, FloatArray>;
+  /** Shared copies of the current parameters, refreshed after every command. */
+  mirror: Record<string, FloatArray>;
+}
+
+export interface FitMsg {
+  cmd: 'fit';
+  data: Dataset;
+  epochs: number;
+  startEpoch: number | null;
+  shuffle: boolean;
+  shuffleSeed: number;
+  maxSteps: number | null;
+  evalEvery: number | null;
+  evalData: Dataset | null;
+  earlyStopping: { patience: number; minDelta: number } | null;
+}
+
+export type Request =
+  | InitMsg
+  | { cmd: 'step'; data: Dataset }
+  | FitMsg
+  | { cmd: 'evaluate'; data: Dataset; logits: boolean; labels: boolean }
+  | { cmd: 'getState' }
+  | { cmd: 'setState'; params: Record<string, FloatArray>; state: Record<string, FloatArray>; counters: Counters }
+  | { cmd: 'close' };
+
+export interface StepResult {
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** Learning rate used by this step. */
+  lr: number;
+  step: number;
+}
+
+export interface EvalResult {
+  loss: number;
+  /** Fraction of rows whose argmax is the label (softmax_cross_entropy; NaN for other losses). */
+  accuracy: number;
+  /** [n * outputs] when asked for. */
+  logits?: FloatArray;
+}
+
+export interface FitResult {
+  steps: number;
+  epochs: number;
+  stoppedEarly: boolean;
+  /** Mean training loss of the last epoch finished by this call (NaN if none). */
+  loss: number;
+  lastEval: EvalResult | null;
+}
+
+export interface StepEvent { step: number; epoch: number; loss: number; lr: number; gradNorm: number; examplesPerSecond: number }
+export interface EpochEvent { epoch: number; step: number; loss: number; examplesPerSecond: number }
+export interface EvalEvent extends EvalResult { step: number; epoch: number }
+
+export type Reply =
+  | { id: number; ok: true; result: unknown; counters: Counters }
+  | { id: number; ok: false; usage: boolean; message: string; stack?: string; counters: Counters | null }
+  | { event: 'step'; data: StepEvent }
+  | { event: 'epoch'; data: EpochEvent }
+  | { event: 'eval'; data: EvalEvent };

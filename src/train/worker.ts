@@ -1,0 +1,339 @@
+/**
+ * The trainer's worker thread: owns the ORT sessions (session.run blocks its thread),
+ * the parameters and optimizer state, and the training loop of fit.
+ *
+ * Buffers: two sets of parameter + state arrays with ort.Tensors over them created
+ * once. Step k feeds set `cur` and writes the updated values into the pre-allocated
+ * output tensors of set 1 - cur, then flips `cur`: no buffer is ever both input and
+ * output of one run, and nothing is allocated per step. Frozen parameters (never
+ * written) share one array. Batches are gathered from the shared dataset into
+ * worker-owned buffers (ORT cannot wrap shared memory).
+ */
+import { parentPort } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import type { FloatArray } from '../graph/dtype.js';
+import { UsageError } from '../errors.js';
+import type { Counters, EvalResult, FitMsg, FitResult, InitMsg, Reply, Request, StepResult } from './protocol.js';
+import type { Dataset } from './data.js';
+import { lrAt } from './schedule.js';
+import { permutation } from './shuffle.js';
+import { openSessions } from './sessions.js';
+
+const port = parentPort!;
+const post = (m: Reply) => port.postMessage(m);
+
+type Feeds = Record<string, ort.Tensor>;
+
+interface BufferSet {
+  params: Record<string, FloatArray>;
+  state: Record<string, FloatArray>;
+  /** Inputs of the train model (all params + state). */
+  feeds: Feeds;
+  /** Inputs of the eval and grad models (all params). */
+  paramFeeds: Feeds;
+  /** Inputs of the apply model (trainable params + state). */
+  applyFeeds: Feeds;
+  /** Pre-allocated outputs 'next/...' writing into this set. */
+  fetches: Feeds;
+}
+
+class Engine {
+  readonly cfg: InitMsg;
+  readonly Arr: Float32ArrayConstructor | Float64ArrayConstructor;
+  train!: ort.InferenceSession;
+  eval!: ort.InferenceSession;
+  grad: ort.InferenceSession | null = null;
+  apply: ort.InferenceSession | null = null;
+  sets: BufferSet[] = [];
+  cur = 0;
+  /** Gradient accumulators (two sets, like the parameters). */
+  acc: { feeds: Feeds; fetches: Feeds; arrays: FloatArray[] }[] = [];
+  counters: Counters = { step: 0, epoch: 0, batchInEpoch: 0, shuffleSeed: null, datasetSize: null };
+  lossT: ort.Tensor;
+  normT: ort.Tensor;
+  xb: FloatArray;
+  yb: BigInt64Array | FloatArray;
+  device: 'cpu' | 'cuda' = 'cpu';
+
+  constructor(cfg: InitMsg) {
+    this.cfg = cfg;
+    this.Arr = cfg.dtype === 'float32' ? Float32Array : Float64Array;
+    this.lossT = new ort.Tensor(cfg.dtype, new this.Arr(1), []);
+    this.normT = new ort.Tensor(cfg.dtype, new this.Arr(1), []);
+    this.xb = new this.Arr(0);
+    this.yb = new this.Arr(0);
+    this.ensureBatch(cfg.batchSize);
+    const frozen: Record<string, FloatArray> = {};
+    for (let k = 0; k < 2; k++) {
+      const set: BufferSet = { params: {}, state: {}, feeds: {}, paramFeeds: {}, applyFeeds: {}, fetches: {} };
+      for (const p of cfg.params) {
+        const n = p.shape.reduce((a, b) => a * b, 1);
+        const a = p.trainable ? new this.Arr(n) : (frozen[p.name] ??= new this.Arr(n));
+        set.params[p.name] = a;
+        const t = new ort.Tensor(cfg.dtype, a, p.shape);
+        set.feeds[p.name] = t;
+        set.paramFeeds[p.name] = t;
+        if (p.trainable) {
+          set.applyFeeds[p.name] = t;
+          set.fetches[p.output!] = t;
+        }
+      }
+      for (const s of cfg.state) {
+        const a = new this.Arr(s.shape.reduce((x, y) => x * y, 1));
+        set.state[s.name] = a;
+        const t = new ort.Tensor(cfg.dtype, a, s.shape);
+        set.feeds[s.name] = t;
+        set.applyFeeds[s.name] = t;
+        set.fetches[s.output] = t;
+      }
+      this.sets.push(set);
+    }
+    if (cfg.accumulation > 1) {
+      for (let k = 0; k < 2; k++) {
+        const feeds: Feeds = {}, fetches: Feeds = {}, arrays: FloatArray[] = [];
+        for (const g of cfg.grads) {
+          const a = new this.Arr(g.shape.reduce((x, y) => x * y, 1));
+          arrays.push(a);
+          const t = new ort.Tensor(cfg.dtype, a, g.shape);
+          feeds[g.input] = t;
+          fetches[g.output] = t;
+        }
+        this.acc.push({ feeds, fetches, arrays });
+      }
+    }
+    this.setState(cfg.initParams, cfg.initState);
+  }
+
+  async open(): Promise<string | null> {
+    const c = this.cfg;
+    const models = [c.trainModel, c.evalModel];
+    if (c.gradModel && c.applyModel) models.push(c.gradModel, c.applyModel);
+    const o = await openSessions(models, c.threads, c.device);
+    [this.train, this.eval] = o.sessions;
+    if (o.sessions.length > 2) [, , this.grad, this.apply] = o.sessions;
+    this.device = o.device;
+    return o.fallback;
+  }
+
+  ensureBatch(n: number): void {
+    if (this.xb.length >= n * this.cfg.inputs) return;
+    this.xb = new this.Arr(n * this.cfg.inputs);
+    this.yb = this.cfg.loss === 'softmax_cross_entropy' ? new BigInt64Array(n) : new this.Arr(n * this.cfg.outputs);
+  }
+
+  setState(params: Record<string, FloatArray>, state: Record<string, FloatArray>): void {
+    this.cur = 0;
+    const set = this.sets[0];
+    for (const p of this.cfg.params) set.params[p.name].set(params[p.name]);
+    for (const s of this.cfg.state) set.state[s.name].set(state[s.name]);
+    this.refreshMirror();
+  }
+
+  refreshMirror(): void {
+    const set = this.sets[this.cur];
+    for (const p of this.cfg.params) this.cfg.mirror[p.name].set(set.params[p.name]);
+  }
+
+  /** Copy rows (rows[i] or, without rows, start + i) of `d` into the batch buffers at [0, count). */
+  gather(d: Dataset, start: number, count: number, rows: Uint32Array | null): void {
+    this.ensureBatch(count);
+    const I = this.cfg.inputs, yw = this.cfg.loss === 'softmax_cross_entropy' ? 1 : this.cfg.outputs;
+    if (!rows) {
+      this.xb.set(d.x.subarray(start * I, (start + count) * I));
+      (this.yb as Float64Array).set(d.y.subarray(start * yw, (start + count) * yw) as Float64Array);
+      return;
+    }
+    for (let i = 0; i < count; i++) {
+      const r = rows[start + i];
+      this.xb.set(d.x.subarray(r * I, r * I + I), i * I);
+      if (yw === 1) this.yb[i] = d.y[r];
+      else (this.yb as Float64Array).set(d.y.subarray(r * yw, r * yw + yw) as Float64Array, i * yw);
+    }
+  }
+
+  /** Input tensors for batch rows [a, b) of the batch buffers. */
+  batchFeeds(a: number, b: number): Feeds {
+    const I = this.cfg.inputs, c = this.cfg.loss === 'softmax_cross_entropy';
+    const n = b - a;
+    return {
+      x: new ort.Tensor(this.cfg.dtype, this.xb.subarray(a * I, b * I), [n, I]),
+      y: c
+        ? new ort.Tensor('int64', (this.yb as BigInt64Array).subarray(a, b), [n])
+        : new ort.Tensor(this.cfg.dtype, (this.yb as FloatArray).subarray(a * this.cfg.outputs, b * this.cfg.outputs), [n, this.cfg.outputs]),
+    };
+  }
+
+  scalar(v: number): ort.Tensor {
+    return new ort.Tensor(this.cfg.dtype, this.Arr.of(v), []);
+  }
+
+  /** One optimizer step on batch rows [0, n) of the batch buffers. */
+  async runStep(n: number): Promise<StepResult> {
+    const c = this.cfg;
+    const step = this.counters.step + 1;
+    const lr = lrAt(c.schedule, c.lr, step);
+    const src = this.sets[this.cur], dst = this.sets[1 - this.cur];
+    const stepT = new ort.Tensor('int64', BigInt64Array.of(BigInt(step)), []);
+    let loss: number;
+    if (!this.grad) {
+      const feeds: Feeds = { ...this.batchFeeds(0, n), lr: this.scalar(lr), step: stepT, ...src.feeds };
+      if (c.seedInput) feeds.seed = new ort.Tensor('int64', BigInt64Array.of(BigInt(step) * 65536n), []);
+      await this.train.run(feeds, { loss: this.lossT, grad_norm: this.normT, ...dst.fetches });
+      loss = this.lossT.data[0] as number;
+    } else {
+      // Micro-batches of ceil(n / k) rows; gradients summed, then scaled by 1/chunks.
+      const k = Math.min(c.accumulation, n), m = Math.ceil(n / k);
+      this.acc[0].arrays.forEach((a) => a.fill(0));
+      let a = 0, chunks = 0, sum = 0;
+      for (let s = 0; s < n; s += m, chunks++) {
+        const e = Math.min(n, s + m);
+        const feeds: Feeds = { ...this.batchFeeds(s, e), ...src.paramFeeds, ...this.acc[a].feeds };
+        if (c.seedInput) feeds.seed = new ort.Tensor('int64', BigInt64Array.of(BigInt(step) * 65536n + BigInt(chunks)), []);
+        await this.grad.run(feeds, { loss: this.lossT, ...this.acc[1 - a].fetches });
+        sum += (this.lossT.data[0] as number) * (e - s);
+        a = 1 - a;
+      }
+      loss = sum / n;
+      const feeds: Feeds = { ...src.applyFeeds, ...this.acc[a].feeds, lr: this.scalar(lr), step: stepT, grad_scale: this.scalar(1 / chunks) };
+      await this.apply!.run(feeds, { grad_norm: this.normT, ...dst.fetches });
+    }
+    this.cur = 1 - this.cur;
+    this.counters.step = step;
+    return { loss, gradNorm: this.normT.data[0] as number, lr, step };
+  }
+
+  async evaluate(d: Dataset, wantLogits: boolean, labels: boolean): Promise<EvalResult> {
+    const c = this.cfg, O = c.outputs;
+    const chunk = Math.max(c.batchSize, 256);
+    const fetch = ['loss', ...(labels && c.loss === 'softmax_cross_entropy' ? ['accuracy'] : []), ...(wantLogits ? ['logits'] : [])];
+    const logits = wantLogits ? new this.Arr(d.n * O) : undefined;
+    let loss = 0, acc = 0;
+    for (let s = 0; s < d.n; s += chunk) {
+      const e = Math.min(d.n, s + chunk);
+      if (labels) this.gather(d, s, e - s, null);
+      else {
+        this.ensureBatch(e - s);
+        this.xb.set(d.x.subarray(s * c.inputs, e * c.inputs));
+        if (this.yb instanceof BigInt64Array) this.yb.fill(0n);
+        else this.yb.fill(0);
+      }
+      const out = await this.eval.run({ ...this.batchFeeds(0, e - s), ...this.sets[this.cur].paramFeeds }, fetch);
+      loss += (out.loss.data[0] as number) * (e - s);
+      if (out.accuracy) acc += (out.accuracy.data[0] as number) * (e - s);
+      if (logits) logits.set(out.logits.data as FloatArray, s * O);
+    }
+    const r: EvalResult = { loss: loss / d.n, accuracy: labels && c.loss === 'softmax_cross_entropy' ? acc / d.n : NaN };
+    if (logits) r.logits = logits;
+    return r;
+  }
+
+  async fit(m: FitMsg): Promise<FitResult> {
+    const c = this.cfg, B = c.batchSize, N = m.data.n;
+    const k = this.counters;
+    const seed = m.shuffle ? m.shuffleSeed : null;
+    if (m.startEpoch !== null) {
+      k.epoch = m.startEpoch;
+      k.batchInEpoch = 0;
+    }
+    if (k.batchInEpoch > 0 && (k.datasetSize !== N || k.shuffleSeed !== seed)) {
+      throw new UsageError(
+        `cannot continue the interrupted epoch ${k.epoch + 1}: it was over ${k.datasetSize} examples with shuffleSeed ${k.shuffleSeed}, this fit has ${N} with ${seed}`,
+      );
+    }
+    k.datasetSize = N;
+    k.shuffleSeed = seed;
+    const batches = Math.ceil(N / B);
+    let steps = 0, stopped = false, lastEval: EvalResult | null = null, epochLoss = NaN;
+    let best = Infinity, bad = 0;
+    const doEval = async () => {
+      lastEval = await this.evaluate(m.evalData!, false, true);
+      post({ event: 'eval', data: { ...lastEval, step: k.step, epoch: k.epoch } });
+      if (m.earlyStopping) {
+        if (lastEval.loss < best - m.earlyStopping.minDelta) {
+          best = lastEval.loss;
+          bad = 0;
+        } else if (++bad >= m.earlyStopping.patience) stopped = true;
+      }
+    };
+    const perm = new Uint32Array(N);
+    outer: while (k.epoch < m.epochs) {
+      const rows = seed === null ? null : permutation(seed, k.epoch, N, perm);
+      let sum = 0, seen = 0;
+      const t0 = performance.now();
+      while (k.batchInEpoch < batches) {
+        if (m.maxSteps !== null && steps >= m.maxSteps) break outer;
+        const start = k.batchInEpoch * B, n = Math.min(B, N - start);
+        const t = performance.now();
+        this.gather(m.data, start, n, rows);
+        const r = await this.runStep(n);
+        k.batchInEpoch++;
+        steps++;
+        sum += r.loss * n;
+        seen += n;
+        post({ event: 'step', data: { step: r.step, epoch: k.epoch, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, examplesPerSecond: n / ((performance.now() - t) / 1000) } });
+        if (m.evalEvery !== null && k.step % m.evalEvery === 0) {
+          await doEval();
+          if (stopped) break outer;
+        }
+      }
+      k.epoch++;
+      k.batchInEpoch = 0;
+      epochLoss = sum / seen;
+      post({ event: 'epoch', data: { epoch: k.epoch, step: k.step, loss: epochLoss, examplesPerSecond: seen / ((performance.now() - t0) / 1000) } });
+      if (m.evalData && m.evalEvery === null) {
+        await doEval();
+        if (stopped) break;
+      }
+    }
+    return { steps, epochs: k.epoch, stoppedEarly: stopped, loss: epochLoss, lastEval };
+  }
+}
+
+let engine: Engine | null = null;
+
+async function handle(msg: Request): Promise<unknown> {
+  if (msg.cmd === 'init') {
+    engine = new Engine(msg);
+    const fallback = await engine.open();
+    return { device: engine.device, fallback };
+  }
+  const e = engine!;
+  switch (msg.cmd) {
+    case 'step': {
+      e.gather(msg.data, 0, msg.data.n, null);
+      const r = await e.runStep(msg.data.n);
+      e.refreshMirror();
+      return r;
+    }
+    case 'fit':
+      try {
+        return await e.fit(msg);
+      } finally {
+        e.refreshMirror();
+      }
+    case 'evaluate':
+      return e.evaluate(msg.data, msg.logits, msg.labels);
+    case 'getState': {
+      const set = e.sets[e.cur];
+      return { params: set.params, state: set.state };
+    }
+    case 'setState':
+      e.setState(msg.params, msg.state);
+      e.counters = { ...msg.counters };
+      return null;
+    case 'close':
+      await Promise.all([e.train, e.eval, e.grad, e.apply].map((s) => s?.release()));
+      engine = null;
+      return null;
+  }
+}
+
+port.on('message', (msg: Request & { id: number }) => {
+  handle(msg).then(
+    (result) => post({ id: msg.id, ok: true, result, counters: engine ? { ...engine.counters } : (null as never) }),
+    (err: unknown) => {
+      const e = err as Error;
+      post({ id: msg.id, ok: false, usage: e instanceof UsageError, message: e?.message ?? String(err), stack: e?.stack, counters: engine ? { ...engine.counters } : null });
+    },
+  );
+});
