@@ -321,14 +321,21 @@ class Exponential extends Base1 {
   readonly mean: number;
   readonly variance: number;
   private readonly lr: number;
+  /** -1 / rate (dist.rs multiplies by it: `ln(u) * (-1 / rate)`) */
+  private readonly nir: number;
   constructor(readonly rate: number) {
     super();
     this.mean = 1 / rate;
     this.variance = 1 / (rate * rate);
     this.lr = Math.log(rate);
+    this.nir = -1 / rate;
   }
   draw(rng: Stream): number {
-    return -Math.log(rng.nextF64()) / this.rate;
+    return Math.log(rng.nextF64()) * this.nir;
+  }
+  override sample(rng: Stream, out: Float64Array): void {
+    const nir = this.nir;
+    for (let i = 0; i < out.length; i++) out[i] = Math.log(rng.nextF64()) * nir;
   }
   lpdf(x: number): number {
     return x >= 0 ? this.lr - this.rate * x : Number.isNaN(x) ? NaN : -Infinity;
@@ -340,10 +347,10 @@ class Exponential extends Base1 {
     return x <= 0 ? 1 : Math.exp(-this.rate * x);
   }
   quantile(p: number): number {
-    return -Math.log1p(-checkP(p)) / this.rate;
+    return Math.log1p(-checkP(p)) * this.nir;
   }
   isf(q: number): number {
-    return -Math.log(checkP(q)) / this.rate;
+    return Math.log(checkP(q)) * this.nir;
   }
 }
 

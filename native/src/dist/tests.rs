@@ -553,14 +553,14 @@ fn bench_normal_ab() {
         a.sort_by(|x, y| x.partial_cmp(y).unwrap());
         b.sort_by(|x, y| x.partial_cmp(y).unwrap());
         let m = (n * 20) as f64 / 1e6;
-        eprintln!("round {round}: scalar {:.1} M/s  batch {:.1} M/s", m / a[7], m / b[7]);
+        eprintln!("round {round}: std_normal loop {:.1} M/s, normal_fill {:.1} M/s (medians)", m / a[7], m / b[7]);
     }
 }
 
 #[test]
 fn normal_fill_matches_scalar() {
     let t = zig();
-    for &(seed, n) in &[(1u64, 1usize), (2, 7), (3, 8), (4, 9), (5, 511), (6, 512), (7, 513), (8, 100_000)] {
+    for &(seed, n) in &[(1u64, 1usize), (2, 7), (3, 8), (4, 9), (5, 63), (6, 64), (7, 65), (8, 511), (9, 512), (10, 513), (11, 100_000)] {
         let mut r1 = Stream::new(seed, 3, 0);
         let mut r2 = Stream::new(seed, 3, 0);
         let want: Vec<f64> = (0..n).map(|_| 1.5 + 2.0 * std_normal(&mut r1, t)).collect();
@@ -569,5 +569,165 @@ fn normal_fill_matches_scalar() {
         assert_eq!(got, want, "n = {n}");
         // the stream is left at the same place
         assert_eq!(r1.next_u64(), r2.next_u64());
+    }
+}
+
+#[test]
+fn gamma_beta_sample_matches_sample_one() {
+    let t = zig();
+    let progs: &[&[f64]] = &[
+        &[5.0, 2.5, 2.0],
+        &[5.0, 0.3, 1.0],
+        &[5.0, 1.0, 3.0],
+        &[5.0, 40.0, 0.5],
+        &[5.0, 1.2, 1.0],
+        &[6.0, 2.0, 5.0],
+        &[6.0, 0.5, 0.3],
+        &[6.0, 0.7, 3.0],
+        &[6.0, 3.0, 0.2],
+        &[6.0, 1.0, 1.0],
+    ];
+    for p in progs {
+        let d = dist(p);
+        for &(seed, n) in &[(1u64, 1usize), (2, 2), (3, 7), (4, 64), (5, 127), (6, 128), (7, 129), (8, 255), (9, 257), (10, 50_000)] {
+            let mut r1 = Stream::new(seed, 4, 0);
+            let mut r2 = Stream::new(seed, 4, 0);
+            let want: Vec<f64> = (0..n).map(|_| d.sample_one(&mut r1, t)).collect();
+            let mut got = vec![0.0; n];
+            d.sample(&mut r2, &mut got);
+            assert_eq!(got, want, "{p:?} n = {n}");
+            assert_eq!(r1.next_u64(), r2.next_u64(), "{p:?} n = {n}: stream position");
+        }
+    }
+}
+
+#[test]
+#[ignore]
+fn bench_sample_ab() {
+    let n = 65536;
+    let mut out = vec![0.0; n];
+    let t = zig();
+    for p in [&[5.0, 2.5, 1.0][..], &[6.0, 2.0, 5.0][..], &[5.0, 0.5, 1.0][..], &[21.0, 2.0, 0.3, 0.7, 2.0, -2.0, 0.5, 2.0, 1.5, 1.0][..]] {
+        let d = dist(p);
+        let mut rng = Stream::new(1, 2, 0);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..11 {
+            let s = std::time::Instant::now();
+            for _ in 0..5 {
+                for v in out.iter_mut() {
+                    *v = d.sample_one(&mut rng, t);
+                }
+            }
+            a.push(s.elapsed().as_secs_f64());
+            let s = std::time::Instant::now();
+            for _ in 0..5 {
+                d.sample(&mut rng, &mut out);
+            }
+            b.push(s.elapsed().as_secs_f64());
+        }
+        a.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        b.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        let m = (n * 5) as f64 / 1e6;
+        eprintln!("{p:?}: sample_one loop {:.1} M/s, batch {:.1} M/s (medians)", m / a[5], m / b[5]);
+    }
+}
+
+#[test]
+#[ignore]
+fn bench_mixture_logpdf_ab() {
+    let n = 65536;
+    let p = [21.0, 2.0, 0.3, 0.7, 2.0, -2.0, 0.5, 2.0, 1.5, 1.0];
+    let p3 = [21.0, 3.0, 0.3, 0.3, 0.4, 2.0, -2.0, 0.5, 2.0, 1.5, 1.0, 2.0, 4.0, 2.0];
+    for p in [&p[..], &p3[..]] {
+        let d = dist(p);
+        let xs = draw(&[2.0, 0.0, 3.0], n, 1);
+        let mut lp = vec![0.0; n];
+        let mut lq = vec![0.0; n];
+        let Dist::Mixture(m) = &d else { panic!() };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..11 {
+            let s = std::time::Instant::now();
+            for _ in 0..10 {
+                m.logpdf_generic(&xs, &mut lq);
+            }
+            a.push(s.elapsed().as_secs_f64());
+            let s = std::time::Instant::now();
+            for _ in 0..10 {
+                d.logpdf(&xs, &mut lp);
+            }
+            b.push(s.elapsed().as_secs_f64());
+        }
+        for i in 0..n {
+            assert!((lp[i] - lq[i]).abs() <= 1e-13 * lq[i].abs().max(1.0), "{} vs {}", lp[i], lq[i]);
+        }
+        a.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        b.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        let mm = (n * 10) as f64 / 1e6;
+        eprintln!("k = {}: generic {:.1} M/s, normal-mixture path {:.1} M/s (medians)", p[1], mm / a[5], mm / b[5]);
+    }
+}
+
+#[test]
+fn mixture_fill_matches_scalar() {
+    let t = zig();
+    let progs: &[&[f64]] = &[
+        &[21.0, 2.0, 0.3, 0.7, 2.0, -2.0, 0.5, 2.0, 1.5, 1.0],
+        &[21.0, 1.0, 1.0, 2.0, 3.0, 2.0],
+        &[21.0, 3.0, 0.5, 0.0, 0.5, 2.0, 0.0, 1.0, 2.0, 10.0, 1.0, 2.0, -5.0, 0.1],
+        &[21.0, 3.0, 0.6, 0.4, 0.0, 2.0, 0.0, 1.0, 2.0, 10.0, 1.0, 2.0, -5.0, 0.1],
+        &[21.0, 3.0, 0.0, 0.4, 0.6, 2.0, 0.0, 1.0, 2.0, 10.0, 1.0, 2.0, -5.0, 0.1],
+    ];
+    for p in progs {
+        let d = dist(p);
+        for &(seed, n) in &[(1u64, 1usize), (2, 2), (3, 7), (4, 255), (5, 256), (6, 257), (7, 50_000)] {
+            let mut r1 = Stream::new(seed, 4, 0);
+            let mut r2 = Stream::new(seed, 4, 0);
+            let want: Vec<f64> = (0..n).map(|_| d.sample_one(&mut r1, t)).collect();
+            let mut got = vec![0.0; n];
+            d.sample(&mut r2, &mut got);
+            assert_eq!(got, want, "{p:?} n = {n}");
+            assert_eq!(r1.next_u64(), r2.next_u64(), "{p:?} n = {n}: stream position");
+        }
+    }
+    // 17 components: the scalar path
+    let mut p = vec![21.0, 17.0];
+    p.extend(std::iter::repeat(1.0 / 17.0).take(17));
+    for i in 0..17 {
+        p.extend_from_slice(&[2.0, i as f64, 1.0]);
+    }
+    let xs = draw(&p, 1000, 3);
+    assert!(xs.iter().all(|x| x.is_finite()));
+}
+
+#[test]
+fn inversion_batches_match_scalar() {
+    let t = zig();
+    let progs: &[&[f64]] = &[
+        &[9.0, -1.0, 2.0],
+        &[10.0, 0.5, 1.5],
+        &[4.0, 2.5],
+        &[1.0, -2.0, 3.0],
+        &[20.0, 3.0, INF, 4.0, 1.0],
+        &[20.0, 0.1, 0.5, 4.0, 1.0],
+        &[20.0, -INF, -6.0, 9.0, 0.0, 1.0],
+        &[20.0, 4.0, INF, 9.0, 0.0, 1.0],
+        &[20.0, 4.0, 5.0, 10.0, 0.0, 1.0],
+        &[20.0, -5.0, -4.0, 10.0, 0.0, 1.0],
+        &[20.0, 0.5, 0.6, 1.0, 0.0, 1.0],
+        &[20.0, 0.1, 0.15, 1.0, 0.0, 1.0],
+        &[20.0, 5.0, 50.0, 8.0, 0.0, 1.0],
+        &[20.0, 8.0, INF, 2.0, 0.0, 1.0],
+    ];
+    for p in progs {
+        let d = dist(p);
+        for &(seed, n) in &[(1u64, 1usize), (2, 9), (3, 2047), (4, 2049), (5, 10_000)] {
+            let mut r1 = Stream::new(seed, 4, 0);
+            let mut r2 = Stream::new(seed, 4, 0);
+            let want: Vec<f64> = (0..n).map(|_| d.sample_one(&mut r1, t)).collect();
+            let mut got = vec![0.0; n];
+            d.sample(&mut r2, &mut got);
+            assert_eq!(got, want, "{p:?} n = {n}");
+            assert_eq!(r1.next_u64(), r2.next_u64(), "{p:?} n = {n}: stream position");
+        }
     }
 }
