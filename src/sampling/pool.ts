@@ -18,7 +18,7 @@ export function defaultWorkers(): number {
 export function getPool(threads: number): Piscina {
   let p = pools.get(threads);
   if (!p) {
-    p = new Piscina({ filename: workerFile, minThreads: threads, maxThreads: threads, idleTimeout: 30_000, concurrentTasksPerWorker: 1 });
+    p = new Piscina({ filename: workerFile, minThreads: threads, maxThreads: threads, idleTimeout: 30_000, concurrentTasksPerWorker: 2 });
     // An 'error' event without a listener would crash the process; task failures still reach
     // their callers through run()'s promise.
     p.on('error', (e: unknown) => process.stderr.write(`rsft: worker pool error: ${e instanceof Error ? e.message : String(e)}\n`));

@@ -177,6 +177,7 @@ async function* acceptedRows(
   acc: StatsAccumulator,
   signal: AbortSignal | undefined,
   onProgress: SamplerOptions['onProgress'],
+  out?: Float64Array,
 ): AsyncGenerator<Float64Array> {
   const d = p.plan.d;
   let filled = 0;
@@ -189,6 +190,7 @@ async function* acceptedRows(
     maxBlocks: p.maxBlocks,
     wanted: () => n - filled,
     signal,
+    direct: out ? { out, filledRows: () => filled } : undefined,
   });
   for await (const r of blocks) {
     acc.add(r.stats);
@@ -221,8 +223,9 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
   }
   const acc = new StatsAccumulator(p);
   let filled = 0;
-  for await (const rows of acceptedRows(p, n, acc, o.signal, o.onProgress)) {
-    out.set(rows, filled * d);
+  for await (const rows of acceptedRows(p, n, acc, o.signal, o.onProgress, out)) {
+    // Rows the kernel wrote straight into place need no copy.
+    if (rows.buffer !== out.buffer || rows.byteOffset !== out.byteOffset + filled * d * 8) out.set(rows, filled * d);
     filled += rows.length / d;
   }
   return { samples: out, stats: acc.result((performance.now() - t0) / 1000) };

@@ -27,6 +27,12 @@ export interface ScheduleOptions {
   /** accepted rows still wanted after what has been yielded; Infinity for an endless stream */
   wanted: () => number;
   signal?: AbortSignal;
+  /**
+   * The caller's output and how many rows it holds so far: one worker then lets the kernel
+   * write straight into it while a whole block fits (the kernel needs room for every proposal
+   * of the block), saving a copy per block.
+   */
+  direct?: { out: Float64Array; filledRows: () => number };
 }
 
 /** Slots are reused across blocks and calls: first touch of fresh pages is slow on these VMs. */
@@ -65,15 +71,17 @@ async function* inline(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   try {
     for (let block = 0; block < o.maxBlocks && o.wanted() > 0; block++) {
       if (o.signal?.aborted) throw abortError(o.signal);
+      const at = o.direct ? o.direct.filledRows() * d : 0;
+      const dest = o.direct && o.direct.out.length - at >= blockSize * d ? o.direct.out.subarray(at) : slot;
       let stats: Float64Array;
       if (ext && scratch) {
         kernel.proposeBlock(plan.job, seed, block, blockSize, scratch.xs, scratch.logq);
         if (ext.fn) ext.fn(scratch.xs, scratch.logp, d);
-        stats = kernel.acceptBlock(plan.job, seed, block, scratch.xs, scratch.logq, scratch.logp, slot);
+        stats = kernel.acceptBlock(plan.job, seed, block, scratch.xs, scratch.logq, scratch.logp, dest);
       } else {
-        stats = kernel.sampleBlock(plan.job, seed, block, blockSize, slot);
+        stats = kernel.sampleBlock(plan.job, seed, block, blockSize, dest);
       }
-      yield { block, rows: slot.subarray(0, stats[0] * d), stats };
+      yield { block, rows: dest.subarray(0, stats[0] * d), stats };
       // Let timers, abort signals and progress output run between blocks.
       if ((block & 7) === 7) await new Promise<void>((r) => setImmediate(r));
     }
