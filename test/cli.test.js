@@ -57,6 +57,20 @@ test('multi-dimensional samples are [n, d]', () => {
   assert.equal(data.length, 2000);
 });
 
+test('--target-module runs a JS batch log-density in the workers', () => {
+  const mod = fileURLToPath(new URL('./fixtures/logdensity.mjs', import.meta.url));
+  const a = run(['sample', '--target-module', `${mod}#beta25`, '--proposal', 'uniform(0,1)', '--M', '2.4576', '-n', '20000', '--workers', '2', '--json']);
+  assert.equal(a.status, 0, a.stderr);
+  const b = run(['sample', ...T1, '-n', '20000', '--json']);
+  const sa = JSON.parse(a.stdout);
+  const sb = JSON.parse(b.stdout);
+  assert.equal(sa.workers, 2);
+  assert.ok(Math.abs(sa.acceptanceRate - sb.acceptanceRate) < 0.02);
+  const bad = run(['sample', '--target-module', `${mod}#nope`, '--proposal', 'uniform(0,1)', '-n', '10']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /no function export 'nope'/);
+});
+
 test('--json prints the stats object', () => {
   const r = run(['sample', ...T1, '-n', '5000', '--json']);
   assert.equal(r.status, 0, r.stderr);

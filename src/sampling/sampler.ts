@@ -102,7 +102,10 @@ async function prepare(o: SamplerOptions, n: number): Promise<Prepared> {
   const plan = await makePlan({ target: o.target, proposal: o.proposal, M: o.M, onViolation }, kernel);
   for (const w of plan.warnings) process.emitWarning(w, 'RsftEnvelopeWarning');
   const maxBlocks = Math.max(1, Math.ceil(maxProposals / blockSize));
-  return { plan, kernel, seed, workers, blockSize, maxBlocks, maxProposals, onViolation };
+  // A JS function cannot be sent to workers: it runs on this thread (give { module, export }
+  // to use the pool), and the stats say so.
+  const usable = plan.external && !plan.external.module ? 1 : workers;
+  return { plan, kernel, seed, workers: usable, blockSize, maxBlocks, maxProposals, onViolation };
 }
 
 class StatsAccumulator {
