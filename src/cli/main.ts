@@ -15,6 +15,7 @@ commands:
   sample   draw exact samples by rejection (rsft sample --help)
   train    train a classifier on .npy data and export ONNX (rsft train --help)
   demo     run the reference sampling tasks and print their stats
+  run      classifier RSFT on your data from a config file (rsft run --help)
   doctor   show the active kernel, CPU features and runtime versions
   help     show this help
 `;
@@ -29,6 +30,8 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./train-command.js')).trainCommand(rest);
     case 'demo':
       return demoCommand(rest);
+    case 'run':
+      return (await import('./run-command.js')).runCommand(rest);
     case 'doctor':
       return doctorCommand(rest);
     case undefined:
@@ -42,7 +45,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write('rsft 0.1.0\n');
       return;
     default:
-      throw new UsageError(`unknown command '${cmd}' (commands: sample, train, demo, doctor, help)`);
+      throw new UsageError(`unknown command '${cmd}' (commands: sample, train, demo, run, doctor, help)`);
   }
 }
 

@@ -1,0 +1,107 @@
+/**
+ * Envelope and rejection sampling over an empirical pool.
+ *
+ * Target: the pool reweighted by w (w = p_target / p_source). Proposal: a pool row drawn
+ * uniformly. Accept row r with probability min(w_r, M) / M. With M >= max w this is exact:
+ * accepted rows are distributed as w_r / sum w. M is instead a quantile of w (default 0.99):
+ * rows above M are accepted with probability 1 instead of w_r / M, so their share is
+ * under-represented (bias towards the source) — the price of an acceptance rate that is not
+ * ruined by a few huge (often poorly estimated) weights. Those rows are counted and reported as
+ * envelope violations.
+ *
+ * Randomness: block b (BLOCK proposals) draws row indices from Stream(seed, b, 0) and the
+ * acceptance uniforms from Stream(seed, b, 1), so the accepted set is a pure function of
+ * (seed, w, M, samples, budget).
+ */
+import { Stream } from '../sampling/rng.js';
+import { UsageError } from '../errors.js';
+import type { Provenance } from './types.js';
+
+export const BLOCK = 65536;
+
+export interface Envelope {
+  M: number;
+  /** rows with w > M */
+  clipped: number;
+  /** mean of min(w, M) / M: the acceptance probability of one proposal */
+  expectedRate: number;
+}
+
+/** Quantile (linear interpolation between order statistics, numpy's default). */
+export function quantile(w: Float64Array, q: number): number {
+  const s = Float64Array.from(w).sort();
+  if (s.length === 0) return NaN;
+  const pos = Math.min(1, Math.max(0, q)) * (s.length - 1);
+  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+}
+
+export function envelope(w: Float64Array, clip: number): Envelope {
+  for (let i = 0; i < w.length; i++) {
+    if (!(w[i] >= 0) || !Number.isFinite(w[i])) throw new UsageError(`density-ratio weight of pool row ${i} is ${w[i]} (weights must be finite and >= 0)`);
+  }
+  const M = quantile(w, clip);
+  if (!(M > 0)) throw new UsageError(`the ${clip} quantile of the density-ratio weights is 0: no pool row could be accepted (raise ratio.clip or check the weights)`);
+  let clipped = 0, s = 0;
+  for (let i = 0; i < w.length; i++) {
+    if (w[i] > M) clipped++;
+    s += Math.min(w[i], M);
+  }
+  return { M, clipped, expectedRate: s / w.length / M };
+}
+
+export interface SampleResult {
+  rows: Int32Array;
+  provenance: Provenance[];
+  proposals: number;
+}
+
+/** Rejection sampling from the pool until `samples` accepted or `budget` proposals. */
+export function rejectionSample(w: Float64Array, M: number, seed: number, samples: number, budget: number): SampleResult {
+  const n = w.length;
+  const prov: Provenance[] = [];
+  const idx = new Float64Array(BLOCK), us = new Float64Array(BLOCK);
+  let proposals = 0;
+  for (let b = 0; prov.length < samples && proposals < budget; b++) {
+    const m = Math.min(BLOCK, budget - proposals);
+    const iv = idx.subarray(0, m), uv = us.subarray(0, m);
+    new Stream(seed, b, 0).fillF64(iv);
+    new Stream(seed, b, 1).fillF64(uv);
+    for (let j = 0; j < m; j++) {
+      proposals++;
+      const row = Math.min(n - 1, Math.floor(iv[j] * n));
+      const u = uv[j];
+      const wr = w[row];
+      if (u * M < Math.min(wr, M)) {
+        prov.push({ row, w: wr, u, block: b });
+        if (prov.length >= samples) break;
+      }
+    }
+  }
+  return { rows: Int32Array.from(prov, (p) => p.row), provenance: prov, proposals };
+}
+
+/** `k` rows drawn uniformly with replacement (Stream(seed, 0, 2)). */
+export function uniformRows(n: number, k: number, seed: number): Int32Array {
+  const u = new Float64Array(k);
+  new Stream(seed, 0, 2).fillF64(u);
+  return Int32Array.from(u, (v) => Math.min(n - 1, Math.floor(v * n)));
+}
+
+/** `k` rows drawn with probability proportional to w, with replacement (Stream(seed, 0, 3)). */
+export function weightedRows(w: Float64Array, k: number, seed: number): Int32Array {
+  const n = w.length;
+  const cum = new Float64Array(n);
+  let s = 0;
+  for (let i = 0; i < n; i++) { s += w[i]; cum[i] = s; }
+  const u = new Float64Array(k);
+  new Stream(seed, 0, 3).fillF64(u);
+  const out = new Int32Array(k);
+  for (let j = 0; j < k; j++) {
+    const t = u[j] * s;
+    let lo = 0, hi = n - 1;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (cum[mid] > t) hi = mid; else lo = mid + 1; }
+    out[j] = lo;
+  }
+  return out;
+}

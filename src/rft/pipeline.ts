@@ -1,0 +1,335 @@
+/**
+ * The classifier RSFT pipeline: standardize (source statistics) -> pretrain or load ->
+ * density ratio -> envelope M -> rejection sampling from the pool -> fine-tune -> baselines
+ * -> run folder (summary.json, pretrained.onnx, model.onnx, accepted.jsonl, report.html).
+ *
+ * Every output is staged in an AtomicFile and committed only at the very end, so an
+ * interrupted run leaves no half-written files in the run folder.
+ *
+ * Weighted baseline: the Trainer's loss has no per-example weights (the graph layer's
+ * softmaxCrossEntropy does, but Trainer.create does not expose them), so importance-weighted
+ * fine-tuning on the whole pool is emulated by weighted resampling: the same number of rows as
+ * RSFT accepted, drawn from the pool with probability proportional to w (with replacement).
+ * In expectation its gradient is the importance-weighted gradient; summary.notes says so.
+ */
+import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from '../errors.js';
+import { AtomicFile } from '../io/atomic-file.js';
+import { models, Trainer } from '../train/index.js';
+import type { Model } from '../train/index.js';
+import { normalizeRun, trainingSpec } from '../train/config.js';
+import { compileTraining } from '../graph/compile.js';
+import { computeStats, fold, standardize, unfold, type Stats } from './standardize.js';
+import { envelope, rejectionSample, uniformRows, weightedRows } from './accept.js';
+import { classifierRatio, columnRatio, expressionRatio } from './ratio.js';
+import { pretrainedSizes, pretrainedWeights } from './pretrained-model.js';
+import type { Curve, Dataset, Metrics, PipelineInput, ProgressFn, ReportData, Summary } from './types.js';
+
+export interface PipelineOptions {
+  onProgress?: ProgressFn;
+}
+
+type Params = Record<string, Float32Array>;
+
+function gather(x: Float32Array, d: number, rows: Int32Array): Float32Array {
+  const out = new Float32Array(rows.length * d);
+  for (let i = 0; i < rows.length; i++) out.set(x.subarray(rows[i] * d, rows[i] * d + d), i * d);
+  return out;
+}
+
+function gatherY(y: Int32Array, rows: Int32Array): Int32Array {
+  return Int32Array.from(rows, (r) => y[r]);
+}
+
+function validate(input: PipelineInput): void {
+  const { source, target, test, targetLabeled } = input.data;
+  if (!source.y) throw new UsageError('the source data has no labels');
+  if (source.n === 0) throw new UsageError('the source set is empty');
+  if (target.n === 0) throw new UsageError('the target set is empty');
+  for (const [k, ds] of Object.entries({ target, test, targetLabeled })) {
+    if (ds && ds.d !== source.d) throw new UsageError(`data.${k} has ${ds.d} features, data.source has ${source.d}`);
+  }
+  for (const [k, ds] of Object.entries({ source, test, targetLabeled })) {
+    if (!ds) continue;
+    if (!ds.y) throw new UsageError(`data.${k} has no labels`);
+    for (let i = 0; i < ds.n; i++) {
+      if (ds.y[i] < 0 || ds.y[i] >= input.classes) throw new UsageError(`data.${k}: row ${i + 1} has label ${ds.y[i]}, outside 0..${input.classes - 1}`);
+    }
+    for (let i = 0; i < ds.x.length; i++) if (!Number.isFinite(ds.x[i])) throw new UsageError(`data.${k}: row ${Math.floor(i / ds.d) + 1} has a non-finite value`);
+  }
+  const f = input.finetune;
+  if (!(Number.isInteger(f.samples) && f.samples > 0)) throw new UsageError(`finetune.samples must be a positive integer, got ${f.samples}`);
+  const clip = input.ratio.clip;
+  if (!(clip > 0 && clip <= 1)) throw new UsageError(`ratio.clip must be in (0, 1], got ${clip}`);
+}
+
+/** An MLP whose initial parameters are `params` (standardized-input space). */
+function mlpWith(sizes: number[], activation: PipelineInput['model']['activation'], seed: number, params: Params | null): Model {
+  const model = models.mlp({ sizes, activation, seed });
+  if (params) for (const p of model.params) p.init = Float32Array.from(params[p.name]);
+  return model;
+}
+
+function inferenceBytes(model: Model, params: Params): Uint8Array {
+  const run = normalizeRun({ model, loss: 'softmax_cross_entropy', optimizer: { type: 'adamw', lr: 1e-3 }, batchSize: 1 });
+  return compileTraining(trainingSpec(model, run)).inferenceModel(params, { dtype: 'float32' });
+}
+
+function paramsOf(t: Trainer): Params {
+  const out: Params = {};
+  for (const [k, v] of t.parameters()) out[k] = Float32Array.from(v);
+  return out;
+}
+
+export async function runPipeline(input: PipelineInput, opts: PipelineOptions = {}): Promise<Summary> {
+  validate(input);
+  const progress = opts.onProgress ?? (() => undefined);
+  const threads = input.threads ?? Math.max(1, Math.min(availableParallelism(), 4));
+  const timings: Record<string, number> = { ...(input.timings ?? {}) };
+  const curves: Curve[] = [];
+  const notes: string[] = [];
+  let tStage = performance.now();
+  const stage = (name: string) => {
+    const now = performance.now();
+    timings[name] = (timings[name] ?? 0) + (now - tStage) / 1000;
+    tStage = now;
+  };
+  const { source, target, test, targetLabeled } = input.data;
+  const d = source.d, C = input.classes, seed = input.seed;
+  const ft = input.finetune;
+  if (!test) notes.push('no labeled test set (data.test): accuracies and losses are null');
+
+  try {
+    mkdirSync(input.out, { recursive: true });
+  } catch (e) {
+    throw new UsageError(`cannot create run folder ${input.out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+
+  // 1. standardization with source statistics
+  const stats: Stats = computeStats(source);
+  const zs = standardize(source.x, d, stats);
+  const zt = standardize(target.x, d, stats);
+  const zTest = test ? standardize(test.x, d, stats) : null;
+  const zTl = targetLabeled ? standardize(targetLabeled.x, d, stats) : null;
+  const ys = source.y!;
+  stage('standardize');
+
+  // 2. pretrained model (loaded, or trained on the source pool)
+  let sizes = [d, ...input.model.hidden, C];
+  let pre: Params | null = null;
+  if (input.model.pretrained) {
+    sizes = pretrainedSizes(input.model.pretrained, d, C);
+    // Pretrained files are raw-input models (as rsft exports them): bring them to z-space.
+    pre = unfold(pretrainedWeights(input.model.pretrained, sizes), stats);
+    if (sizes[sizes.length - 1] !== C) notes.push(`pretrained model has ${sizes[sizes.length - 1]} outputs for ${C} classes`);
+  }
+  const act = input.model.activation;
+
+  const makeTrainer = async (params: Params | null, lr: number, batch: number, initSeed = seed) =>
+    Trainer.create({
+      model: mlpWith(sizes, act, initSeed, params),
+      loss: 'softmax_cross_entropy',
+      optimizer: { type: 'adamw', lr, weightDecay: 0.01 },
+      batchSize: batch,
+      threads,
+    });
+
+  const evaluate = async (t: Trainer): Promise<Metrics> => {
+    if (!test || !zTest) return { accuracy: NaN, loss: NaN };
+    const r = await t.evaluate({ x: zTest, y: test.y! });
+    return { accuracy: r.accuracy, loss: r.loss };
+  };
+
+  const fit = async (t: Trainer, name: string, x: Float32Array, y: Int32Array, epochs: number) => {
+    const points: { step: number; loss: number }[] = [];
+    t.on('step', (e: { step: number; loss: number }) => points.push({ step: e.step, loss: e.loss }));
+    t.on('epoch', (e: { epoch: number; loss: number }) => progress(name, `epoch ${e.epoch}/${epochs} loss ${e.loss.toFixed(4)}`));
+    if (y.length > 0) await t.fit({ x, y, epochs, shuffleSeed: seed });
+    curves.push({ name, points });
+  };
+
+  let preMetrics: Metrics;
+  {
+    const pt = input.pretrain ?? { epochs: 5, lr: 1e-3, batch: 128 };
+    const t = await makeTrainer(pre, pt.lr, pt.batch);
+    try {
+      if (!pre) {
+        progress('pretrain', `${source.n} source rows, model ${sizes.join('-')}`);
+        await fit(t, 'pretrain', zs, ys, pt.epochs);
+        pre = paramsOf(t);
+      }
+      preMetrics = await evaluate(t);
+    } finally {
+      await t.close();
+    }
+    progress('pretrain', `accuracy on test ${fmt(preMetrics.accuracy)}`);
+  }
+  const preParams = pre!;
+  stage('pretrain');
+
+  // 3. density ratio over the pool
+  let w: Float64Array;
+  const r = input.ratio;
+  progress('ratio', `method ${r.method}`);
+  if (r.method === 'classifier') {
+    const points: { step: number; loss: number }[] = [];
+    // The labeled target rows are target-domain inputs too: the domain classifier sees them.
+    let zTarget = zt, nTarget = target.n;
+    if (zTl && targetLabeled) {
+      zTarget = new Float32Array(zt.length + zTl.length);
+      zTarget.set(zt);
+      zTarget.set(zTl, zt.length);
+      nTarget += targetLabeled.n;
+    }
+    w = await classifierRatio(zs, source.n, zTarget, nTarget, d, {
+      seed: seed + 1, threads, hidden: r.hidden, epochs: r.epochs, onStep: (step, loss) => points.push({ step, loss }),
+    });
+    curves.push({ name: 'domain classifier', points });
+  } else if (r.method === 'column') {
+    w = columnRatio(r.weights, source.n);
+  } else {
+    w = expressionRatio(r.expr, source);
+  }
+  stage('ratio');
+
+  // 4. envelope, 5. rejection sampling
+  const env = envelope(w, r.clip);
+  const budget = ft.budget ?? Math.max(100 * ft.samples, 1_000_000);
+  const sampled = rejectionSample(w, env.M, seed, ft.samples, budget);
+  const accepted = sampled.rows.length;
+  if (accepted === 0) throw new UsageError(`no pool row was accepted in ${sampled.proposals} proposals (finetune.budget too small?)`);
+  if (accepted < ft.samples) notes.push(`proposal budget ${budget} reached with ${accepted} of ${ft.samples} samples accepted`);
+  progress('sample', `accepted ${accepted} of ${sampled.proposals} proposals (rate ${fmt(accepted / sampled.proposals)}, expected ${fmt(env.expectedRate)}), M ${env.M.toPrecision(4)}, ${env.clipped} clipped`);
+  stage('sample');
+
+  // 6. fine-tune on the accepted set (+ labeled target rows)
+  const withTl = (x: Float32Array, y: Int32Array): [Float32Array, Int32Array] => {
+    if (!targetLabeled || !zTl) return [x, y];
+    const x2 = new Float32Array(x.length + zTl.length);
+    x2.set(x);
+    x2.set(zTl, x.length);
+    const y2 = new Int32Array(y.length + targetLabeled.n);
+    y2.set(y);
+    y2.set(targetLabeled.y!, y.length);
+    return [x2, y2];
+  };
+  let rsftParams: Params;
+  let rsftMetrics: Metrics;
+  {
+    const [x, y] = withTl(gather(zs, d, sampled.rows), gatherY(ys, sampled.rows));
+    const t = await makeTrainer(preParams, ft.lr, ft.batch);
+    try {
+      progress('finetune', `RSFT on ${y.length} rows`);
+      await fit(t, 'rsft', x, y, ft.epochs);
+      rsftMetrics = await evaluate(t);
+      rsftParams = paramsOf(t);
+    } finally {
+      await t.close();
+    }
+    progress('finetune', `RSFT accuracy on test ${fmt(rsftMetrics.accuracy)}`);
+  }
+  stage('finetune');
+
+  // 7. baselines, same budget (same number of rows and epochs)
+  const baseline = async (name: string, x: Float32Array, y: Int32Array): Promise<Metrics> => {
+    const t = await makeTrainer(preParams, ft.lr, ft.batch);
+    try {
+      progress('baselines', `${name} on ${y.length} rows`);
+      await fit(t, name, x, y, ft.epochs);
+      const m = await evaluate(t);
+      progress('baselines', `${name} accuracy on test ${fmt(m.accuracy)}`);
+      return m;
+    } finally {
+      await t.close();
+    }
+  };
+  const ur = uniformRows(source.n, accepted, seed);
+  const uniform = await baseline('uniform', ...withTl(gather(zs, d, ur), gatherY(ys, ur)));
+  const wr = weightedRows(w, accepted, seed);
+  const weighted = await baseline('weighted', ...withTl(gather(zs, d, wr), gatherY(ys, wr)));
+  notes.push('weighted baseline: the Trainer loss takes no per-example weights, so importance weighting is emulated by resampling the pool with probability proportional to w (same number of rows as RSFT accepted, with replacement)');
+  const baselines: Summary['baselines'] = { uniform, weighted };
+  if (targetLabeled && zTl) baselines.targetOnly = await baseline('targetOnly', zTl, targetLabeled.y!);
+  stage('baselines');
+
+  // 8. run folder
+  const summary: Summary = {
+    pretrained: preMetrics,
+    rsft: rsftMetrics,
+    baselines,
+    acceptance: { rate: accepted / sampled.proposals, expectedRate: env.expectedRate, M: env.M, clipped: env.clipped, proposals: sampled.proposals, accepted },
+    timings,
+    notes,
+    config: input.config,
+  };
+  const files: AtomicFile[] = [];
+  const stageFile = (name: string, data: Uint8Array | string) => {
+    const f = AtomicFile.open(join(input.out, name));
+    files.push(f);
+    f.write(data);
+  };
+  try {
+    const model = models.mlp({ sizes, activation: act, seed });
+    stageFile('pretrained.onnx', inferenceBytes(model, fold(preParams, stats)));
+    stageFile('model.onnx', inferenceBytes(model, fold(rsftParams, stats)));
+    stageFile('accepted.jsonl', sampled.provenance.map((p) => JSON.stringify(p)).join('\n') + '\n');
+    stage('export');
+    summary.timings.total = Object.values(timings).reduce((a, b) => a + b, 0);
+    stageFile('summary.json', JSON.stringify(summary, null, 2) + '\n');
+    const report: ReportData = { summary, weights: w, M: env.M, curves };
+    const html = await renderReport(input.out, report);
+    if (html !== null) stageFile('report.html', html);
+    for (const f of files) f.commit();
+  } catch (e) {
+    for (const f of files) {
+      try { f.abort(); } catch { /* already committed or gone */ }
+    }
+    throw e;
+  }
+  // report.ts may write report.html itself (atomically) through writeReport.
+  await callWriteReport(input.out, { summary, weights: w, M: env.M, curves });
+  return summary;
+}
+
+function fmt(v: number): string {
+  return Number.isFinite(v) ? v.toFixed(4) : 'n/a';
+}
+
+type ReportModule = { renderReport?: (data: ReportData) => string; writeReport?: (outDir: string, data: ReportData) => void | Promise<void> };
+
+async function reportModule(): Promise<ReportModule | null> {
+  try {
+    // A variable specifier: report.ts is written by another module owner and may be absent.
+    const spec = './report.js';
+    return (await import(spec)) as ReportModule;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return null;
+    throw e;
+  }
+}
+
+/** report.html content when report.ts offers a pure renderer (staged with the other files). */
+async function renderReport(_out: string, data: ReportData): Promise<string | null> {
+  const m = await reportModule();
+  if (m?.renderReport) return m.renderReport(data);
+  if (!m) return minimalReport(data);
+  return null;
+}
+
+async function callWriteReport(out: string, data: ReportData): Promise<void> {
+  const m = await reportModule();
+  if (m && !m.renderReport && m.writeReport) await m.writeReport(out, data);
+}
+
+function esc(s: string): string {
+  return s.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
+}
+
+/** Used only when src/rft/report.ts is absent: the summary as a plain self-contained page. */
+function minimalReport(data: ReportData): string {
+  return `<!doctype html><meta charset="utf-8"><title>rsft run</title><h1>rsft run</h1><pre>${esc(JSON.stringify(data.summary, null, 2))}</pre>\n`;
+}
+
+export type { Dataset };

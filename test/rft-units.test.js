@@ -1,0 +1,152 @@
+// Classifier RSFT building blocks: the density-ratio estimators against a known analytic ratio,
+// the acceptance statistics of pool rejection sampling (chi-square over weight bins), provenance
+// consistency and reproducibility, the envelope, and standardization folding.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Stream } from '../dist/sampling/rng.js';
+import { classifierRatio, expressionRatio, columnRatio } from '../dist/rft/ratio.js';
+import { envelope, quantile, rejectionSample, BLOCK, weightedRows, uniformRows } from '../dist/rft/accept.js';
+import { computeStats, standardize, fold, unfold } from '../dist/rft/standardize.js';
+import { chiSquareTest } from './helpers/stats.js';
+
+function gauss(s) {
+  const u = s.nextF64() || 1e-12, v = s.nextF64();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+test('domain-classifier ratio recovers the analytic ratio of two Gaussians (with class-size correction)', async () => {
+  // source N(0, 1), target N(1, 1) in one dimension: w(x) = exp(x - 1/2). Unequal set sizes
+  // (n_s = 4000, n_t = 1500) make the class-size correction matter (log(4000/1500) = 0.98).
+  const s = new Stream(11, 0, 0);
+  const ns = 4000, nt = 1500;
+  const xs = Float32Array.from({ length: ns }, () => gauss(s));
+  const xt = Float32Array.from({ length: nt }, () => gauss(s) + 1);
+  const w = await classifierRatio(xs, ns, xt, nt, 1, { seed: 3, hidden: [], epochs: 20, lr: 0.02, batch: 128, threads: 1 });
+  let err = 0, cnt = 0;
+  for (let i = 0; i < ns; i++) {
+    if (Math.abs(xs[i]) > 2) continue;
+    err += Math.abs(Math.log(w[i]) - (xs[i] - 0.5));
+    cnt++;
+  }
+  const mae = err / cnt;
+  assert.ok(mae < 0.15, `mean |log w_hat - log w| = ${mae}`);
+  // mean of w over the source estimates E_source[w] = 1
+  const mean = w.reduce((a, b) => a + b, 0) / ns;
+  assert.ok(Math.abs(mean - 1) < 0.15, `mean w over the pool = ${mean}`);
+});
+
+test('expression ratio gives exp(expr) over raw features; column ratio is validated', () => {
+  const pool = { x: Float32Array.from([-1, 0, 0.5, 2, 1, 1]), n: 3, d: 2 };
+  const w = expressionRatio('x0 - 0.5*x1', pool);
+  for (let i = 0; i < 3; i++) assert.ok(Math.abs(w[i] - Math.exp(pool.x[2 * i] - 0.5 * pool.x[2 * i + 1])) < 1e-5);
+  assert.throws(() => expressionRatio('x0 +', pool), /ratio\.expr/);
+  assert.throws(() => expressionRatio('x5', pool), /ratio\.expr/);
+  assert.throws(() => columnRatio(Float64Array.from([1, -1, 2]), 3), /row 2/);
+  assert.throws(() => columnRatio(Float64Array.from([1, 2]), 3), /pool has 3/);
+});
+
+test('envelope: M is the clip quantile, weights above are counted', () => {
+  const w = Float64Array.from({ length: 101 }, (_, i) => i);
+  const env = envelope(w, 0.9);
+  assert.equal(env.M, 90);
+  assert.equal(env.clipped, 10);
+  assert.equal(quantile(w, 1), 100);
+  let s = 0;
+  for (const v of w) s += Math.min(v, 90);
+  assert.ok(Math.abs(env.expectedRate - s / 101 / 90) < 1e-12);
+  assert.throws(() => envelope(new Float64Array(10), 0.99), /no pool row could be accepted/);
+  assert.throws(() => envelope(Float64Array.from([1, NaN]), 0.99), /row 1/);
+});
+
+test('accepted rows follow min(w, M)/M: chi-square over weight bins, rate matches', () => {
+  const n = 2000;
+  const s = new Stream(5, 0, 0);
+  const w = Float64Array.from({ length: n }, () => Math.exp(1.5 * gauss(s)));
+  const env = envelope(w, 0.95);
+  const r = rejectionSample(w, env.M, 42, 40000, 10_000_000);
+  assert.equal(r.rows.length, 40000);
+  // bins by weight quantiles; expected share of bin k = sum_{rows in k} min(w, M) / sum_all min(w, M)
+  const K = 10;
+  const edges = Array.from({ length: K + 1 }, (_, k) => quantile(w, k / K));
+  const bin = (v) => Math.min(K - 1, edges.findIndex((e, k) => k > 0 && v <= e) - 1);
+  const mass = new Array(K).fill(0);
+  let total = 0;
+  for (let i = 0; i < n; i++) { const m = Math.min(w[i], env.M); mass[bin(w[i])] += m; total += m; }
+  const obs = new Array(K).fill(0);
+  for (const row of r.rows) obs[bin(w[row])]++;
+  const exp = mass.map((m) => (m / total) * r.rows.length);
+  const { p } = chiSquareTest(obs, exp);
+  assert.ok(p > 1e-3, `chi-square p = ${p}, observed ${obs}, expected ${exp.map((e) => e.toFixed(0))}`);
+  const rate = r.rows.length / r.proposals;
+  const sd = Math.sqrt(env.expectedRate * (1 - env.expectedRate) / r.proposals);
+  assert.ok(Math.abs(rate - env.expectedRate) < 5 * sd, `rate ${rate} vs expected ${env.expectedRate}`);
+});
+
+test('provenance: every accepted example replays from its (seed, block) streams; runs are reproducible', () => {
+  const n = 300;
+  const w = Float64Array.from({ length: n }, (_, i) => 0.1 + (i % 17) / 4);
+  const env = envelope(w, 0.99);
+  const seed = 9, samples = 70000; // more than one block of proposals
+  const a = rejectionSample(w, env.M, seed, samples, 10_000_000);
+  const b = rejectionSample(w, env.M, seed, samples, 10_000_000);
+  assert.deepEqual(a.rows, b.rows);
+  assert.equal(a.proposals, b.proposals);
+  assert.ok(a.provenance.at(-1).block >= 1, 'spans several blocks');
+  // replay: block by block, recompute every decision
+  const replay = [];
+  let proposals = 0;
+  for (let blk = 0; replay.length < samples; blk++) {
+    const iv = new Float64Array(BLOCK), uv = new Float64Array(BLOCK);
+    new Stream(seed, blk, 0).fillF64(iv);
+    new Stream(seed, blk, 1).fillF64(uv);
+    for (let j = 0; j < BLOCK && replay.length < samples; j++) {
+      proposals++;
+      const row = Math.floor(iv[j] * n);
+      if (uv[j] * env.M < Math.min(w[row], env.M)) replay.push({ row, w: w[row], u: uv[j], block: blk });
+    }
+  }
+  assert.deepEqual(a.provenance, replay);
+  assert.equal(a.proposals, proposals);
+  for (const p of a.provenance) {
+    assert.equal(p.w, w[p.row]);
+    assert.ok(p.u * env.M < Math.min(p.w, env.M));
+  }
+  // a budget stops early
+  const c = rejectionSample(w, env.M, seed, samples, 1000);
+  assert.equal(c.proposals, 1000);
+  assert.ok(c.rows.length < samples);
+  // a different seed gives a different set
+  assert.notDeepEqual(rejectionSample(w, env.M, seed + 1, 100, 1e6).rows, a.rows.subarray(0, 100));
+});
+
+test('weighted resampling follows w; uniform rows are uniform', () => {
+  const w = Float64Array.from([1, 2, 3, 4]);
+  const rows = weightedRows(w, 40000, 3);
+  const obs = [0, 0, 0, 0];
+  for (const r of rows) obs[r]++;
+  assert.ok(chiSquareTest(obs, [4000, 8000, 12000, 16000]).p > 1e-3, `${obs}`);
+  const u = uniformRows(4, 40000, 3);
+  const ou = [0, 0, 0, 0];
+  for (const r of u) ou[r]++;
+  assert.ok(chiSquareTest(ou, [10000, 10000, 10000, 10000]).p > 1e-3, `${ou}`);
+});
+
+test('standardization folds into the first layer exactly', () => {
+  const s = new Stream(2, 0, 0);
+  const n = 50, d = 3, h = 4;
+  const x = Float32Array.from({ length: n * d }, () => 3 * gauss(s) + 5);
+  const st = computeStats({ x, n, d });
+  const z = standardize(x, d, st);
+  const W = Float32Array.from({ length: d * h }, () => gauss(s)), b = Float32Array.from({ length: h }, () => gauss(s));
+  const f = fold({ 'fc1.weight': W, 'fc1.bias': b }, st);
+  for (let i = 0; i < n; i++) {
+    for (let o = 0; o < h; o++) {
+      let a = b[o], c = f['fc1.bias'][o];
+      for (let j = 0; j < d; j++) { a += z[i * d + j] * W[j * h + o]; c += x[i * d + j] * f['fc1.weight'][j * h + o]; }
+      assert.ok(Math.abs(a - c) < 1e-3 * (1 + Math.abs(a)), `${a} vs ${c}`);
+    }
+  }
+  const u = unfold(f, st);
+  for (let k = 0; k < W.length; k++) assert.ok(Math.abs(u['fc1.weight'][k] - W[k]) < 1e-4);
+  for (let k = 0; k < h; k++) assert.ok(Math.abs(u['fc1.bias'][k] - b[k]) < 1e-3);
+});
