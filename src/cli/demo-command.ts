@@ -1,5 +1,5 @@
 /**
- * `rsft demo`: the main job until the classifier pipeline lands. Runs the three reference tasks
+ * `rsft sample-demo`: runs the three reference sampling tasks
  * of DESIGN.md and a custom-expression target on all cores and prints what was measured.
  */
 import { sample, type SampleStats } from '../sampling/sampler.js';
@@ -21,12 +21,12 @@ const flags: Flags = {
 };
 
 export async function demoCommand(argv: string[]): Promise<void> {
-  const { values: v, positionals } = parseFlags(argv, flags, 'demo');
+  const { values: v, positionals } = parseFlags(argv, flags, 'sample-demo');
   if (v.help) {
-    process.stdout.write('usage: rsft demo [--seed S] [-n N] [--workers N|auto] [--json]\n\nRuns the reference sampling tasks and prints acceptance and throughput.\n');
+    process.stdout.write('usage: rsft sample-demo [--seed S] [-n N] [--workers N|auto] [--json]\n\nRuns the reference sampling tasks and prints acceptance and throughput.\n');
     return;
   }
-  if (positionals.length) throw new UsageError(`demo: unexpected argument '${positionals[0]}'`);
+  if (positionals.length) throw new UsageError(`sample-demo: unexpected argument '${positionals[0]}'`);
   const seed = parseNonNegInt('seed', (v.seed as string | undefined) ?? '7');
   const n = parsePositiveInt('n', (v.n as string | undefined) ?? '1e6');
   const w = (v.workers as string | undefined) ?? 'auto';
@@ -57,6 +57,6 @@ export async function demoCommand(argv: string[]): Promise<void> {
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  process.stdout.write(`rsft demo: ${n} samples per task, seed ${seed}\n\n${line(head)}\n${line(widths.map((x) => '-'.repeat(x)))}\n`);
+  process.stdout.write(`rsft sample-demo: ${n} samples per task, seed ${seed}\n\n${line(head)}\n${line(widths.map((x) => '-'.repeat(x)))}\n`);
   for (const r of rows) process.stdout.write(line(r) + '\n');
 }

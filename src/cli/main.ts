@@ -12,12 +12,13 @@ import { demoCommand } from './demo-command.js';
 const usage = `usage: rsft <command> [options]
 
 commands:
-  sample   draw exact samples by rejection (rsft sample --help)
-  train    train a classifier on .npy data and export ONNX (rsft train --help)
-  demo     run the reference sampling tasks and print their stats
-  run      classifier RSFT on your data from a config file (rsft run --help)
-  doctor   show the active kernel, CPU features and runtime versions
-  help     show this help
+  demo         classifier RSFT on a built-in manufacturing scenario (rsft demo --help)
+  run          classifier RSFT on your data from a config file (rsft run --help)
+  sample       draw exact samples by rejection (rsft sample --help)
+  train        train a classifier on .npy data and export ONNX (rsft train --help)
+  sample-demo  run the reference sampling tasks (DESIGN.md T1-T3, a custom target) and print their stats
+  doctor       show the active kernel, CPU features and runtime versions
+  help         show this help
 `;
 
 async function main(argv: string[]): Promise<void> {
@@ -29,6 +30,8 @@ async function main(argv: string[]): Promise<void> {
       // Loaded on demand: the other commands never load ONNX Runtime.
       return (await import('./train-command.js')).trainCommand(rest);
     case 'demo':
+      return (await import('./rft-demo-command.js')).rftDemoCommand(rest);
+    case 'sample-demo':
       return demoCommand(rest);
     case 'run':
       return (await import('./run-command.js')).runCommand(rest);
@@ -45,7 +48,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write('rsft 0.1.0\n');
       return;
     default:
-      throw new UsageError(`unknown command '${cmd}' (commands: sample, train, demo, run, doctor, help)`);
+      throw new UsageError(`unknown command '${cmd}' (commands: demo, run, sample, train, sample-demo, doctor, help)`);
   }
 }
 

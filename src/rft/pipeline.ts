@@ -25,6 +25,7 @@ import { computeStats, fold, standardize, unfold, type Stats } from './standardi
 import { envelope, rejectionSample, uniformRows, weightedRows } from './accept.js';
 import { classifierRatio, columnRatio, expressionRatio } from './ratio.js';
 import { pretrainedSizes, pretrainedWeights } from './pretrained-model.js';
+import { renderReport } from './report.js';
 import type { Curve, Dataset, Metrics, PipelineInput, ProgressFn, ReportData, Summary } from './types.js';
 
 export interface PipelineOptions {
@@ -279,8 +280,7 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
     summary.timings.total = Object.values(timings).reduce((a, b) => a + b, 0);
     stageFile('summary.json', JSON.stringify(summary, null, 2) + '\n');
     const report: ReportData = { summary, weights: w, M: env.M, curves };
-    const html = await renderReport(input.out, report);
-    if (html !== null) stageFile('report.html', html);
+    stageFile('report.html', renderReport(report));
     for (const f of files) f.commit();
   } catch (e) {
     for (const f of files) {
@@ -288,8 +288,6 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
     }
     throw e;
   }
-  // report.ts may write report.html itself (atomically) through writeReport.
-  await callWriteReport(input.out, { summary, weights: w, M: env.M, curves });
   return summary;
 }
 
@@ -297,39 +295,5 @@ function fmt(v: number): string {
   return Number.isFinite(v) ? v.toFixed(4) : 'n/a';
 }
 
-type ReportModule = { renderReport?: (data: ReportData) => string; writeReport?: (outDir: string, data: ReportData) => void | Promise<void> };
-
-async function reportModule(): Promise<ReportModule | null> {
-  try {
-    // A variable specifier: report.ts is written by another module owner and may be absent.
-    const spec = './report.js';
-    return (await import(spec)) as ReportModule;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return null;
-    throw e;
-  }
-}
-
-/** report.html content when report.ts offers a pure renderer (staged with the other files). */
-async function renderReport(_out: string, data: ReportData): Promise<string | null> {
-  const m = await reportModule();
-  if (m?.renderReport) return m.renderReport(data);
-  if (!m) return minimalReport(data);
-  return null;
-}
-
-async function callWriteReport(out: string, data: ReportData): Promise<void> {
-  const m = await reportModule();
-  if (m && !m.renderReport && m.writeReport) await m.writeReport(out, data);
-}
-
-function esc(s: string): string {
-  return s.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
-}
-
-/** Used only when src/rft/report.ts is absent: the summary as a plain self-contained page. */
-function minimalReport(data: ReportData): string {
-  return `<!doctype html><meta charset="utf-8"><title>rsft run</title><h1>rsft run</h1><pre>${esc(JSON.stringify(data.summary, null, 2))}</pre>\n`;
-}
 
 export type { Dataset };
