@@ -16,6 +16,7 @@ commands:
   run          classifier RSFT on your data from a config file (rsft run --help)
   sample       draw exact samples by rejection (rsft sample --help)
   train        train a classifier on .npy data and export ONNX (rsft train --help)
+  select       accept LM candidates from a JSONL file: threshold, best-of-n, top-alpha, RSO (rsft select --help)
   sample-demo  run the reference sampling tasks (DESIGN.md T1-T3, a custom target) and print their stats
   doctor       show the active kernel, CPU features and runtime versions
   help         show this help
@@ -31,6 +32,8 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./train-command.js')).trainCommand(rest);
     case 'demo':
       return (await import('./rft-demo-command.js')).rftDemoCommand(rest);
+    case 'select':
+      return (await import('./select-command.js')).selectCommand(rest);
     case 'sample-demo':
       return demoCommand(rest);
     case 'run':
@@ -48,7 +51,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write('rsft 0.1.0\n');
       return;
     default:
-      throw new UsageError(`unknown command '${cmd}' (commands: demo, run, sample, train, sample-demo, doctor, help)`);
+      throw new UsageError(`unknown command '${cmd}' (commands: demo, run, sample, train, select, sample-demo, doctor, help)`);
   }
 }
 
