@@ -81,6 +81,8 @@ test('rsft run: end to end on CSVs, run folder, exported models, provenance', as
   assert.deepEqual(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')), s);
   for (const k of ['pretrained', 'rsft']) assert.ok(s[k].accuracy > 0.25 && s[k].accuracy <= 1, `${k} ${s[k].accuracy}`);
   for (const k of ['uniform', 'weighted']) assert.ok(Number.isFinite(s.baselines[k].accuracy));
+  // The weighted baseline fine-tunes on the whole pool with the weights in the loss, as many steps as RSFT (800 rows / 64, 3 epochs).
+  assert.ok(s.notes.some((n) => /^weighted baseline: importance-weighted fine-tuning on the whole pool .*in the loss.* 39 optimizer steps of batch 64/.test(n)), s.notes.join(' | '));
   const a = s.acceptance;
   assert.equal(a.accepted, 800);
   assert.ok(a.M > 0 && a.clipped > 0 && a.proposals >= a.accepted);

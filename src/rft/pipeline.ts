@@ -6,11 +6,13 @@
  * Every output is staged in an AtomicFile and committed only at the very end, so an
  * interrupted run leaves no half-written files in the run folder.
  *
- * Weighted baseline: the Trainer's loss has no per-example weights (the graph layer's
- * softmaxCrossEntropy does, but Trainer.create does not expose them), so importance-weighted
- * fine-tuning on the whole pool is emulated by weighted resampling: the same number of rows as
- * RSFT accepted, drawn from the pool with probability proportional to w (with replacement).
- * In expectation its gradient is the importance-weighted gradient; summary.notes says so.
+ * Weighted baseline: importance-weighted fine-tuning on the WHOLE pool, the weights in the
+ * loss (Trainer sampleWeights: each batch's loss is sum_i w_i l_i / sum_i w_i). Pool row r
+ * weighs min(w_r, M), the distribution RSFT's accepted set follows, scaled so the pool's total
+ * weight equals the number of accepted rows (labeled target rows weigh 1 each, as in RSFT).
+ * Budget: the same number of optimizer steps of the same batch size (so about the same
+ * number of rows seen) as the RSFT and uniform fine-tunes; shuffled epochs over the pool,
+ * stopped by maxSteps.
  */
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -22,7 +24,7 @@ import type { Model } from '../train/index.js';
 import { normalizeRun, trainingSpec } from '../train/config.js';
 import { compileTraining } from '../graph/compile.js';
 import { computeStats, fold, standardize, unfold, type Stats } from './standardize.js';
-import { envelope, rejectionSample, uniformRows, weightedRows } from './accept.js';
+import { envelope, rejectionSample, uniformRows } from './accept.js';
 import { classifierRatio, columnRatio, expressionRatio } from './ratio.js';
 import { pretrainedSizes, pretrainedWeights } from './pretrained-model.js';
 import { renderReport } from './report.js';
@@ -128,13 +130,14 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
   }
   const act = input.model.activation;
 
-  const makeTrainer = async (params: Params | null, lr: number, batch: number, initSeed = seed) =>
+  const makeTrainer = async (params: Params | null, lr: number, batch: number, initSeed = seed, sampleWeights = false) =>
     Trainer.create({
       model: mlpWith(sizes, act, initSeed, params),
       loss: 'softmax_cross_entropy',
       optimizer: { type: 'adamw', lr, weightDecay: 0.01 },
       batchSize: batch,
       threads,
+      sampleWeights,
     });
 
   const evaluate = async (t: Trainer): Promise<Metrics> => {
@@ -143,11 +146,11 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
     return { accuracy: r.accuracy, loss: r.loss };
   };
 
-  const fit = async (t: Trainer, name: string, x: Float32Array, y: Int32Array, epochs: number) => {
+  const fit = async (t: Trainer, name: string, x: Float32Array, y: Int32Array, epochs: number, weighted?: { w: Float64Array; maxSteps: number }) => {
     const points: { step: number; loss: number }[] = [];
     t.on('step', (e: { step: number; loss: number }) => points.push({ step: e.step, loss: e.loss }));
     t.on('epoch', (e: { epoch: number; loss: number }) => progress(name, `epoch ${e.epoch}/${epochs} loss ${e.loss.toFixed(4)}`));
-    if (y.length > 0) await t.fit({ x, y, epochs, shuffleSeed: seed });
+    if (y.length > 0) await t.fit({ x, y, epochs, shuffleSeed: seed, ...(weighted ?? {}) });
     curves.push({ name, points });
   };
 
@@ -233,12 +236,13 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
   }
   stage('finetune');
 
-  // 7. baselines, same budget (same number of rows and epochs)
-  const baseline = async (name: string, x: Float32Array, y: Int32Array): Promise<Metrics> => {
-    const t = await makeTrainer(preParams, ft.lr, ft.batch);
+  // 7. baselines, same budget (same number of optimizer steps of the same batch size)
+  const baseline = async (name: string, x: Float32Array, y: Int32Array, weighted?: { w: Float64Array; maxSteps: number }): Promise<Metrics> => {
+    const t = await makeTrainer(preParams, ft.lr, ft.batch, seed, weighted !== undefined);
     try {
-      progress('baselines', `${name} on ${y.length} rows`);
-      await fit(t, name, x, y, ft.epochs);
+      progress('baselines', `${name} on ${y.length} rows${weighted ? `, weights in the loss, ${weighted.maxSteps} steps` : ''}`);
+      const epochs = weighted ? Math.ceil(weighted.maxSteps / Math.ceil(y.length / ft.batch)) : ft.epochs;
+      await fit(t, name, x, y, epochs, weighted);
       const m = await evaluate(t);
       progress('baselines', `${name} accuracy on test ${fmt(m.accuracy)}`);
       return m;
@@ -248,9 +252,19 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
   };
   const ur = uniformRows(source.n, accepted, seed);
   const uniform = await baseline('uniform', ...withTl(gather(zs, d, ur), gatherY(ys, ur)));
-  const wr = weightedRows(w, accepted, seed);
-  const weighted = await baseline('weighted', ...withTl(gather(zs, d, wr), gatherY(ys, wr)));
-  notes.push('weighted baseline: the Trainer loss takes no per-example weights, so importance weighting is emulated by resampling the pool with probability proportional to w (same number of rows as RSFT accepted, with replacement)');
+  // Weighted: the whole pool, weights min(w, M) in the loss scaled to a total of `accepted`
+  // (labeled target rows weigh 1, as in RSFT), as many optimizer steps as the RSFT fine-tune.
+  const nTl = targetLabeled && zTl ? targetLabeled.n : 0;
+  const steps = ft.epochs * Math.ceil((accepted + nTl) / ft.batch);
+  let wSum = 0;
+  for (let i = 0; i < source.n; i++) wSum += Math.min(w[i], env.M);
+  const wPool = new Float64Array(source.n + nTl).fill(1);
+  for (let i = 0; i < source.n; i++) wPool[i] = (Math.min(w[i], env.M) * accepted) / wSum;
+  const weighted = await baseline('weighted', ...withTl(zs, ys), { w: wPool, maxSteps: steps });
+  notes.push(
+    `weighted baseline: importance-weighted fine-tuning on the whole pool (${source.n} rows${nTl ? ` + ${nTl} labeled target rows of weight 1` : ''}), ` +
+      `weights min(w, M) in the loss scaled to a total of ${accepted} (the accepted count), ${steps} optimizer steps of batch ${ft.batch} (as many as RSFT)`,
+  );
   const baselines: Summary['baselines'] = { uniform, weighted };
   if (targetLabeled && zTl) baselines.targetOnly = await baseline('targetOnly', zTl, targetLabeled.y!);
   stage('baselines');

@@ -7,6 +7,8 @@ import type { FloatDType } from '../graph/dtype.js';
 import type { TrainingSpec } from '../graph/compile.js';
 import type { OptimizerConfig } from '../graph/optim.js';
 import { softmaxCrossEntropy, meanSquaredError, binaryCrossEntropyWithLogits, accuracy } from '../graph/losses.js';
+import type { Value } from '../graph/graph.js';
+import * as op from '../graph/ops.js';
 import { UsageError } from '../errors.js';
 import type { Model } from './models.js';
 import { type Schedule, checkSchedule } from './schedule.js';
@@ -35,6 +37,12 @@ export interface TrainerOptions {
   schedule?: Schedule;
   /** Initial parameters by name and shape from a .safetensors file or an ONNX inference model (.onnx). */
   pretrained?: string;
+  /**
+   * Per-example loss weights (default false): the train graphs get an extra float input
+   * 'w' [B], step / fit then need `w` (one non-negative weight per row) and the training
+   * loss of a batch is the weighted mean sum_i w_i l_i / sum_i w_i (see README).
+   */
+  sampleWeights?: boolean;
 }
 
 /** Everything that decides the numbers of a run (stored in checkpoints). */
@@ -46,6 +54,8 @@ export interface RunConfig {
   clipGradNorm: number | null;
   accumulation: number;
   schedule: Schedule;
+  /** Per-example loss weights (input 'w'); absent in checkpoints written before they existed (= false). */
+  sampleWeights: boolean;
 }
 
 const LOSSES: LossName[] = ['softmax_cross_entropy', 'mse', 'bce_with_logits'];
@@ -84,6 +94,8 @@ export function normalizeRun(opts: TrainerOptions): RunConfig {
   const accumulation = opts.accumulation ?? 1;
   if (!posInt(accumulation)) throw new UsageError(`accumulation must be a positive integer, got ${String(opts.accumulation)}`);
   if (accumulation > opts.batchSize) throw new UsageError(`accumulation (${accumulation}) cannot exceed batchSize (${opts.batchSize})`);
+  const sampleWeights = opts.sampleWeights ?? false;
+  if (typeof sampleWeights !== 'boolean') throw new UsageError(`sampleWeights must be true or false, got ${String(opts.sampleWeights)}`);
   return {
     loss: opts.loss,
     optimizer: normalizeOptimizer(opts.optimizer),
@@ -92,6 +104,7 @@ export function normalizeRun(opts: TrainerOptions): RunConfig {
     clipGradNorm: opts.clipGradNorm ?? null,
     accumulation,
     schedule: checkSchedule(opts.schedule),
+    sampleWeights,
   };
 }
 
@@ -110,6 +123,24 @@ function graphOptimizer(o: RunConfig['optimizer']): OptimizerConfig {
   return { type: 'sgd', lr: o.lr, momentum: o.momentum as number, nesterov: o.nesterov as boolean, weightDecay: o.weightDecay as number };
 }
 
+/**
+ * Per-example losses [B] (mean over the outputs for mse / bce_with_logits), for the
+ * weighted training loss.
+ */
+function perExampleLoss(loss: LossName, logits: Value, y: Value): Value {
+  if (loss === 'softmax_cross_entropy') {
+    const logp = op.logSoftmax(logits, -1);
+    return op.neg(op.squeeze(op.gatherElements(logp, op.unsqueeze(y, [-1]), -1), [-1]));
+  }
+  if (loss === 'mse') {
+    const d = op.sub(logits, y);
+    return op.reduceMean(op.mul(d, d), [-1]);
+  }
+  // Same stable form as binaryCrossEntropyWithLogits: max(x, 0) - x z + log(1 + exp(-|x|)).
+  const per = op.add(op.sub(op.relu(logits), op.mul(logits, y)), op.log(op.add(op.exp(op.neg(op.abs(logits))), 1)));
+  return op.reduceMean(per, [-1]);
+}
+
 /** The compileTraining description of (model, loss, optimizer) in the run's dtype. */
 export function trainingSpec(model: Model, run: RunConfig): TrainingSpec {
   const Arr = run.dtype === 'float32' ? Float32Array : Float64Array;
@@ -117,11 +148,21 @@ export function trainingSpec(model: Model, run: RunConfig): TrainingSpec {
   return {
     dtype: run.dtype,
     inputs: model.inputs,
-    targets: [classification ? { name: 'y', dtype: 'int64', shape: ['B'] } : { name: 'y', dtype: 'float', shape: ['B', model.outputSize] }],
+    targets: [
+      classification ? { name: 'y', dtype: 'int64', shape: ['B'] } : { name: 'y', dtype: 'float', shape: ['B', model.outputSize] },
+      ...(run.sampleWeights ? [{ name: 'w', dtype: 'float' as const, shape: ['B'] }] : []),
+    ],
     params: model.params.map((p) => ({ ...p, init: p.init instanceof Arr ? p.init : Arr.from(p.init) })),
     forward: (ctx) => model.forward(ctx),
-    loss: ({ outputs, targets }) => {
+    loss: ({ outputs, targets, training }) => {
       const logits = outputs.logits, y = targets.y;
+      // Weighted training loss: the worker feeds w already divided by the batch's sum of
+      // weights, so sum_i w_i l_i is the weighted mean and micro-batch gradients add up
+      // exactly under accumulation. The eval graph stays unweighted ('w' fed as zeros).
+      if (run.sampleWeights && training) {
+        const loss = op.reduceSum(op.mul(perExampleLoss(run.loss, logits, y), targets.w));
+        return classification ? { loss, metrics: { accuracy: accuracy(logits, y) } } : loss;
+      }
       if (run.loss === 'softmax_cross_entropy') return { loss: softmaxCrossEntropy(logits, y), metrics: { accuracy: accuracy(logits, y) } };
       if (run.loss === 'mse') return meanSquaredError(logits, y);
       return binaryCrossEntropyWithLogits(logits, y);

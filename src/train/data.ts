@@ -15,6 +15,8 @@ export interface Dataset {
   /** Class labels (int64) for softmax_cross_entropy, else [n * outputs] floats; shared memory. */
   y: BigInt64Array | FloatArray;
   n: number;
+  /** Per-example loss weights [n] (trainers with sampleWeights), float64, shared memory. */
+  w?: Float64Array;
 }
 
 export interface DataShape {
@@ -77,4 +79,24 @@ export function stageData(x: unknown, y: unknown, s: DataShape, label = '', reus
     Y[i] = v;
   }
   return { x: X, y: Y, n };
+}
+
+/**
+ * Check per-example weights (finite, >= 0, one per row, not all zero) and copy them
+ * into shared memory (float64: the worker normalizes each batch by its sum).
+ */
+export function stageWeights(w: unknown, n: number, label = '', reuse: Float64Array | undefined = undefined): Float64Array {
+  const nw = `${label}w`;
+  if (!(w instanceof Float32Array || w instanceof Float64Array || Array.isArray(w))) throw new UsageError(`${nw} must be a Float32Array, Float64Array or array of per-example weights, got ${kind(w)}`);
+  if (w.length !== n) throw new UsageError(`${nw} has ${w.length} weights but x has ${n} rows`);
+  const W = reuse && reuse.length >= n ? reuse : shared(Float64Array, n);
+  let any = false;
+  for (let i = 0; i < n; i++) {
+    const v = w[i];
+    if (typeof v !== 'number' || v - v !== 0 || v < 0) throw new UsageError(`${nw} has ${String(v)} at row ${i}; weights must be finite numbers >= 0`);
+    if (v > 0) any = true;
+    W[i] = v;
+  }
+  if (!any) throw new UsageError(`${nw} is all zero; at least one weight must be positive`);
+  return W;
 }

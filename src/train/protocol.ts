@@ -35,6 +35,8 @@ export interface InitMsg {
   threads: number;
   device: Device;
   seedInput: boolean;
+  /** The train / grad / eval models take per-example weights 'w' [B]. */
+  sampleWeights: boolean;
   params: { name: string; shape: number[]; trainable: boolean; output?: string }[];
   state: { name: string; shape: number[]; output: string }[];
   grads: { param: string; shape: number[]; input: string; output: string }[];

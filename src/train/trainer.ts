@@ -16,7 +16,7 @@ import { AtomicFile } from '../io/atomic-file.js';
 import { UsageError } from '../errors.js';
 import { type Model, fromConfig } from './models.js';
 import { type Device, type RunConfig, type TrainerOptions, checkModel, normalizeRun, trainingSpec } from './config.js';
-import { type Dataset, stageData } from './data.js';
+import { type Dataset, stageData, stageWeights } from './data.js';
 import { type Checkpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { loadPretrained } from './pretrained.js';
 import type { Counters, EvalResult, FitResult, InitMsg, Reply, Request, StepResult } from './protocol.js';
@@ -28,6 +28,12 @@ export interface Batch {
   x: Float32Array | Float64Array;
   /** Class labels [n] (softmax_cross_entropy) or targets [n * outputs] (mse, bce_with_logits). */
   y: Labels;
+  /**
+   * Per-example loss weights [n] (finite, >= 0, not all zero) for step and fit of a
+   * trainer created with `sampleWeights: true` (required there, refused otherwise);
+   * ignored by evaluate, which is unweighted.
+   */
+  w?: Float32Array | Float64Array | number[];
 }
 
 export interface FitOptions extends Batch {
@@ -171,6 +177,7 @@ export class Trainer extends EventEmitter {
       threads: this.threads,
       device,
       seedInput: sig.seed !== null,
+      sampleWeights: this.run.sampleWeights,
       params: sig.params.map((p) => ({ name: p.name, shape: p.shape, trainable: p.trainable, output: p.output })),
       state: sig.state.map((s) => ({ name: s.name, shape: s.shape, output: s.output })),
       grads: c.accumulation?.grads ?? [],
@@ -238,8 +245,14 @@ export class Trainer extends EventEmitter {
   /** Validate and copy a batch into shared memory, reusing the buffers of `slot`. */
   private stage(b: Batch, labels: boolean, slot: keyof Trainer['staging'], label = ''): Dataset {
     if (!b || typeof b !== 'object') throw new UsageError(`${label || 'data'} must be { x, y }`);
+    const training = slot === 'step' || slot === 'fit';
+    if (training && b.w !== undefined && !this.run.sampleWeights) throw new UsageError('w (per-example weights) needs a trainer created with sampleWeights: true');
+    if (training && b.w === undefined && this.run.sampleWeights) throw new UsageError('this trainer was created with sampleWeights: true, so step and fit need w (one weight per row)');
     const shape = { inputs: this.model.inputSize, outputs: this.model.outputSize, loss: this.run.loss, dtype: this.run.dtype };
-    return (this.staging[slot] = stageData(b.x, labels ? b.y : null, shape, label, this.staging[slot]));
+    const prev = this.staging[slot];
+    const d = stageData(b.x, labels ? b.y : null, shape, label, prev);
+    d.w = training && this.run.sampleWeights ? stageWeights(b.w, d.n, label, prev?.w) : undefined;
+    return (this.staging[slot] = d);
   }
 
   // ---- training ------------------------------------------------------------------------

@@ -53,6 +53,9 @@ class Engine {
   normT: ort.Tensor;
   xb: FloatArray;
   yb: BigInt64Array | FloatArray;
+  /** Raw weights of the gathered batch (sampleWeights), and the normalized ones fed as 'w'. */
+  wraw: Float64Array;
+  wb: FloatArray;
   device: 'cpu' | 'cuda' = 'cpu';
 
   constructor(cfg: InitMsg) {
@@ -62,6 +65,8 @@ class Engine {
     this.normT = new ort.Tensor(cfg.dtype, new this.Arr(1), []);
     this.xb = new this.Arr(0);
     this.yb = new this.Arr(0);
+    this.wraw = new Float64Array(0);
+    this.wb = new this.Arr(0);
     this.ensureBatch(cfg.batchSize);
     const frozen: Record<string, FloatArray> = {};
     for (let k = 0; k < 2; k++) {
@@ -119,6 +124,10 @@ class Engine {
     if (this.xb.length >= n * this.cfg.inputs) return;
     this.xb = new this.Arr(n * this.cfg.inputs);
     this.yb = this.cfg.loss === 'softmax_cross_entropy' ? new BigInt64Array(n) : new this.Arr(n * this.cfg.outputs);
+    if (this.cfg.sampleWeights) {
+      this.wraw = new Float64Array(n);
+      this.wb = new this.Arr(n); // zeros: the eval graph ignores 'w'
+    }
   }
 
   setState(params: Record<string, FloatArray>, state: Record<string, FloatArray>): void {
@@ -138,13 +147,16 @@ class Engine {
   gather(d: Dataset, start: number, count: number, rows: Uint32Array | null): void {
     this.ensureBatch(count);
     const I = this.cfg.inputs, yw = this.cfg.loss === 'softmax_cross_entropy' ? 1 : this.cfg.outputs;
+    const w = this.cfg.sampleWeights ? d.w : undefined;
     if (!rows) {
       this.xb.set(d.x.subarray(start * I, (start + count) * I));
       (this.yb as Float64Array).set(d.y.subarray(start * yw, (start + count) * yw) as Float64Array);
+      if (w) this.wraw.set(w.subarray(start, start + count));
       return;
     }
     for (let i = 0; i < count; i++) {
       const r = rows[start + i];
+      if (w) this.wraw[i] = w[r];
       this.xb.set(d.x.subarray(r * I, r * I + I), i * I);
       if (yw === 1) this.yb[i] = d.y[r];
       else (this.yb as Float64Array).set(d.y.subarray(r * yw, r * yw + yw) as Float64Array, i * yw);
@@ -155,12 +167,30 @@ class Engine {
   batchFeeds(a: number, b: number): Feeds {
     const I = this.cfg.inputs, c = this.cfg.loss === 'softmax_cross_entropy';
     const n = b - a;
-    return {
+    const feeds: Feeds = {
       x: new ort.Tensor(this.cfg.dtype, this.xb.subarray(a * I, b * I), [n, I]),
       y: c
         ? new ort.Tensor('int64', (this.yb as BigInt64Array).subarray(a, b), [n])
         : new ort.Tensor(this.cfg.dtype, (this.yb as FloatArray).subarray(a * this.cfg.outputs, b * this.cfg.outputs), [n, this.cfg.outputs]),
     };
+    if (this.cfg.sampleWeights) feeds.w = new ort.Tensor(this.cfg.dtype, this.wb.subarray(a, b), [n]);
+    return feeds;
+  }
+
+  /**
+   * sampleWeights: 'w' of batch rows [0, n) = raw weight / the batch's sum of weights (all
+   * zeros when that sum is 0), so the graph's sum_i w_i l_i is the weighted mean. Returns the sum.
+   */
+  normalizeWeights(n: number): number {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += this.wraw[i];
+    for (let i = 0; i < n; i++) this.wb[i] = sum > 0 ? this.wraw[i] / sum : 0;
+    return sum;
+  }
+
+  /** Zero 'w' after a weighted step so the eval graph (which ignores it) is fed zeros. */
+  clearWeights(n: number): void {
+    this.wb.fill(0, 0, n);
   }
 
   scalar(v: number): ort.Tensor {
@@ -168,8 +198,9 @@ class Engine {
   }
 
   /** One optimizer step on batch rows [0, n) of the batch buffers. */
-  async runStep(n: number): Promise<StepResult> {
+  async runStep(n: number): Promise<StepResult & { weight: number }> {
     const c = this.cfg;
+    const weight = c.sampleWeights ? this.normalizeWeights(n) : n;
     const step = this.counters.step + 1;
     const lr = lrAt(c.schedule, c.lr, step);
     const src = this.sets[this.cur], dst = this.sets[1 - this.cur];
@@ -190,16 +221,18 @@ class Engine {
         const feeds: Feeds = { ...this.batchFeeds(s, e), ...src.paramFeeds, ...this.acc[a].feeds };
         if (c.seedInput) feeds.seed = new ort.Tensor('int64', BigInt64Array.of(BigInt(step) * 65536n + BigInt(chunks)), []);
         await this.grad.run(feeds, { loss: this.lossT, ...this.acc[1 - a].fetches });
-        sum += (this.lossT.data[0] as number) * (e - s);
+        // Weighted micro-batch losses are partial sums of the batch's weighted mean.
+        sum += c.sampleWeights ? (this.lossT.data[0] as number) : (this.lossT.data[0] as number) * (e - s);
         a = 1 - a;
       }
-      loss = sum / n;
-      const feeds: Feeds = { ...src.applyFeeds, ...this.acc[a].feeds, lr: this.scalar(lr), step: stepT, grad_scale: this.scalar(1 / chunks) };
+      loss = c.sampleWeights ? sum : sum / n;
+      const feeds: Feeds = { ...src.applyFeeds, ...this.acc[a].feeds, lr: this.scalar(lr), step: stepT, grad_scale: this.scalar(c.sampleWeights ? 1 : 1 / chunks) };
       await this.apply!.run(feeds, { grad_norm: this.normT, ...dst.fetches });
     }
+    if (c.sampleWeights) this.clearWeights(n);
     this.cur = 1 - this.cur;
     this.counters.step = step;
-    return { loss, gradNorm: this.normT.data[0] as number, lr, step };
+    return { loss, gradNorm: this.normT.data[0] as number, lr, step, weight };
   }
 
   async evaluate(d: Dataset, wantLogits: boolean, labels: boolean): Promise<EvalResult> {
@@ -268,8 +301,8 @@ class Engine {
         const r = await this.runStep(n);
         k.batchInEpoch++;
         steps++;
-        sum += r.loss * n;
-        seen += n;
+        sum += r.loss * r.weight; // weight = n, or the batch's sum of weights (sampleWeights)
+        seen += r.weight;
         post({ event: 'step', data: { step: r.step, epoch: k.epoch, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, examplesPerSecond: n / ((performance.now() - t) / 1000) } });
         if (m.evalEvery !== null && k.step % m.evalEvery === 0) {
           await doEval();
@@ -301,7 +334,7 @@ async function handle(msg: Request): Promise<unknown> {
   switch (msg.cmd) {
     case 'step': {
       e.gather(msg.data, 0, msg.data.n, null);
-      const r = await e.runStep(msg.data.n);
+      const { weight: _, ...r } = await e.runStep(msg.data.n);
       e.refreshMirror();
       return r;
     }
