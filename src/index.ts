@@ -23,5 +23,5 @@ export * as graph from './graph/index.js';
 
 /** The train layer: model builders and the Trainer (ONNX Runtime sessions in a worker thread). */
 export { models, Trainer, readSafetensors, writeSafetensors } from './train/index.js';
-export type { Model, TrainerOptions, OptimizerOptions, StepResult, EvalResult, FitResult } from './train/index.js';
+export type { Model, GptModel, GptModelConfig, TrainerOptions, OptimizerOptions, StepResult, EvalResult, FitResult } from './train/index.js';
 export { readNpy, writeNpy } from './io/npy-read.js';

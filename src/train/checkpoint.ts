@@ -8,7 +8,6 @@
  */
 import type { FloatArray, FloatDType } from '../graph/dtype.js';
 import { UsageError } from '../errors.js';
-import type { Model } from './models.js';
 import type { RunConfig } from './config.js';
 import type { Counters } from './protocol.js';
 import { type SafeTensor, readSafetensors, writeSafetensors } from './safetensors.js';
@@ -27,7 +26,7 @@ const sdt = (d: FloatDType) => (d === 'float32' ? 'F32' : 'F64');
 
 export function writeCheckpoint(
   path: string,
-  model: Model,
+  model: { kind: string; config: unknown },
   run: RunConfig,
   counters: Counters,
   params: { name: string; shape: number[]; data: FloatArray }[],

@@ -11,6 +11,10 @@ import type { Value } from '../graph/graph.js';
 import * as op from '../graph/ops.js';
 import { UsageError } from '../errors.js';
 import type { Model } from './models.js';
+import { type GptModel, IGNORE_INDEX } from './gpt-model.js';
+
+/** Any model the Trainer trains: an MLP-like classifier / regressor, or the GPT language model. */
+export type AnyModel = Model | GptModel;
 import { type Schedule, checkSchedule } from './schedule.js';
 
 export type LossName = 'softmax_cross_entropy' | 'mse' | 'bce_with_logits';
@@ -21,8 +25,12 @@ export type OptimizerOptions =
   | { type: 'sgd'; lr: number; momentum?: number; nesterov?: boolean; weightDecay?: number };
 
 export interface TrainerOptions {
-  model: Model;
-  loss: LossName;
+  model: AnyModel;
+  /**
+   * Required for MLP models. GPT models train on masked token cross-entropy: loss may be
+   * omitted or 'softmax_cross_entropy' (anything else is a UsageError).
+   */
+  loss?: LossName;
   optimizer: OptimizerOptions;
   /** Examples per optimizer step. */
   batchSize: number;
@@ -86,7 +94,12 @@ export function normalizeOptimizer(o: OptimizerOptions): RunConfig['optimizer'] 
 }
 
 export function normalizeRun(opts: TrainerOptions): RunConfig {
-  if (!LOSSES.includes(opts.loss)) throw new UsageError(`loss must be one of ${LOSSES.join(', ')}, got '${String(opts.loss)}'`);
+  if (opts.model.kind === 'gpt') {
+    if (opts.loss !== undefined && opts.loss !== 'softmax_cross_entropy') throw new UsageError(`GPT models train on masked token cross-entropy; loss must be omitted or 'softmax_cross_entropy', got '${String(opts.loss)}'`);
+    if (opts.sampleWeights) throw new UsageError('sampleWeights is not supported for GPT models');
+    opts = { ...opts, loss: 'softmax_cross_entropy' };
+  }
+  if (!LOSSES.includes(opts.loss as LossName)) throw new UsageError(`loss must be one of ${LOSSES.join(', ')}, got '${String(opts.loss)}'`);
   if (!posInt(opts.batchSize)) throw new UsageError(`batchSize must be a positive integer, got ${String(opts.batchSize)}`);
   const dtype = opts.dtype ?? opts.model.dtype;
   if (dtype !== 'float32' && dtype !== 'float64') throw new UsageError(`dtype must be float32 or float64, got '${String(dtype)}'`);
@@ -97,7 +110,7 @@ export function normalizeRun(opts: TrainerOptions): RunConfig {
   const sampleWeights = opts.sampleWeights ?? false;
   if (typeof sampleWeights !== 'boolean') throw new UsageError(`sampleWeights must be true or false, got ${String(opts.sampleWeights)}`);
   return {
-    loss: opts.loss,
+    loss: opts.loss as LossName,
     optimizer: normalizeOptimizer(opts.optimizer),
     batchSize: opts.batchSize,
     dtype,
@@ -108,9 +121,9 @@ export function normalizeRun(opts: TrainerOptions): RunConfig {
   };
 }
 
-export function checkModel(model: Model): void {
-  if (!model || typeof model !== 'object' || !Array.isArray(model.params) || typeof model.forward !== 'function') {
-    throw new UsageError('model must be a model object, e.g. models.mlp({ sizes: [100, 50, 10] })');
+export function checkModel(model: AnyModel): void {
+  if (!model || typeof model !== 'object' || !Array.isArray(model.params) || typeof model.forward !== 'function' || (model.kind !== 'mlp' && model.kind !== 'gpt')) {
+    throw new UsageError('model must be a model object, e.g. models.mlp({ sizes: [100, 50, 10] }) or models.gpt({ vocab, context, dModel, nHeads, nLayers })');
   }
 }
 
@@ -141,9 +154,31 @@ function perExampleLoss(loss: LossName, logits: Value, y: Value): Value {
   return op.reduceMean(per, [-1]);
 }
 
+/** Fraction of target positions (!= IGNORE_INDEX) whose argmax logit is the target (0 when there are none). */
+function tokenAccuracy(logits: Value, targets: Value): Value {
+  const valid = op.not(op.equal(targets, IGNORE_INDEX));
+  const am = logits.graph.node('ArgMax', [logits], [{ dtype: 'int64', shape: logits.shape.slice(0, -1) }], { axis: { kind: 'int', v: logits.rank - 1 }, keepdims: { kind: 'int', v: 0 } })[0];
+  const hit = op.and(valid, op.equal(am, targets));
+  const w = op.cast(valid, logits.dtype);
+  return op.div(op.reduceSum(op.cast(hit, logits.dtype)), op.max(op.reduceSum(w), 1e-30));
+}
+
 /** The compileTraining description of (model, loss, optimizer) in the run's dtype. */
-export function trainingSpec(model: Model, run: RunConfig): TrainingSpec {
+export function trainingSpec(model: AnyModel, run: RunConfig): TrainingSpec {
   const Arr = run.dtype === 'float32' ? Float32Array : Float64Array;
+  if (model.kind === 'gpt') {
+    return {
+      dtype: run.dtype,
+      inputs: model.inputs,
+      targets: model.targets,
+      params: model.params.map((p) => ({ ...p, init: p.init instanceof Arr ? p.init : Arr.from(p.init) })),
+      forward: (ctx) => model.forward(ctx),
+      loss: (ctx) => ({ loss: model.loss(ctx), metrics: { accuracy: tokenAccuracy(ctx.outputs.logits, ctx.targets.targets) } }),
+      optimizer: graphOptimizer(run.optimizer),
+      clipGradNorm: run.clipGradNorm ?? undefined,
+      accumulation: run.accumulation > 1,
+    };
+  }
   const classification = run.loss === 'softmax_cross_entropy';
   return {
     dtype: run.dtype,

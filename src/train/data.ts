@@ -10,9 +10,9 @@ import { UsageError } from '../errors.js';
 import type { LossName } from './config.js';
 
 export interface Dataset {
-  /** [n * inputs], trainer dtype, shared memory. */
-  x: FloatArray;
-  /** Class labels (int64) for softmax_cross_entropy, else [n * outputs] floats; shared memory. */
+  /** [n * inputs], trainer dtype, shared memory; GPT models: token ids [n * context] (int64). */
+  x: FloatArray | BigInt64Array;
+  /** Class labels (int64) for softmax_cross_entropy, else [n * outputs] floats; GPT: targets [n * context] (int64); shared memory. */
   y: BigInt64Array | FloatArray;
   n: number;
   /** Per-example loss weights [n] (trainers with sampleWeights), float64, shared memory. */
@@ -54,7 +54,7 @@ export function stageData(x: unknown, y: unknown, s: DataShape, label = '', reus
   if (x.length === 0) throw new UsageError(`${nx} is empty`);
   if (x.length % s.inputs !== 0) throw new UsageError(`${nx} has ${x.length} values, not a multiple of the model's ${s.inputs} inputs`);
   const n = x.length / s.inputs;
-  const X = reuse && reuse.x.length >= x.length ? reuse.x : s.dtype === 'float32' ? shared(Float32Array, x.length) : shared(Float64Array, x.length);
+  const X = reuse && !(reuse.x instanceof BigInt64Array) && reuse.x.length >= x.length ? reuse.x : s.dtype === 'float32' ? shared(Float32Array, x.length) : shared(Float64Array, x.length);
   X.set(x);
   checkFinite(X, x.length, s.inputs, nx);
   if (y === null) return { x: X, y: new BigInt64Array(0), n };
@@ -99,4 +99,41 @@ export function stageWeights(w: unknown, n: number, label = '', reuse: Float64Ar
   }
   if (!any) throw new UsageError(`${nw} is all zero; at least one weight must be positive`);
   return W;
+}
+
+/**
+ * GPT data: tokens and targets [n * context] (BigInt64Array or Int32Array, row-major,
+ * rows of exactly `context` positions); token ids in [0, vocab), targets in [0, vocab)
+ * or IGNORE_INDEX. Copied as int64 into shared memory (reusing `reuse`'s buffers).
+ * `targets === null`: prediction (tokens only).
+ */
+export function stageTokens(
+  tokens: unknown, targets: unknown, s: { context: number; vocab: number; ignoreIndex: number }, label = '', reuse: Dataset | null = null,
+): Dataset {
+  const nt = `${label}tokens`, ny = `${label}targets`, T = s.context;
+  const ints = (a: unknown) => a instanceof BigInt64Array || a instanceof Int32Array;
+  if (!ints(tokens)) throw new UsageError(`${nt} must be a BigInt64Array or Int32Array of token ids [n * ${T}], got ${kind(tokens)}`);
+  const tk = tokens as BigInt64Array | Int32Array;
+  if (tk.length === 0) throw new UsageError(`${nt} is empty`);
+  if (tk.length % T !== 0) throw new UsageError(`${nt} has ${tk.length} values, not a multiple of the model's context ${T} (rows must be padded to the context)`);
+  const n = tk.length / T;
+  const X = reuse && reuse.x instanceof BigInt64Array && reuse.x.length >= tk.length ? reuse.x : shared(BigInt64Array, tk.length);
+  for (let i = 0; i < tk.length; i++) {
+    const v = Number(tk[i]);
+    if (!(v >= 0 && v < s.vocab)) throw new UsageError(`${nt} has token id ${String(tk[i])} at row ${Math.floor(i / T)}, position ${i % T}, outside the vocabulary [0, ${s.vocab})`);
+    X[i] = BigInt(v);
+  }
+  if (targets === null) return { x: X, y: new BigInt64Array(0), n };
+  if (!ints(targets)) throw new UsageError(`${ny} must be a BigInt64Array or Int32Array of next-token ids [n * ${T}] (${s.ignoreIndex} = no loss), got ${kind(targets)}`);
+  const tg = targets as BigInt64Array | Int32Array;
+  if (tg.length !== tk.length) throw new UsageError(`${ny} has ${tg.length} values but ${nt} has ${tk.length} (${n} rows of ${T})`);
+  const Y = reuse && reuse.y instanceof BigInt64Array && reuse.y.length >= tg.length ? reuse.y : shared(BigInt64Array, tg.length);
+  for (let i = 0; i < tg.length; i++) {
+    const v = Number(tg[i]);
+    if (v !== s.ignoreIndex && !(v >= 0 && v < s.vocab)) {
+      throw new UsageError(`${ny} has ${String(tg[i])} at row ${Math.floor(i / T)}, position ${i % T}; targets must be token ids in [0, ${s.vocab}) or ${s.ignoreIndex}`);
+    }
+    Y[i] = BigInt(v);
+  }
+  return { x: X, y: Y, n };
 }

@@ -11,6 +11,7 @@ import * as op from '../graph/ops.js';
 import { gelu, linear } from '../graph/nn.js';
 import { Stream } from '../sampling/rng.js';
 import { UsageError } from '../errors.js';
+import { type GptModel, type GptModelConfig, gpt } from './gpt-model.js';
 
 export type Activation = 'relu' | 'gelu' | 'tanh';
 
@@ -97,7 +98,14 @@ export function mlp(cfg: MlpConfig): Model {
 }
 
 /** Rebuild a model from the (kind, config) stored in a checkpoint. */
-export function fromConfig(kind: string, config: unknown): Model {
+export function fromConfig(kind: 'mlp', config: unknown): Model;
+export function fromConfig(kind: 'gpt', config: unknown): GptModel;
+export function fromConfig(kind: string, config: unknown): Model | GptModel;
+export function fromConfig(kind: string, config: unknown): Model | GptModel {
   if (kind === 'mlp') return mlp(config as MlpConfig);
-  throw new UsageError(`unknown model kind '${kind}' (known: mlp)`);
+  if (kind === 'gpt') {
+    if (!config || typeof config !== 'object') throw new UsageError('gpt: config must be an object');
+    return gpt(config as GptModelConfig);
+  }
+  throw new UsageError(`unknown model kind '${kind}' (known: mlp, gpt)`);
 }

@@ -35,6 +35,8 @@ export interface InitMsg {
   threads: number;
   device: Device;
   seedInput: boolean;
+  /** GPT language model: inputs 'tokens' / 'targets' int64 [B, context] instead of 'x' / 'y'. */
+  lm: { context: number; vocab: number } | null;
   /** The train / grad / eval models take per-example weights 'w' [B]. */
   sampleWeights: boolean;
   params: { name: string; shape: number[]; trainable: boolean; output?: string }[];
@@ -79,9 +81,12 @@ export interface StepResult {
 
 export interface EvalResult {
   loss: number;
-  /** Fraction of rows whose argmax is the label (softmax_cross_entropy; NaN for other losses). */
+  /**
+   * Fraction of rows whose argmax is the label (softmax_cross_entropy; NaN for other
+   * losses). GPT models: token accuracy over the target positions.
+   */
   accuracy: number;
-  /** [n * outputs] when asked for. */
+  /** [n * outputs] when asked for (GPT: [n * context * vocab]). */
   logits?: FloatArray;
 }
 

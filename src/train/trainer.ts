@@ -14,16 +14,19 @@ import type { FloatArray } from '../graph/dtype.js';
 import { type CompiledTraining, compileTraining } from '../graph/compile.js';
 import { AtomicFile } from '../io/atomic-file.js';
 import { UsageError } from '../errors.js';
-import { type Model, fromConfig } from './models.js';
-import { type Device, type RunConfig, type TrainerOptions, checkModel, normalizeRun, trainingSpec } from './config.js';
-import { type Dataset, stageData, stageWeights } from './data.js';
+import { fromConfig } from './models.js';
+import { type AnyModel, type Device, type RunConfig, type TrainerOptions, checkModel, normalizeRun, trainingSpec } from './config.js';
+import { type Dataset, stageData, stageTokens, stageWeights } from './data.js';
+import { IGNORE_INDEX } from './gpt-model.js';
+import { gptKvModel } from '../graph/gpt.js';
 import { type Checkpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { loadPretrained } from './pretrained.js';
 import type { Counters, EvalResult, FitResult, InitMsg, Reply, Request, StepResult } from './protocol.js';
 
 export type Labels = Int32Array | BigInt64Array | Float32Array | Float64Array;
 
-export interface Batch {
+/** A batch for MLP models. */
+export interface TensorBatch {
   /** [n * inputs] */
   x: Float32Array | Float64Array;
   /** Class labels [n] (softmax_cross_entropy) or targets [n * outputs] (mse, bce_with_logits). */
@@ -36,7 +39,23 @@ export interface Batch {
   w?: Float32Array | Float64Array | number[];
 }
 
-export interface FitOptions extends Batch {
+/**
+ * A batch for GPT models: token ids and next-token targets, both [n * context] row-major
+ * (rows padded to the model's context), BigInt64Array or Int32Array. targets holds
+ * IGNORE_INDEX (-100) where there is no loss (prompt and padding positions); see
+ * encodeExamples in src/rft/lm/tasks.ts.
+ */
+export interface TokenBatch {
+  tokens: BigInt64Array | Int32Array;
+  targets: BigInt64Array | Int32Array;
+}
+
+/** `{ x, y[, w] }` for MLP models, `{ tokens, targets }` for GPT models. */
+export type Batch = TensorBatch | TokenBatch;
+
+export type FitOptions = Batch & FitSettings;
+
+export interface FitSettings {
   /**
    * Train until this many epochs are complete, counting epochs of earlier fit calls
    * and of a resumed checkpoint (so the same call after a resume finishes the run).
@@ -81,7 +100,7 @@ function checkDevice(d: unknown): Device {
 const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 export class Trainer extends EventEmitter {
-  readonly model: Model;
+  readonly model: AnyModel;
   readonly run: RunConfig;
   readonly threads: number;
   /** The execution provider in use. */
@@ -103,7 +122,7 @@ export class Trainer extends EventEmitter {
   /** Why the worker is gone (crash or exit), if it is. */
   private dead: Error | null = null;
 
-  private constructor(model: Model, run: RunConfig, threads: number) {
+  private constructor(model: AnyModel, run: RunConfig, threads: number) {
     super();
     this.model = model;
     this.run = run;
@@ -130,7 +149,7 @@ export class Trainer extends EventEmitter {
   /** Rebuild a run from a checkpoint (model, configuration, parameters, optimizer state, position). */
   static async load(path: string, opts: LoadOptions = {}): Promise<Trainer> {
     const ck = readCheckpoint(path);
-    let model: Model, run: RunConfig;
+    let model: AnyModel, run: RunConfig;
     try {
       model = fromConfig(ck.model.kind, ck.model.config);
       run = normalizeRun({ model, ...ck.run, optimizer: ck.run.optimizer as never, clipGradNorm: ck.run.clipGradNorm ?? undefined });
@@ -168,8 +187,9 @@ export class Trainer extends EventEmitter {
       applyModel: c.accumulation?.applyModel ?? null,
       dtype: this.run.dtype,
       loss: this.run.loss,
-      inputs: this.model.inputSize,
-      outputs: this.model.outputSize,
+      inputs: this.model.kind === 'gpt' ? this.model.context : this.model.inputSize,
+      outputs: this.model.kind === 'gpt' ? this.model.context * this.model.vocab : this.model.outputSize,
+      lm: this.model.kind === 'gpt' ? { context: this.model.context, vocab: this.model.vocab } : null,
       batchSize: this.run.batchSize,
       accumulation: this.run.accumulation,
       lr: this.run.optimizer.lr,
@@ -243,12 +263,23 @@ export class Trainer extends EventEmitter {
   }
 
   /** Validate and copy a batch into shared memory, reusing the buffers of `slot`. */
-  private stage(b: Batch, labels: boolean, slot: keyof Trainer['staging'], label = ''): Dataset {
-    if (!b || typeof b !== 'object') throw new UsageError(`${label || 'data'} must be { x, y }`);
+  private stage(batch: Batch, labels: boolean, slot: keyof Trainer['staging'], label = ''): Dataset {
+    const m = this.model;
+    if (m.kind === 'gpt') {
+      if (!batch || typeof batch !== 'object') throw new UsageError(`${label || 'data'} must be { tokens, targets }`);
+      const t = batch as TokenBatch & { x?: unknown; w?: unknown };
+      if (t.tokens === undefined && t.x !== undefined) throw new UsageError(`${label || 'data'} for a GPT model must be { tokens, targets } (int64 token ids [n * ${m.context}]), not { x, y }`);
+      if (t.w !== undefined) throw new UsageError('w (per-example weights) is not supported for GPT models');
+      const d = stageTokens(t.tokens, labels ? t.targets : null, { context: m.context, vocab: m.vocab, ignoreIndex: IGNORE_INDEX }, label, this.staging[slot]);
+      return (this.staging[slot] = d);
+    }
+    if (!batch || typeof batch !== 'object') throw new UsageError(`${label || 'data'} must be { x, y }`);
+    const b = batch as TensorBatch;
+    if ((b as Partial<TokenBatch>).tokens !== undefined && b.x === undefined) throw new UsageError(`${label || 'data'}: { tokens, targets } is for GPT models; this ${m.kind} model takes { x, y }`);
     const training = slot === 'step' || slot === 'fit';
     if (training && b.w !== undefined && !this.run.sampleWeights) throw new UsageError('w (per-example weights) needs a trainer created with sampleWeights: true');
     if (training && b.w === undefined && this.run.sampleWeights) throw new UsageError('this trainer was created with sampleWeights: true, so step and fit need w (one weight per row)');
-    const shape = { inputs: this.model.inputSize, outputs: this.model.outputSize, loss: this.run.loss, dtype: this.run.dtype };
+    const shape = { inputs: m.inputSize, outputs: m.outputSize, loss: this.run.loss, dtype: this.run.dtype };
     const prev = this.staging[slot];
     const d = stageData(b.x, labels ? b.y : null, shape, label, prev);
     d.w = training && this.run.sampleWeights ? stageWeights(b.w, d.n, label, prev?.w) : undefined;
@@ -265,7 +296,7 @@ export class Trainer extends EventEmitter {
   /** Epochs over the dataset; the last partial batch is trained on as a smaller batch. */
   fit(o: FitOptions): Promise<FitResult> {
     return this.enqueue(async () => {
-      if (!o || typeof o !== 'object') throw new UsageError('fit needs { x, y, epochs }');
+      if (!o || typeof o !== 'object') throw new UsageError(this.model.kind === 'gpt' ? 'fit needs { tokens, targets, epochs }' : 'fit needs { x, y, epochs }');
       if (!Number.isInteger(o.epochs) || o.epochs < 0) throw new UsageError(`epochs must be a non-negative integer, got ${String(o.epochs)}`);
       const shuffleSeed = o.shuffleSeed ?? 0;
       if (!Number.isSafeInteger(shuffleSeed) || shuffleSeed < 0) throw new UsageError(`shuffleSeed must be a non-negative integer, got ${String(o.shuffleSeed)}`);
@@ -290,15 +321,22 @@ export class Trainer extends EventEmitter {
     });
   }
 
-  /** Mean loss (and accuracy for softmax_cross_entropy) over { x, y }; `logits: true` also returns the logits. */
+  /**
+   * Mean loss (and accuracy for softmax_cross_entropy) over { x, y }; `logits: true` also
+   * returns the logits. GPT models: { tokens, targets } -> mean token cross-entropy and
+   * token accuracy over the target positions; logits [n * context * vocab].
+   */
   evaluate(b: Batch, opts: { logits?: boolean } = {}): Promise<EvalResult> {
     return this.enqueue(async () => (await this.send({ cmd: 'evaluate', data: this.stage(b, true, 'eval'), logits: opts.logits === true, labels: true })) as EvalResult);
   }
 
-  /** Logits [n * outputs] of the eval graph's forward for x. */
-  predict(x: Float32Array | Float64Array): Promise<FloatArray> {
+  /** Logits [n * outputs] of the eval graph's forward for x (GPT: x = token ids [n * context] -> [n * context * vocab]). */
+  predict(x: Float32Array | Float64Array | BigInt64Array | Int32Array): Promise<FloatArray> {
     return this.enqueue(async () => {
-      const r = (await this.send({ cmd: 'evaluate', data: this.stage({ x, y: new Int32Array(0) }, false, 'eval'), logits: true, labels: false })) as EvalResult;
+      const b = this.model.kind === 'gpt'
+        ? { tokens: x as BigInt64Array, targets: new BigInt64Array(0) }
+        : { x: x as Float32Array, y: new Int32Array(0) };
+      const r = (await this.send({ cmd: 'evaluate', data: this.stage(b, false, 'eval'), logits: true, labels: false })) as EvalResult;
       return r.logits!;
     });
   }
@@ -341,6 +379,10 @@ export class Trainer extends EventEmitter {
       const ck = readCheckpoint(path);
       const problems: string[] = [];
       const cfg = (c: unknown) => {
+        if (this.model.kind === 'gpt') {
+          const g = c as Record<string, unknown> | null;
+          return JSON.stringify({ vocab: g?.vocab, context: g?.context, dModel: g?.dModel, nHeads: g?.nHeads, nLayers: g?.nLayers, tied: g?.tied });
+        }
         const m = c as { sizes?: unknown; activation?: unknown };
         return JSON.stringify({ sizes: m?.sizes, activation: m?.activation });
       };
@@ -379,12 +421,19 @@ export class Trainer extends EventEmitter {
     return { params, state };
   }
 
-  /** Inference model (input 'x' float32 [N, inputs], output 'logits') with the current weights as initializers, written atomically. */
-  exportOnnx(path: string): Promise<void> {
+  /**
+   * Inference model with the current weights as initializers (float32), written atomically.
+   * MLP: input 'x' [N, inputs] -> 'logits'. GPT: the KV-cache model of gptKvModel (inputs
+   * 'tokens' [B, T] and 'past/<l>/key|value' [B, H, P, head]; outputs 'logits' [B, T, vocab]
+   * and 'present/<l>/key|value'); `padding: true` adds its 'positions' and 'attention_mask'
+   * inputs for left-padded batches.
+   */
+  exportOnnx(path: string, opts: { padding?: boolean } = {}): Promise<void> {
     return this.enqueue(async () => {
       const f = AtomicFile.open(path);
       try {
-        f.write(this.compiled.inferenceModel(this.mirror, { dtype: 'float32' }));
+        const m = this.model;
+        f.write(m.kind === 'gpt' ? gptKvModel(m.config, this.mirror, 'float32', { padding: opts.padding === true }) : this.compiled.inferenceModel(this.mirror, { dtype: 'float32' }));
         f.commit();
       } catch (e) {
         f.abort();

@@ -51,7 +51,7 @@ class Engine {
   counters: Counters = { step: 0, epoch: 0, batchInEpoch: 0, shuffleSeed: null, datasetSize: null };
   lossT: ort.Tensor;
   normT: ort.Tensor;
-  xb: FloatArray;
+  xb: FloatArray | BigInt64Array;
   yb: BigInt64Array | FloatArray;
   /** Raw weights of the gathered batch (sampleWeights), and the normalized ones fed as 'w'. */
   wraw: Float64Array;
@@ -122,8 +122,8 @@ class Engine {
 
   ensureBatch(n: number): void {
     if (this.xb.length >= n * this.cfg.inputs) return;
-    this.xb = new this.Arr(n * this.cfg.inputs);
-    this.yb = this.cfg.loss === 'softmax_cross_entropy' ? new BigInt64Array(n) : new this.Arr(n * this.cfg.outputs);
+    this.xb = this.cfg.lm ? new BigInt64Array(n * this.cfg.inputs) : new this.Arr(n * this.cfg.inputs);
+    this.yb = this.cfg.lm ? new BigInt64Array(n * this.cfg.inputs) : this.cfg.loss === 'softmax_cross_entropy' ? new BigInt64Array(n) : new this.Arr(n * this.cfg.outputs);
     if (this.cfg.sampleWeights) {
       this.wraw = new Float64Array(n);
       this.wb = new this.Arr(n); // zeros: the eval graph ignores 'w'
@@ -146,10 +146,10 @@ class Engine {
   /** Copy rows (rows[i] or, without rows, start + i) of `d` into the batch buffers at [0, count). */
   gather(d: Dataset, start: number, count: number, rows: Uint32Array | null): void {
     this.ensureBatch(count);
-    const I = this.cfg.inputs, yw = this.cfg.loss === 'softmax_cross_entropy' ? 1 : this.cfg.outputs;
+    const I = this.cfg.inputs, yw = this.cfg.lm ? I : this.cfg.loss === 'softmax_cross_entropy' ? 1 : this.cfg.outputs;
     const w = this.cfg.sampleWeights ? d.w : undefined;
     if (!rows) {
-      this.xb.set(d.x.subarray(start * I, (start + count) * I));
+      (this.xb as Float64Array).set(d.x.subarray(start * I, (start + count) * I) as Float64Array);
       (this.yb as Float64Array).set(d.y.subarray(start * yw, (start + count) * yw) as Float64Array);
       if (w) this.wraw.set(w.subarray(start, start + count));
       return;
@@ -157,7 +157,7 @@ class Engine {
     for (let i = 0; i < count; i++) {
       const r = rows[start + i];
       if (w) this.wraw[i] = w[r];
-      this.xb.set(d.x.subarray(r * I, r * I + I), i * I);
+      (this.xb as Float64Array).set(d.x.subarray(r * I, r * I + I) as Float64Array, i * I);
       if (yw === 1) this.yb[i] = d.y[r];
       else (this.yb as Float64Array).set(d.y.subarray(r * yw, r * yw + yw) as Float64Array, i * yw);
     }
@@ -167,8 +167,14 @@ class Engine {
   batchFeeds(a: number, b: number): Feeds {
     const I = this.cfg.inputs, c = this.cfg.loss === 'softmax_cross_entropy';
     const n = b - a;
+    if (this.cfg.lm) {
+      return {
+        tokens: new ort.Tensor('int64', (this.xb as BigInt64Array).subarray(a * I, b * I), [n, I]),
+        targets: new ort.Tensor('int64', (this.yb as BigInt64Array).subarray(a * I, b * I), [n, I]),
+      };
+    }
     const feeds: Feeds = {
-      x: new ort.Tensor(this.cfg.dtype, this.xb.subarray(a * I, b * I), [n, I]),
+      x: new ort.Tensor(this.cfg.dtype, (this.xb as FloatArray).subarray(a * I, b * I), [n, I]),
       y: c
         ? new ort.Tensor('int64', (this.yb as BigInt64Array).subarray(a, b), [n])
         : new ort.Tensor(this.cfg.dtype, (this.yb as FloatArray).subarray(a * this.cfg.outputs, b * this.cfg.outputs), [n, this.cfg.outputs]),
@@ -193,6 +199,14 @@ class Engine {
     this.wb.fill(0, 0, n);
   }
 
+  /** GPT: target positions (!= IGNORE_INDEX) among batch rows [a, b) of the batch buffers. */
+  targetCount(a: number, b: number): number {
+    const T = this.cfg.inputs, y = this.yb as BigInt64Array;
+    let k = 0;
+    for (let i = a * T; i < b * T; i++) if (y[i] !== -100n) k++;
+    return k;
+  }
+
   scalar(v: number): ort.Tensor {
     return new ort.Tensor(this.cfg.dtype, this.Arr.of(v), []);
   }
@@ -200,7 +214,8 @@ class Engine {
   /** One optimizer step on batch rows [0, n) of the batch buffers. */
   async runStep(n: number): Promise<StepResult & { weight: number }> {
     const c = this.cfg;
-    const weight = c.sampleWeights ? this.normalizeWeights(n) : n;
+    // GPT: the loss is a mean over target tokens, so batches weigh by their token count.
+    const weight = c.sampleWeights ? this.normalizeWeights(n) : c.lm ? this.targetCount(0, n) : n;
     const step = this.counters.step + 1;
     const lr = lrAt(c.schedule, c.lr, step);
     const src = this.sets[this.cur], dst = this.sets[1 - this.cur];
@@ -222,10 +237,10 @@ class Engine {
         if (c.seedInput) feeds.seed = new ort.Tensor('int64', BigInt64Array.of(BigInt(step) * 65536n + BigInt(chunks)), []);
         await this.grad.run(feeds, { loss: this.lossT, ...this.acc[1 - a].fetches });
         // Weighted micro-batch losses are partial sums of the batch's weighted mean.
-        sum += c.sampleWeights ? (this.lossT.data[0] as number) : (this.lossT.data[0] as number) * (e - s);
+        sum += c.sampleWeights ? (this.lossT.data[0] as number) : (this.lossT.data[0] as number) * (c.lm ? this.targetCount(s, e) : e - s);
         a = 1 - a;
       }
-      loss = c.sampleWeights ? sum : sum / n;
+      loss = c.sampleWeights ? sum : c.lm ? (weight > 0 ? sum / weight : 0) : sum / n;
       const feeds: Feeds = { ...src.applyFeeds, ...this.acc[a].feeds, lr: this.scalar(lr), step: stepT, grad_scale: this.scalar(c.sampleWeights ? 1 : 1 / chunks) };
       await this.apply!.run(feeds, { grad_norm: this.normT, ...dst.fetches });
     }
@@ -240,22 +255,27 @@ class Engine {
     const chunk = Math.max(c.batchSize, 256);
     const fetch = ['loss', ...(labels && c.loss === 'softmax_cross_entropy' ? ['accuracy'] : []), ...(wantLogits ? ['logits'] : [])];
     const logits = wantLogits ? new this.Arr(d.n * O) : undefined;
-    let loss = 0, acc = 0;
+    let loss = 0, acc = 0, total = 0;
     for (let s = 0; s < d.n; s += chunk) {
       const e = Math.min(d.n, s + chunk);
       if (labels) this.gather(d, s, e - s, null);
       else {
         this.ensureBatch(e - s);
-        this.xb.set(d.x.subarray(s * c.inputs, e * c.inputs));
+        (this.xb as Float64Array).set(d.x.subarray(s * c.inputs, e * c.inputs) as Float64Array);
         if (this.yb instanceof BigInt64Array) this.yb.fill(0n);
         else this.yb.fill(0);
       }
       const out = await this.eval.run({ ...this.batchFeeds(0, e - s), ...this.sets[this.cur].paramFeeds }, fetch);
-      loss += (out.loss.data[0] as number) * (e - s);
-      if (out.accuracy) acc += (out.accuracy.data[0] as number) * (e - s);
+      // GPT: loss and accuracy are means over target tokens, so chunks weigh by their count.
+      const wt = c.lm && labels ? this.targetCount(0, e - s) : e - s;
+      total += wt;
+      if (wt > 0) {
+        loss += (out.loss.data[0] as number) * wt;
+        if (out.accuracy) acc += (out.accuracy.data[0] as number) * wt;
+      }
       if (logits) logits.set(out.logits.data as FloatArray, s * O);
     }
-    const r: EvalResult = { loss: loss / d.n, accuracy: labels && c.loss === 'softmax_cross_entropy' ? acc / d.n : NaN };
+    const r: EvalResult = total > 0 ? { loss: loss / total, accuracy: labels && c.loss === 'softmax_cross_entropy' ? acc / total : NaN } : { loss: 0, accuracy: NaN };
     if (logits) r.logits = logits;
     return r;
   }
