@@ -81,21 +81,29 @@ export function rejectionSample(w: Float64Array, M: number, seed: number, sample
   return { rows: Int32Array.from(prov, (p) => p.row), provenance: prov, proposals };
 }
 
-/** `k` rows drawn uniformly with replacement (Stream(seed, 0, 2)). */
+/**
+ * Streams of the baselines' draws: far above the rejection blocks' streams (0, 1, 2, ...), so
+ * no baseline shares uniforms with the RSFT sample. (A stream's sub is 0 or 1 only: sub 2 of
+ * stream s would be sub 0 of stream s + 1.)
+ */
+const UNIFORM_ROWS_STREAM = 2 ** 52;
+const WEIGHTED_ROWS_STREAM = 2 ** 52 + 1;
+
+/** `k` rows drawn uniformly with replacement (Stream(seed, 2^52, 0)). */
 export function uniformRows(n: number, k: number, seed: number): Int32Array {
   const u = new Float64Array(k);
-  new Stream(seed, 0, 2).fillF64(u);
+  new Stream(seed, UNIFORM_ROWS_STREAM, 0).fillF64(u);
   return Int32Array.from(u, (v) => Math.min(n - 1, Math.floor(v * n)));
 }
 
-/** `k` rows drawn with probability proportional to w, with replacement (Stream(seed, 0, 3)). */
+/** `k` rows drawn with probability proportional to w, with replacement (Stream(seed, 2^52 + 1, 0)). */
 export function weightedRows(w: Float64Array, k: number, seed: number): Int32Array {
   const n = w.length;
   const cum = new Float64Array(n);
   let s = 0;
   for (let i = 0; i < n; i++) { s += w[i]; cum[i] = s; }
   const u = new Float64Array(k);
-  new Stream(seed, 0, 3).fillF64(u);
+  new Stream(seed, WEIGHTED_ROWS_STREAM, 0).fillF64(u);
   const out = new Int32Array(k);
   for (let j = 0; j < k; j++) {
     const t = u[j] * s;

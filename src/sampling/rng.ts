@@ -73,7 +73,8 @@ function checkIndex(name: string, v: number): void {
 export function seedLanes(seed: number, stream: number, sub: number): Uint32Array {
   checkIndex('seed', seed);
   checkIndex('stream', stream);
-  checkIndex('sub', sub);
+  // Lane keys are stream * 16 + sub * 8 + lane: a sub of 2 would be sub 0 of the next stream.
+  if (sub !== 0 && sub !== 1) throw new RangeError(`sub must be 0 or 1, got ${String(sub)}`);
   const st = new Uint32Array(64);
   add64(Math.floor(seed / TWO32) >>> 0, seed >>> 0, GOLDEN_H, GOLDEN_L);
   mix64(rh, rl);

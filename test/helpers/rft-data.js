@@ -9,7 +9,7 @@ function gauss(s) {
 
 /** n rows, d = 4 features, 4 classes; `shift` moves feature 0 (covariate shift, same p(y|x)). */
 export function makeData(n, shift, seed, sub) {
-  const s = new Stream(seed, 7, sub);
+  const s = new Stream(seed, 100 + sub, 0); // one stream per data set (sub is 0 or 1 only)
   const d = 4;
   const x = new Float32Array(n * d), y = new Int32Array(n);
   for (let i = 0; i < n; i++) {
