@@ -9,11 +9,13 @@
  * ruined by a few huge (often poorly estimated) weights. Those rows are counted and reported as
  * envelope violations.
  *
- * Randomness: block b (BLOCK proposals) draws row indices from Stream(seed, b, 0) and the
- * acceptance uniforms from Stream(seed, b, 1), so the accepted set is a pure function of
+ * Randomness: block b (BLOCK proposals) draws row indices from Stream(seed, b, 0); the kernel's
+ * acceptance uniforms come from Stream(seed, b, 1), so the accepted set is a pure function of
  * (seed, w, M, samples, budget).
  */
 import { Stream } from '../sampling/rng.js';
+import { getKernel } from '../sampling/kernel.js';
+import { encodeJob, TargetKind } from '../sampling/job.js';
 import { UsageError } from '../errors.js';
 import type { Provenance } from './types.js';
 
@@ -56,27 +58,46 @@ export interface SampleResult {
   proposals: number;
 }
 
+/**
+ * The accept decisions go through the sampling engine's kernel (acceptBlock, the same
+ * `ln u < log p - log M - log q` test and acceptance streams as sample()): rows are proposed
+ * here (uniform over the pool, so log q is a constant 0) with log p = log min(w, M), and each
+ * proposal carries its position in the block so the provenance can name its uniform.
+ */
+const POOL_JOB_PROPOSAL = Float64Array.of(22, 2, 1, 0, 1, 1, 0, 1); // product(uniform, uniform): unused by acceptBlock
+
 /** Rejection sampling from the pool until `samples` accepted or `budget` proposals. */
 export function rejectionSample(w: Float64Array, M: number, seed: number, samples: number, budget: number): SampleResult {
   const n = w.length;
+  const kernel = getKernel();
+  const job = encodeJob({ d: 2, logM: Math.log(M), targetKind: TargetKind.External, target: new Float64Array(0), proposal: POOL_JOB_PROPOSAL, lo: [-Infinity, -Infinity], hi: [Infinity, Infinity] });
   const prov: Provenance[] = [];
-  const idx = new Float64Array(BLOCK), us = new Float64Array(BLOCK);
+  const iv = new Float64Array(BLOCK), uv = new Float64Array(BLOCK);
+  const xs = new Float64Array(2 * BLOCK), out = new Float64Array(2 * BLOCK);
+  const logq = new Float64Array(BLOCK), logp = new Float64Array(BLOCK);
   let proposals = 0;
   for (let b = 0; prov.length < samples && proposals < budget; b++) {
     const m = Math.min(BLOCK, budget - proposals);
-    const iv = idx.subarray(0, m), uv = us.subarray(0, m);
-    new Stream(seed, b, 0).fillF64(iv);
-    new Stream(seed, b, 1).fillF64(uv);
+    new Stream(seed, b, 0).fillF64(iv.subarray(0, m));
+    new Stream(seed, b, 1).fillF64(uv.subarray(0, m)); // the kernel's acceptance uniforms, for provenance
     for (let j = 0; j < m; j++) {
-      proposals++;
       const row = Math.min(n - 1, Math.floor(iv[j] * n));
-      const u = uv[j];
-      const wr = w[row];
-      if (u * M < Math.min(wr, M)) {
-        prov.push({ row, w: wr, u, block: b });
-        if (prov.length >= samples) break;
+      xs[2 * j] = row;
+      xs[2 * j + 1] = j;
+      logp[j] = Math.log(Math.min(w[row], M));
+    }
+    const stats = kernel.acceptBlock(job, seed, b, xs.subarray(0, 2 * m), logq.subarray(0, m), logp.subarray(0, m), out.subarray(0, 2 * m));
+    const accepted = stats[0];
+    let used = m;
+    for (let a = 0; a < accepted; a++) {
+      const row = out[2 * a], j = out[2 * a + 1];
+      prov.push({ row, w: w[row], u: uv[j], block: b });
+      if (prov.length >= samples) {
+        used = j + 1; // proposals up to the one that completed the sample
+        break;
       }
     }
+    proposals += used;
   }
   return { rows: Int32Array.from(prov, (p) => p.row), provenance: prov, proposals };
 }
