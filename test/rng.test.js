@@ -110,3 +110,18 @@ test('TS and native uniforms agree bit for bit', (t) => {
     }
   }
 });
+
+test('deriveSeed: a pure function of (seed, purpose), distinct per purpose, a valid seed', async () => {
+  const { deriveSeed } = await import('../dist/sampling/rng.js');
+  const seen = new Set();
+  for (const seed of [0, 1, 2, 2 ** 53 - 1]) {
+    for (const p of ['rsft-accept', 'rsft-baseline', 'rsft-ratio', 'demo-scenario']) {
+      const v = deriveSeed(seed, p);
+      assert.equal(v, deriveSeed(seed, p));
+      assert.ok(Number.isSafeInteger(v) && v >= 0);
+      seen.add(v);
+    }
+  }
+  assert.equal(seen.size, 16);
+  assert.throws(() => deriveSeed(-1, 'x'), RangeError);
+});

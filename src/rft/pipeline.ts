@@ -28,6 +28,7 @@ import { envelope, rejectionSample, uniformRows } from './accept.js';
 import { classifierRatio, columnRatio, expressionRatio } from './ratio.js';
 import { pretrainedSizes, pretrainedWeights } from './pretrained-model.js';
 import { renderReport } from './report.js';
+import { deriveSeed } from '../sampling/rng.js';
 import type { Curve, Dataset, Metrics, PipelineInput, ProgressFn, ReportData, Summary } from './types.js';
 
 export interface PipelineOptions {
@@ -188,7 +189,7 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
       nTarget += targetLabeled.n;
     }
     w = await classifierRatio(zs, source.n, zTarget, nTarget, d, {
-      seed: seed + 1, threads, hidden: r.hidden, epochs: r.epochs, onStep: (step, loss) => points.push({ step, loss }),
+      seed: deriveSeed(seed, 'rsft-ratio'), threads, hidden: r.hidden, epochs: r.epochs, onStep: (step, loss) => points.push({ step, loss }),
     });
     curves.push({ name: 'domain classifier', points });
   } else if (r.method === 'column') {
@@ -201,7 +202,9 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
   // 4. envelope, 5. rejection sampling
   const env = envelope(w, r.clip);
   const budget = ft.budget ?? Math.max(100 * ft.samples, 1_000_000);
-  const sampled = rejectionSample(w, env.M, seed, ft.samples, budget);
+  // Each stage draws from its own derived seed so that none shares uniforms with another.
+  const acceptSeed = deriveSeed(seed, 'rsft-accept');
+  const sampled = rejectionSample(w, env.M, acceptSeed, ft.samples, budget);
   const accepted = sampled.rows.length;
   if (accepted === 0) throw new UsageError(`no pool row was accepted in ${sampled.proposals} proposals (finetune.budget too small?)`);
   if (accepted < ft.samples) notes.push(`proposal budget ${budget} reached with ${accepted} of ${ft.samples} samples accepted`);
@@ -250,7 +253,7 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
       await t.close();
     }
   };
-  const ur = uniformRows(source.n, accepted, seed);
+  const ur = uniformRows(source.n, accepted, deriveSeed(seed, 'rsft-baseline'));
   const uniform = await baseline('uniform', ...withTl(gather(zs, d, ur), gatherY(ys, ur)));
   // Weighted: the whole pool, weights min(w, M) in the loss scaled to a total of `accepted`
   // (labeled target rows weigh 1, as in RSFT), as many optimizer steps as the RSFT fine-tune.
@@ -274,7 +277,7 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
     pretrained: preMetrics,
     rsft: rsftMetrics,
     baselines,
-    acceptance: { rate: accepted / sampled.proposals, expectedRate: env.expectedRate, M: env.M, clipped: env.clipped, proposals: sampled.proposals, accepted },
+    acceptance: { rate: accepted / sampled.proposals, expectedRate: env.expectedRate, M: env.M, clipped: env.clipped, proposals: sampled.proposals, accepted, streamSeed: acceptSeed },
     timings,
     notes,
     config: input.config,

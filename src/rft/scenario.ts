@@ -36,7 +36,7 @@
  *    epochs), seeds 1/2/3/4/5 on line B: pretrained 52/59/47/44/46%, RSFT 83/86/85/83/86%,
  *    uniform 58/63/50/45/50%.
  */
-import { Stream } from '../sampling/rng.js';
+import { Stream, deriveSeed } from '../sampling/rng.js';
 import type { Dataset, PipelineInput } from './types.js';
 
 export interface ScenarioOptions {
@@ -300,7 +300,8 @@ export const DEMO_SIZES = {
 export function demoInput(opts: DemoOptions = {}): PipelineInput {
   const seed = opts.seed ?? 1;
   const size = opts.small ? DEMO_SIZES.small : DEMO_SIZES.full;
-  const sc = manufacturingScenario({ seed, features: 100, classes: 10, poolSize: size.poolSize, targetUnlabeled: size.targetUnlabeled, testSize: size.testSize });
+  // The scenario's data get their own seed: the run's stages address the same streams from 0.
+  const sc = manufacturingScenario({ seed: deriveSeed(seed, 'demo-scenario'), features: 100, classes: 10, poolSize: size.poolSize, targetUnlabeled: size.targetUnlabeled, testSize: size.testSize });
   const model = { pretrained: null, hidden: [8], activation: 'relu' as const };
   const ratio = { method: 'classifier' as const, clip: 0.99, epochs: 3, hidden: [16] };
   const finetune = { samples: size.samples, epochs: size.finetuneEpochs, lr: 0.002, batch: 128 };

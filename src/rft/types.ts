@@ -54,6 +54,8 @@ export interface Acceptance {
   clipped: number;
   proposals: number;
   accepted: number;
+  /** seed of the acceptance streams (deriveSeed(seed, 'rsft-accept')): block b uses streams b/0 and b/1 */
+  streamSeed: number;
 }
 
 export interface Summary {

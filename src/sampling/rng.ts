@@ -104,6 +104,20 @@ export function seedLanes(seed: number, stream: number, sub: number): Uint32Arra
   return st;
 }
 
+/**
+ * A seed for one purpose of a run, derived from the run's seed: stages that each address
+ * streams from 0 up (data generation, rejection blocks, baselines...) must not share uniforms.
+ * SplitMix64 of the seed mixed with a 32-bit FNV-1a hash of the purpose, cut to 53 bits.
+ */
+export function deriveSeed(seed: number, purpose: string): number {
+  checkIndex('seed', seed);
+  let f = 0x811c9dc5;
+  for (let i = 0; i < purpose.length; i++) f = Math.imul(f ^ purpose.charCodeAt(i), 0x01000193) >>> 0;
+  add64(Math.floor(seed / TWO32) >>> 0, seed >>> 0, f, GOLDEN_L);
+  mix64((rh ^ GOLDEN_H) >>> 0, rl);
+  return (rh & 0x1fffff) * TWO32 + rl;
+}
+
 /** Outputs buffered per refill: 8 rounds of the 8 lanes. */
 const BUF = 64;
 
