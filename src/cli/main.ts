@@ -16,6 +16,7 @@ commands:
   run          classifier RSFT on your data from a config file (rsft run --help)
   sample       draw exact samples by rejection (rsft sample --help)
   train        train a classifier on .npy data and export ONNX (rsft train --help)
+  rft          language-model RFT on a built-in task: pretrain, sample, verify, accept, fine-tune (rsft rft --help)
   select       accept LM candidates from a JSONL file: threshold, best-of-n, top-alpha, RSO (rsft select --help)
   sample-demo  run the reference sampling tasks (DESIGN.md T1-T3, a custom target) and print their stats
   doctor       show the active kernel, CPU features and runtime versions
@@ -32,6 +33,8 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./train-command.js')).trainCommand(rest);
     case 'demo':
       return (await import('./rft-demo-command.js')).rftDemoCommand(rest);
+    case 'rft':
+      return (await import('./rft-command.js')).rftCommand(rest);
     case 'select':
       return (await import('./select-command.js')).selectCommand(rest);
     case 'sample-demo':

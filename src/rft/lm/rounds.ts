@@ -116,13 +116,22 @@ export interface RftSummary {
   out: string;
 }
 
+/**
+ * Default sizes (measured on 2 cores, addition, seed 1, K 8, 3 rounds: base pass@1 ~0.16 rising
+ * to ~0.45 after round 3, about a minute in all). The base model sees 2000 examples, 30% of them
+ * wrong, for 40 epochs: it has learned the format and part of the arithmetic.
+ */
 export const DEFAULT_SIZES: RftSizes = {
-  trainPrompts: 512, heldoutPrompts: 256, pretrainExamples: 2000, noise: 0.3, pretrainEpochs: 12, fineTuneEpochs: 3,
+  trainPrompts: 8192, heldoutPrompts: 512, pretrainExamples: 2000, noise: 0.3, pretrainEpochs: 40, fineTuneEpochs: 3,
   dModel: 64, nHeads: 4, nLayers: 2, lr: 3e-3, fineTuneLr: 1e-3, batchSize: 64,
 };
+/**
+ * --small: the default model and pretraining with a quarter of the training prompts and half the
+ * held-out prompts (addition, seed 1: pass@1 ~0.17 -> ~0.28 in about 30 s on 2 cores).
+ */
 export const SMALL_SIZES: RftSizes = {
-  trainPrompts: 192, heldoutPrompts: 128, pretrainExamples: 800, noise: 0.3, pretrainEpochs: 10, fineTuneEpochs: 3,
-  dModel: 32, nHeads: 2, nLayers: 2, lr: 3e-3, fineTuneLr: 1e-3, batchSize: 32,
+  trainPrompts: 2048, heldoutPrompts: 256, pretrainExamples: 2000, noise: 0.3, pretrainEpochs: 40, fineTuneEpochs: 3,
+  dModel: 64, nHeads: 4, nLayers: 2, lr: 3e-3, fineTuneLr: 1e-3, batchSize: 64,
 };
 
 const posInt = (v: unknown) => Number.isInteger(v) && (v as number) >= 1;
@@ -198,11 +207,16 @@ export async function runRft(opts: RftOptions): Promise<RftSummary> {
   const threads = opts.threads ?? 2;
   const log = opts.onProgress ?? (() => undefined);
   const out = resolve(opts.out);
-  mkdirSync(out, { recursive: true });
+  try {
+    mkdirSync(out, { recursive: true });
+  } catch (e) {
+    throw new UsageError(`cannot create run folder ${out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
   AtomicFile.open(join(out, 'summary.json')).abort(); // fail fast on an unwritable folder
 
   const tok = new CharTokenizer(task.alphabet);
-  const context = task.maxPromptLength + task.maxCompletionLength + 1;
+  // BOS + prompt + up to maxCompletionLength + 1 sampled tokens (an unfinished candidate may be accepted)
+  const context = task.maxPromptLength + task.maxCompletionLength + 2;
   const cfg: GptConfig = { vocab: tok.vocabSize, context, dModel: sz.dModel, nHeads: sz.nHeads, nLayers: sz.nLayers, seed: opts.seed };
   const model = gpt(cfg);
   const trainPrompts = task.makePrompts(opts.seed, sz.trainPrompts, 'train');
