@@ -9,6 +9,7 @@ import { compileExpr } from '../dist/sampling/expr.js';
 import { JsExpr, Op, evalExpr } from '../dist/sampling/js-expr.js';
 import { lgamma } from '../dist/sampling/special.js';
 import { UsageError } from '../dist/errors.js';
+import { mulberry32 as rng } from './helpers/prng.js';
 
 function throwsUsage(fn, expected) {
   assert.throws(fn, (err) => {
@@ -29,17 +30,6 @@ function run(src, rows, opts) {
 }
 const at = (src, ...row) => run(src, [row])[0];
 
-/** A small deterministic PRNG so failures reproduce. */
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function close(a, b, rel, what) {
   if (Number.isNaN(b)) { assert.ok(Number.isNaN(a), `${what}: expected NaN, got ${a}`); return; }

@@ -8,25 +8,11 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync, readFileSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { writeShiftCsvs, makeData, toCsv } from './helpers/rft-data.js';
+import { cli, runCli as run } from './helpers/cli.js';
 
-const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
-function run(args) {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60000);
-    p.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'rsft-run-'));
 const data = writeShiftCsvs(dir);

@@ -7,36 +7,16 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync, readFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { writeNpy, encodeNpy } from '../dist/io/npy-read.js';
+import { mulberry32 } from './helpers/prng.js';
+import { cli, runCli as run } from './helpers/cli.js';
 
-const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
-/** Spawn the CLI asynchronously so independent runs overlap. */
-function run(args) {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60000);
-    p.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
 
 /** Separable synthetic data: class = argmax of 3 fixed projections of 8 features. */
 function makeData(n, seed = 1) {
-  let a = seed >>> 0;
-  const r = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = mulberry32(seed);
   const x = new Float64Array(n * 8), y = new BigInt64Array(n);
   for (let i = 0; i < n; i++) {
     let best = 0, bv = -Infinity;

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { models, Trainer, writeSafetensors } from '../dist/train/index.js';
+import { mulberry32 as prng } from './helpers/prng.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rsft-train-'));
 const open = [];
@@ -16,17 +17,6 @@ async function make(opts) {
   return t;
 }
 
-/** A deterministic PRNG for test data (mulberry32). */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Linearly separable classes: class c shifts features c, c+C, ... by +2. */
 function blobs(n, inputs, classes, seed, Arr = Float32Array) {

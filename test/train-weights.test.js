@@ -9,6 +9,7 @@ import { models, Trainer, permutation } from '../dist/train/index.js';
 import { trainingSpec, normalizeRun } from '../dist/train/config.js';
 import { compileTraining } from '../dist/graph/compile.js';
 import { UsageError } from '../dist/errors.js';
+import { mulberry32 as prng } from './helpers/prng.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rsft-weights-'));
 const open = [];
@@ -20,16 +21,6 @@ async function make(opts) {
 }
 const mlp = (dtype = 'float64', sizes = [4, 8, 3]) => models.mlp({ sizes, activation: 'tanh', seed: 3, dtype });
 
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function data(n, inputs, classes, seed) {
   const r = prng(seed);
   const x = new Float64Array(n * inputs), y = new Int32Array(n);

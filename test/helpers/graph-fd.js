@@ -2,18 +2,9 @@
 // onnxruntime-node, and central finite-difference gradient checks in float64.
 import * as ort from 'onnxruntime-node';
 import { Graph, ops, grad, serialize } from '../../dist/graph/index.js';
+import { mulberry32 as rng } from './prng.js';
 
-/** mulberry32: small deterministic PRNG so test data is reproducible. */
-export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 export function randn(r, n, scale = 1) {
   const out = new Float64Array(n);
