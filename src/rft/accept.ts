@@ -103,34 +103,15 @@ export function rejectionSample(w: Float64Array, M: number, seed: number, sample
 }
 
 /**
- * Streams of the baselines' draws: far above the rejection blocks' streams (0, 1, 2, ...), so
- * no baseline shares uniforms with the RSFT sample. (A stream's sub is 0 or 1 only: sub 2 of
- * stream s would be sub 0 of stream s + 1.)
+ * The stream of the uniform baseline's draws: far above the rejection blocks' streams
+ * (0, 1, 2, ...), so the baseline never shares uniforms with the RSFT sample. (A stream's sub
+ * is 0 or 1 only: sub 2 of stream s would be sub 0 of stream s + 1.)
  */
 const UNIFORM_ROWS_STREAM = 2 ** 52;
-const WEIGHTED_ROWS_STREAM = 2 ** 52 + 1;
 
 /** `k` rows drawn uniformly with replacement (Stream(seed, 2^52, 0)). */
 export function uniformRows(n: number, k: number, seed: number): Int32Array {
   const u = new Float64Array(k);
   new Stream(seed, UNIFORM_ROWS_STREAM, 0).fillF64(u);
   return Int32Array.from(u, (v) => Math.min(n - 1, Math.floor(v * n)));
-}
-
-/** `k` rows drawn with probability proportional to w, with replacement (Stream(seed, 2^52 + 1, 0)). */
-export function weightedRows(w: Float64Array, k: number, seed: number): Int32Array {
-  const n = w.length;
-  const cum = new Float64Array(n);
-  let s = 0;
-  for (let i = 0; i < n; i++) { s += w[i]; cum[i] = s; }
-  const u = new Float64Array(k);
-  new Stream(seed, WEIGHTED_ROWS_STREAM, 0).fillF64(u);
-  const out = new Int32Array(k);
-  for (let j = 0; j < k; j++) {
-    const t = u[j] * s;
-    let lo = 0, hi = n - 1;
-    while (lo < hi) { const mid = (lo + hi) >> 1; if (cum[mid] > t) hi = mid; else lo = mid + 1; }
-    out[j] = lo;
-  }
-  return out;
 }
