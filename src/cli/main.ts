@@ -58,6 +58,12 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+// `rsft ... | head` closes stdout early: that is the reader's choice, not an error to report.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 main(process.argv.slice(2))
   .then(() => closePools())
   .catch(async (e: unknown) => {
