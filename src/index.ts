@@ -25,3 +25,19 @@ export * as graph from './graph/index.js';
 export { models, Trainer, readSafetensors, writeSafetensors } from './train/index.js';
 export type { Model, GptModel, GptModelConfig, TrainerOptions, OptimizerOptions, StepResult, EvalResult, FitResult } from './train/index.js';
 export { readNpy, writeNpy } from './io/npy-read.js';
+
+/** RSFT pipelines: classifier RSFT under data shift, and language-model RFT with its parts. */
+export { runPipeline } from './rft/pipeline.js';
+export { runRft } from './rft/lm/rounds.js';
+export type { RftOptions, RftSummary, RoundSummary, RftScorer } from './rft/lm/rounds.js';
+export { selectFile } from './rft/lm/select.js';
+export type { SelectOptions, SelectSummary } from './rft/lm/select.js';
+export { selectAll, decidePrompt, dpoPairs, POLICIES } from './rft/lm/policies.js';
+export type { PolicyName, PolicyOptions, ScoredCandidate, PromptDecision } from './rft/lm/policies.js';
+export { verifierScorer, loadVerifierModule, onnxRewardModel } from './rft/lm/scorers.js';
+export type { Scorer, ScoreItem, VerifierFn, RewardModelOptions } from './rft/lm/scorers.js';
+export { createGenerator } from './rft/lm/generate.js';
+export type { Generator, GeneratorOptions, GenerateOptions, GenerateResult, Candidate } from './rft/lm/generate.js';
+export { CharTokenizer, loadTokenizer, saveTokenizer } from './rft/lm/tokenizer.js';
+export { tasks } from './rft/lm/tasks.js';
+export type { Task, Example } from './rft/lm/tasks.js';

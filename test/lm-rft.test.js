@@ -40,7 +40,7 @@ test('rsft rft --small: pass@1 rises over rounds; run folder, summary shape, acc
   assert.ok(last.pass1 > s.base.pass1 + 0.05, `pass@1 base ${s.base.pass1} -> ${last.pass1}`);
   // folder contents (no temporaries left)
   const files = readdirSync(dir).sort();
-  assert.deepEqual(files, ['accepted-round-1.jsonl', 'accepted-round-2.jsonl', 'eval.jsonl', 'model.onnx', 'summary.json', 'tokenizer.json']);
+  assert.deepEqual(files, ['accepted-round-1.jsonl', 'accepted-round-2.jsonl', 'eval.jsonl', 'model.onnx', 'pairs-round-1.jsonl', 'pairs-round-2.jsonl', 'summary.json', 'tokenizer.json']);
   const tokJson = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
   assert.equal(tokJson.type, 'char');
   assert.ok(readFileSync(join(dir, 'model.onnx')).length > 1000);
@@ -73,6 +73,16 @@ test('rsft rft --small: pass@1 rises over rounds; run folder, summary shape, acc
       perPrompt.set(row.prompt_index, (perPrompt.get(row.prompt_index) ?? 0) + 1);
     }
     for (const n of perPrompt.values()) assert.equal(n, 1, 'per-prompt cap 1 (default)');
+    // DPO pairs: a correct accepted completion against a wrong one of the same prompt
+    const pairs = readJsonl(join(dir, `pairs-round-${round}.jsonl`));
+    assert.equal(pairs.length, s.rounds[round - 1].pairs);
+    assert.ok(pairs.length > 0);
+    for (const p of pairs) {
+      assert.equal(p.chosen_reward, 1);
+      assert.equal(p.rejected_reward, 0);
+      assert.ok(tasks.reverse.verify(p.prompt, p.chosen) && !tasks.reverse.verify(p.prompt, p.rejected));
+      assert.ok(rows.some((row) => row.prompt === p.prompt && row.completion === p.chosen));
+    }
   }
 });
 

@@ -1,7 +1,7 @@
 // Statistics and exact behaviour of the LM acceptance policies (src/rft/lm/policies.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decidePrompt, selectAll, streamId, candidateUniforms, visitOrder, topAlphaCount } from '../dist/rft/lm/policies.js';
+import { decidePrompt, selectAll, streamId, candidateUniforms, visitOrder, topAlphaCount, dpoPairs } from '../dist/rft/lm/policies.js';
 import { chiSquareTest } from './helpers/stats.js';
 
 const cands = (rewards, keys) => rewards.map((reward, j) => ({ reward, key: keys ? keys[j] : `c${j}` }));
@@ -185,4 +185,29 @@ test('reproducibility: same seed same decisions; a prompt does not depend on oth
   }
   const r1 = selectAll([B, B, B, B], { policy: 'rso', beta: 0.3, perPrompt: 1, seed: 1 }).map((d) => d.prov.map((p) => p.u));
   assert.notDeepEqual(r1[0], r1[1]); // different prompts use different streams
+});
+
+test('ineligible candidates: never accepted, not duplicates, not in r_max or top-alpha counts; their reward need not be finite', () => {
+  const c = [{ reward: NaN, key: 'x', eligible: false }, { reward: 0, key: 'x' }, { reward: 1, key: 'y' }, { reward: 5, key: 'z', eligible: false }];
+  for (const policy of ['threshold', 'best-of-n', 'rso', 'top-alpha']) {
+    const d = decidePrompt(c, 0, { policy, seed: 1, perPrompt: 4, threshold: 0, beta: 0.5, alpha: 1 });
+    assert.deepEqual(d.prov.map((p) => p.status === 'ineligible'), [true, false, false, true], policy);
+    assert.ok(!d.accepted.includes(0) && !d.accepted.includes(3), policy);
+    assert.notEqual(d.prov[1].status, 'duplicate', `${policy}: the ineligible 'x' does not make the eligible 'x' a duplicate`);
+  }
+  // rso with perPrompt 1: r_max is 1 (the ineligible 5 is ignored), so candidate 2 (r = r_max) is accepted whenever visited first
+  let acc2 = 0;
+  for (let seed = 0; seed < 200; seed++) if (decidePrompt(c, 0, { policy: 'rso', seed, beta: 0.05 }).accepted[0] === 2) acc2++;
+  assert.ok(acc2 > 190, `candidate 2 accepted ${acc2}/200`);
+  // top-alpha counts eligible candidates only: N = 2, ceil(0.5 * 2) = 1 kept
+  const [ta] = selectAll([c], { policy: 'top-alpha', seed: 1, alpha: 0.5, perPrompt: 4 });
+  assert.deepEqual(ta.accepted, [2]);
+  assert.throws(() => decidePrompt([{ reward: NaN }], 0, { policy: 'best-of-n', seed: 1 }), /reward is not a finite number/);
+});
+
+test('dpoPairs: rejected is the lowest-reward rejected candidate (lowest index on ties); only strictly better accepted ones pair', () => {
+  const prov = (s) => s.split('').map((ch) => ({ status: { a: 'accepted', r: 'rejected', d: 'duplicate', i: 'ineligible' }[ch] }));
+  assert.deepEqual(dpoPairs([3, 1, 1, 0, NaN], [0, 1], prov('arrdi')), [[0, 1]]); // 2 ties with 1 (lower index wins); 3 is a duplicate; 1 is not > itself
+  assert.deepEqual(dpoPairs([3, 2], [0, 1], prov('aa')), []);
+  assert.deepEqual(dpoPairs([3, 2, 2], [0], prov('ari')), [[0, 1]]);
 });

@@ -15,7 +15,9 @@ const rftFlags: Flags = {
   k: { type: 'string', value: 'K', default: '8', help: 'candidates sampled per training prompt (temperature 1); also the k of pass@k' },
   seed: { type: 'string', value: 'N', default: '1', help: 'run seed (data, model init, sampling, acceptance)' },
   policy: { type: 'string', value: 'NAME', default: 'threshold', help: `acceptance policy (${POLICIES.join(', ')})` },
-  threshold: { type: 'string', value: 'TAU', default: '0.5', help: 'threshold: accept reward >= TAU (rewards are 1 correct / 0 wrong)' },
+  verifier: { type: 'string', value: 'FILE[#EXPORT]', help: 'score with a JS verifier (prompt, completion) => boolean | number from this module (default export, else verify)' },
+  'reward-model': { type: 'string', value: 'FILE', help: 'score with an ONNX reward model (input_ids [+ attention_mask] under the run tokenizer -> one reward per row)' },
+  threshold: { type: 'string', value: 'TAU', default: '0.5', help: "threshold: accept reward >= TAU (the task's verifier scores 1 correct / 0 wrong)" },
   beta: { type: 'string', value: 'B', default: '0.5', help: 'rso: temperature beta' },
   alpha: { type: 'string', value: 'A', default: '0.1', help: 'top-alpha: global fraction kept' },
   'per-prompt': { type: 'string', value: 'N', default: '1', help: 'accepted per prompt at most (best-of-n / rso: the number accepted)' },
@@ -32,13 +34,14 @@ const rftFlags: Flags = {
 };
 
 const rftHelp = helpText(
-  'rsft rft --task addition --rounds 3 --k 8 --seed 1 [--policy NAME] [--init continue|base] [--pool|--no-pool] [--json] [--out DIR] [--small]',
+  'rsft rft --task addition --rounds 3 --k 8 --seed 1 [--policy NAME] [--verifier FILE | --reward-model FILE] [--init continue|base] [--pool|--no-pool] [--json] [--out DIR] [--small]',
   'Rejection-sampling fine-tuning of a small GPT trained through ONNX Runtime on a built-in\n' +
     'verifiable task. Pretrains the base model on noisy task data, then per round samples K\n' +
-    'candidates per training prompt, scores them with the verifier (reward 1 / 0), accepts some\n' +
-    'with the policy, fine-tunes on them and measures pass@1 (greedy) and pass@K on held-out\n' +
-    'prompts. Writes summary.json, model.onnx + tokenizer.json (final model),\n' +
-    'accepted-round-K.jsonl (SFT rows) and eval.jsonl (greedy completions on held-out prompts).',
+    "candidates per training prompt, scores them (the task's verifier, reward 1 / 0, or\n" +
+    '--verifier / --reward-model), accepts some with the policy, fine-tunes on them and measures\n' +
+    "pass@1 (greedy) and pass@K on held-out prompts with the task's verifier. Writes summary.json,\n" +
+    'model.onnx + tokenizer.json (final model), accepted-round-K.jsonl (SFT rows),\n' +
+    'pairs-round-K.jsonl (DPO pairs) and eval.jsonl (greedy completions on held-out prompts).',
   rftFlags,
 );
 
@@ -90,9 +93,14 @@ export async function rftCommand(argv: string[]): Promise<void> {
   if (out === '') throw new UsageError('--out: must not be empty');
   const threads = parsePositiveInt('threads', str('threads', '2'));
   const quiet = values.quiet === true;
+  const verifier = values.verifier as string | undefined;
+  const rewardModel = values['reward-model'] as string | undefined;
+  if (verifier !== undefined && rewardModel !== undefined) throw new UsageError('--verifier and --reward-model are exclusive');
+  if (verifier === '' || rewardModel === '') throw new UsageError(`--${verifier === '' ? 'verifier' : 'reward-model'}: must not be empty`);
+  const scorer = verifier !== undefined ? { module: verifier } : rewardModel !== undefined ? { onnx: rewardModel } : 'task' as const;
   const { runRft } = await import('../rft/lm/rounds.js');
   const summary = await runRft({
-    task, rounds, k, seed, policy: policy as PolicyName, threshold, beta, alpha, perPrompt, dedup: values['no-dedup'] !== true,
+    task, rounds, k, seed, policy: policy as PolicyName, scorer, threshold, beta, alpha, perPrompt, dedup: values['no-dedup'] !== true,
     init, pool, out, small: values.small === true, threads,
     onProgress: quiet ? undefined : (m) => process.stderr.write(`rsft rft: ${m}\n`),
   });

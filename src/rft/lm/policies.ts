@@ -28,8 +28,14 @@ export const POLICIES: readonly PolicyName[] = ['threshold', 'best-of-n', 'top-a
 
 /** One scored candidate. `key` identifies its completion for dedup (identical key = duplicate). */
 export interface ScoredCandidate {
+  /** finite for every eligible candidate */
   reward: number;
   key?: string;
+  /**
+   * false: never accepted, never counted as a duplicate or as a pair's rejected side (e.g. a
+   * generation that hit the length limit without EOS); default true
+   */
+  eligible?: boolean;
 }
 
 export interface PolicyOptions {
@@ -55,7 +61,7 @@ export interface PolicyOptions {
   alpha?: number;
 }
 
-export type CandidateStatus = 'accepted' | 'rejected' | 'duplicate';
+export type CandidateStatus = 'accepted' | 'rejected' | 'duplicate' | 'ineligible';
 
 export interface CandidateProvenance {
   status: CandidateStatus;
@@ -144,6 +150,7 @@ function dedupIndices(cands: readonly ScoredCandidate[], dedup: boolean, prov: C
   const live: number[] = [];
   const seen = dedup ? new Set<string>() : null;
   for (let j = 0; j < cands.length; j++) {
+    if (prov[j].status === 'ineligible') continue;
     const k = cands[j].key;
     if (seen && k !== undefined) {
       if (seen.has(k)) {
@@ -207,6 +214,11 @@ export function decideResolved(cands: readonly ScoredCandidate[], promptIndex: n
   const prov: CandidateProvenance[] = [];
   const rewards = new Float64Array(n);
   for (let j = 0; j < n; j++) {
+    if (cands[j].eligible === false) {
+      rewards[j] = NaN;
+      prov.push({ status: 'ineligible' });
+      continue;
+    }
     const r = cands[j].reward;
     if (typeof r !== 'number' || !Number.isFinite(r)) throw new UsageError(`candidate ${j} of prompt ${promptIndex}: reward is not a finite number`);
     rewards[j] = r;
@@ -310,7 +322,7 @@ export function selectAll(prompts: readonly (readonly ScoredCandidate[])[], opti
   const out = prompts.map((c, i) => decideResolved(c, i, o));
   if (o.policy !== 'top-alpha') return out;
   let total = 0;
-  for (const d of out) for (const p of d.prov) if (p.status !== 'duplicate') total++;
+  for (const d of out) for (const p of d.prov) if (p.status !== 'duplicate' && p.status !== 'ineligible') total++;
   const heap = new TopKeys(topAlphaCount(o.alpha as number, total));
   const us = prompts.map((c, i) => candidateUniforms(o.seed, o.round, i, c.length));
   out.forEach((d, i) => { for (const j of d.accepted) heap.push(prompts[i][j].reward, us[i][j]); });
@@ -323,4 +335,19 @@ export function selectAll(prompts: readonly (readonly ScoredCandidate[])[], opti
     });
   });
   return out;
+}
+
+/**
+ * DPO pairs of one prompt: `rejected` is the lowest-reward candidate whose status is 'rejected'
+ * (ties: the lowest index); each accepted candidate with a reward strictly greater than that
+ * one's gives the pair [chosen, rejected]. No rejected candidate: no pairs.
+ */
+export function dpoPairs(rewards: ArrayLike<number>, accepted: readonly number[], prov: readonly CandidateProvenance[]): [number, number][] {
+  let lo = -1;
+  for (let j = 0; j < prov.length; j++) {
+    if (prov[j].status !== 'rejected') continue;
+    if (lo < 0 || rewards[j] < rewards[lo]) lo = j;
+  }
+  if (lo < 0) return [];
+  return accepted.filter((j) => rewards[j] > rewards[lo]).map((j) => [j, lo]);
 }

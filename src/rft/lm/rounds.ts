@@ -1,9 +1,12 @@
 /**
  * Language-model RFT rounds (issue 5, "Rounds" / "Built-in tasks and the one-command demo"):
  * pretrain a small GPT on a task's noisy pretraining data (the base model), then per round
- * sample K candidates per training prompt (temperature 1), score them with the task's verifier
- * (reward 1 / 0), accept some with an acceptance policy (policies.ts), fine-tune on the accepted
- * ones and evaluate pass@1 (greedy) and pass@K (K samples, any correct) on held-out prompts.
+ * sample K candidates per training prompt (temperature 1), score them (scorers.ts: by default the
+ * task's verifier, reward 1 / 0; or a JS verifier, or an ONNX reward model), accept some with an
+ * acceptance policy (policies.ts), fine-tune on the accepted ones and evaluate pass@1 (greedy) and
+ * pass@K (K samples, any correct) on held-out prompts. pass@k always uses the task's verifier: the
+ * scorer only decides acceptance. A candidate that hit the length limit without EOS is never
+ * scored or accepted (training on it would teach the model not to stop).
  *
  * init 'continue' fine-tunes the latest model (Llama 2 / RAFT); init 'base' restarts from the
  * base model every round on the accepted set (ReST-EM). pool keeps the accepted samples of
@@ -16,8 +19,9 @@
  * round GEN_EVAL_ROUND + k (k = 0 for the base model), disjoint from the training rounds.
  *
  * Run folder (every file written atomically): summary.json, model.onnx (final model, padded KV
- * inference graph) + tokenizer.json, accepted-round-K.jsonl (SFT rows), eval.jsonl (greedy
- * completions of the final model on the held-out prompts).
+ * inference graph) + tokenizer.json, accepted-round-K.jsonl (SFT rows), pairs-round-K.jsonl (DPO
+ * pairs, policies.ts's dpoPairs rule), eval.jsonl (greedy completions of the final model on the
+ * held-out prompts).
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,7 +35,8 @@ import type { FloatArray } from '../../graph/dtype.js';
 import { getTask, encodeExamples, DEFAULT_NOISE, type Example, type Task } from './tasks.js';
 import { CharTokenizer, saveTokenizer } from './tokenizer.js';
 import { createGenerator, MAX_K, type Candidate } from './generate.js';
-import { POLICIES, resolveOptions, selectAll, type PolicyName } from './policies.js';
+import { POLICIES, dpoPairs, resolveOptions, selectAll, type PolicyName, type ScoredCandidate } from './policies.js';
+import { loadVerifierModule, onnxRewardModel, verifierScorer, type Scorer, type VerifierFn } from './scorers.js';
 
 /** Round address of pass@K sampling on held-out prompts (plus the round number). */
 export const GEN_EVAL_ROUND = 2048;
@@ -56,6 +61,13 @@ export interface RftSizes {
   batchSize: number;
 }
 
+/**
+ * What scores candidates for acceptance: 'task' (the task's verifier, reward 1 / 0; default), a JS
+ * verifier function, a verifier module (`path` or `path#export`), or an ONNX reward model fed
+ * with the run's tokenizer (scorers.ts has the model contract).
+ */
+export type RftScorer = 'task' | VerifierFn | { module: string } | { onnx: string };
+
 export interface RftOptions extends Partial<RftSizes> {
   task: string;
   rounds: number;
@@ -64,6 +76,7 @@ export interface RftOptions extends Partial<RftSizes> {
   /** run folder (created if missing) */
   out: string;
   policy?: PolicyName;
+  scorer?: RftScorer;
   /** threshold policy: accept reward >= threshold (default 0.5: correct answers) */
   threshold?: number;
   /** rso temperature (default 0.5) */
@@ -94,6 +107,12 @@ export interface RoundSummary {
   acceptanceRate: number;
   /** accepted samples this round */
   accepted: number;
+  /** DPO pairs written this round */
+  pairs: number;
+  /** candidates that hit the length limit without EOS (never accepted) */
+  unfinished: number;
+  /** mean reward of the scored (finished) candidates */
+  meanReward: number;
   acceptedPerPrompt: number;
   /** fraction of training prompts with at least one correct candidate */
   solvedPrompts: number;
@@ -144,6 +163,10 @@ function check(opts: RftOptions): void {
   if (typeof opts.out !== 'string' || opts.out === '') throw new UsageError('out must be a non-empty path');
   if (opts.init !== undefined && opts.init !== 'continue' && opts.init !== 'base') throw new UsageError(`init must be 'continue' or 'base', got '${String(opts.init)}'`);
   if (opts.policy !== undefined && !POLICIES.includes(opts.policy)) throw new UsageError(`unknown policy '${String(opts.policy)}' (policies: ${POLICIES.join(', ')})`);
+  const sc = opts.scorer;
+  const scorerOk = sc === undefined || sc === 'task' || typeof sc === 'function'
+    || (typeof sc === 'object' && sc !== null && (typeof (sc as { module?: unknown }).module === 'string' || typeof (sc as { onnx?: unknown }).onnx === 'string'));
+  if (!scorerOk) throw new UsageError("scorer must be 'task', a function, { module: 'path[#export]' } or { onnx: 'model.onnx' }");
   if (opts.threads !== undefined && !posInt(opts.threads)) throw new UsageError(`threads must be a positive integer, got ${String(opts.threads)}`);
   for (const key of ['trainPrompts', 'heldoutPrompts', 'pretrainExamples', 'pretrainEpochs', 'dModel', 'nHeads', 'nLayers', 'batchSize'] as const) {
     if (opts[key] !== undefined && !posInt(opts[key])) throw new UsageError(`${key} must be a positive integer, got ${String(opts[key])}`);
@@ -177,6 +200,13 @@ async function evaluateModel(
   }
 }
 
+async function openScorer(s: RftScorer | undefined, task: Task, tok: CharTokenizer, threads: number): Promise<Scorer> {
+  if (s === undefined || s === 'task') return verifierScorer((p, c) => task.verify(p, c), `${task.name} verifier`);
+  if (typeof s === 'function') return verifierScorer(s);
+  if ('module' in s) return loadVerifierModule(s.module);
+  return onnxRewardModel(s.onnx, tok, { threads });
+}
+
 function writeAtomic(path: string, text: string): void {
   const f = AtomicFile.open(path);
   try {
@@ -206,30 +236,38 @@ export async function runRft(opts: RftOptions): Promise<RftSummary> {
   resolveOptions({ ...policyOpts, round: 1 }); // validate once, before any work
   const threads = opts.threads ?? 2;
   const log = opts.onProgress ?? (() => undefined);
+  const tok = new CharTokenizer(task.alphabet);
+  // opened before the run folder exists, so a bad verifier or reward model leaves nothing behind
+  const scorer = await openScorer(opts.scorer, task, tok, threads);
   const out = resolve(opts.out);
   try {
-    mkdirSync(out, { recursive: true });
+    try {
+      mkdirSync(out, { recursive: true });
+    } catch (e) {
+      throw new UsageError(`cannot create run folder ${out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    AtomicFile.open(join(out, 'summary.json')).abort(); // fail fast on an unwritable folder
   } catch (e) {
-    throw new UsageError(`cannot create run folder ${out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    await scorer.release();
+    throw e;
   }
-  AtomicFile.open(join(out, 'summary.json')).abort(); // fail fast on an unwritable folder
 
-  const tok = new CharTokenizer(task.alphabet);
-  // BOS + prompt + up to maxCompletionLength + 1 sampled tokens (an unfinished candidate may be accepted)
+  // BOS + prompt + up to maxCompletionLength + 1 sampled tokens (room to see a candidate run past the answer)
   const context = task.maxPromptLength + task.maxCompletionLength + 2;
   const cfg: GptConfig = { vocab: tok.vocabSize, context, dModel: sz.dModel, nHeads: sz.nHeads, nLayers: sz.nLayers, seed: opts.seed };
   const model = gpt(cfg);
   const trainPrompts = task.makePrompts(opts.seed, sz.trainPrompts, 'train');
   const heldout = task.makePrompts(opts.seed, sz.heldoutPrompts, 'heldout');
   const config = {
-    task: task.name, rounds: opts.rounds, k: opts.k, seed: opts.seed, policy, threshold: policyOpts.threshold,
+    scorer: scorer.name, task: task.name, rounds: opts.rounds, k: opts.k, seed: opts.seed, policy, threshold: policyOpts.threshold,
     beta: policyOpts.beta, alpha: policyOpts.alpha, perPrompt: policyOpts.perPrompt, dedup: policyOpts.dedup,
     init, pool, small: opts.small === true, threads, model: { ...cfg }, ...sz, temperature: 1, evalRound: GEN_EVAL_ROUND,
   };
 
-  const tmp = mkdtempSync(join(tmpdir(), 'rsft-rft-'));
+  let tmp: string | null = null;
   let trainer: Trainer | null = null;
   try {
+    tmp = mkdtempSync(join(tmpdir(), 'rsft-rft-'));
     // ---- base model ----
     let t = performance.now();
     log(`pretrain: ${sz.pretrainExamples} ${task.name} examples (noise ${sz.noise}), GPT d=${sz.dModel} h=${sz.nHeads} L=${sz.nLayers}, ${sz.pretrainEpochs} epochs`);
@@ -260,22 +298,40 @@ export async function runRft(opts: RftOptions): Promise<RftSummary> {
       }
       const genSeconds = (performance.now() - t) / 1000;
       t = performance.now();
-      // reward 1 for a finished, correct completion; 0 otherwise
-      const scored = gen.candidates.map((cs, i) => cs.map((c) => ({ reward: c.finished && task.verify(trainPrompts[i], c.text) ? 1 : 0, key: c.finished ? c.text : `\u0000${c.text}` })));
+      // score the finished candidates; unfinished ones are ineligible
+      const items: { prompt: string; completion: string }[] = [];
+      for (let i = 0; i < trainPrompts.length; i++) for (const c of gen.candidates[i]) if (c.finished) items.push({ prompt: trainPrompts[i], completion: c.text });
+      const rewards = await scorer.score(items);
+      let next = 0, unfinished = 0, rewardSum = 0;
+      const scored: ScoredCandidate[][] = gen.candidates.map((cs) => cs.map((c) => {
+        if (!c.finished) {
+          unfinished++;
+          return { reward: NaN, key: c.text, eligible: false };
+        }
+        rewardSum += rewards[next];
+        return { reward: rewards[next++], key: c.text };
+      }));
       const decisions = selectAll(scored, { ...policyOpts, round: r });
       const rows: string[] = [];
+      const pairRows: string[] = [];
       const accepted: Example[] = [];
       let distinct = 0, solved = 0;
       decisions.forEach((d, i) => {
-        distinct += new Set(scored[i].map((c) => c.key)).size;
-        if (scored[i].some((c) => c.reward > 0)) solved++;
+        const p = trainPrompts[i];
+        distinct += new Set(gen.candidates[i].map((c) => (c.finished ? c.text : `\u0000${c.text}`))).size;
+        if (gen.candidates[i].some((c) => c.finished && task.verify(p, c.text))) solved++;
         for (const j of d.accepted) {
           const c = gen.candidates[i][j];
-          accepted.push({ prompt: trainPrompts[i], completion: c.text });
-          rows.push(JSON.stringify({ prompt: trainPrompts[i], completion: c.text, reward: scored[i][j].reward, logprob: c.logprob, round: r, prompt_index: i, candidate_index: j, seed: opts.seed }));
+          accepted.push({ prompt: p, completion: c.text });
+          rows.push(JSON.stringify({ prompt: p, completion: c.text, reward: scored[i][j].reward, logprob: c.logprob, round: r, prompt_index: i, candidate_index: j, seed: opts.seed }));
+        }
+        for (const [j, lo] of dpoPairs(scored[i].map((c) => c.reward), d.accepted, d.prov)) {
+          pairRows.push(JSON.stringify({ prompt: p, chosen: gen.candidates[i][j].text, rejected: gen.candidates[i][lo].text, chosen_reward: scored[i][j].reward, rejected_reward: scored[i][lo].reward }));
         }
       });
-      writeAtomic(join(out, `accepted-round-${r}.jsonl`), rows.length ? rows.join('\n') + '\n' : '');
+      const jsonl = (lines: string[]) => (lines.length ? lines.join('\n') + '\n' : '');
+      writeAtomic(join(out, `accepted-round-${r}.jsonl`), jsonl(rows));
+      writeAtomic(join(out, `pairs-round-${r}.jsonl`), jsonl(pairRows));
       const selSeconds = (performance.now() - t) / 1000;
       t = performance.now();
       pooled = pool ? pooled.concat(accepted) : accepted;
@@ -298,6 +354,7 @@ export async function runRft(opts: RftOptions): Promise<RftSummary> {
       const nCand = trainPrompts.length * opts.k;
       const rs: RoundSummary = {
         round: r, pass1: ev.pass1, passK: ev.passK, acceptanceRate: ratio(accepted.length, nCand), accepted: accepted.length,
+        pairs: pairRows.length, unfinished, meanReward: ratio(rewardSum, items.length),
         acceptedPerPrompt: ratio(accepted.length, trainPrompts.length), solvedPrompts: ratio(solved, trainPrompts.length), distinct,
         trainExamples: pooled.length, loss,
         seconds: { generate: genSeconds, select: selSeconds, train: trainSeconds, evaluate: evalSeconds, total: (performance.now() - tr0) / 1000 },
@@ -316,7 +373,8 @@ export async function runRft(opts: RftOptions): Promise<RftSummary> {
     return summary;
   } finally {
     if (trainer) await trainer.close();
-    rmSync(tmp, { recursive: true, force: true });
+    await scorer.release();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
 }
 

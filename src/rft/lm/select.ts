@@ -23,7 +23,7 @@ import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { AtomicFile } from '../../io/atomic-file.js';
-import { candidateUniforms, decideResolved, resolveOptions, topAlphaCount, TopKeys, type PolicyOptions, type ScoredCandidate } from './policies.js';
+import { candidateUniforms, decideResolved, dpoPairs, resolveOptions, topAlphaCount, TopKeys, type PolicyOptions, type ScoredCandidate } from './policies.js';
 
 export interface SelectOptions extends PolicyOptions {
   input: string;
@@ -218,17 +218,10 @@ export async function selectFile(options: SelectOptions): Promise<SelectSummary>
         w.write(JSON.stringify(rec) + '\n');
       }
       if (pw) {
-        let lo = -1;
-        for (let j = 0; j < g.rows.length; j++) {
-          if (d.prov[j].status !== 'rejected') continue;
-          if (lo < 0 || g.rows[j].reward < g.rows[lo].reward) lo = j;
-        }
-        if (lo >= 0) {
-          for (const j of acc) {
-            if (!(g.rows[j].reward > g.rows[lo].reward)) continue;
-            pw.write(JSON.stringify({ prompt: g.rows[j].prompt, chosen: g.rows[j].completion, rejected: g.rows[lo].completion, chosen_reward: g.rows[j].reward, rejected_reward: g.rows[lo].reward }) + '\n');
-            pairs++;
-          }
+        const rewards = g.rows.map((r) => r.reward);
+        for (const [j, lo] of dpoPairs(rewards, acc, d.prov)) {
+          pw.write(JSON.stringify({ prompt: g.rows[j].prompt, chosen: g.rows[j].completion, rejected: g.rows[lo].completion, chosen_reward: g.rows[j].reward, rejected_reward: g.rows[lo].reward }) + '\n');
+          pairs++;
         }
       }
     });
