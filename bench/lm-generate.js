@@ -1,13 +1,16 @@
 // Generation throughput: KV-cache decoding vs recomputing the prefix every step, 64 rows per batch
 // (16 prompts x K = 4), on a randomly initialized GPT. Both paths produce the same candidates
-// (same seed), so tokens/s compare like for like.
+// (same seed), so tokens/s compare like for like. Then training throughput of the same GPT:
+// tokens/s of Trainer.step (forward + backward + AdamW) at batch 64 x context positions.
+// The PyTorch comparison of both is `npm run bench:peers` (bench/lm-peers.js).
 //
 //   node bench/lm-generate.js [--d 128] [--layers 4] [--heads 4] [--context 128] [--new 96] [--threads 1] [--reps 2]
-import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { gptParams } from '../dist/graph/gpt.js';
 import { CharTokenizer } from '../dist/rft/lm/tokenizer.js';
 import { createGenerator } from '../dist/rft/lm/generate.js';
+import { models, Trainer } from '../dist/train/index.js';
+import { IGNORE_INDEX } from '../dist/train/gpt-model.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -45,6 +48,25 @@ if (a.full) {
 }
 await gen.release();
 
-const py = spawnSync('python3', ['-c', 'import torch'], { encoding: 'utf8' });
-if (py.status !== 0) console.log('PyTorch eager: skipped (python3 torch not installed)');
-else console.log('PyTorch eager: torch is installed, but no PyTorch generation baseline is implemented yet');
+
+// training tokens/s: 64 rows x context positions per step (prompt positions included; the loss
+// covers the positions after a 16-token prompt)
+const B = 64, T = cfg.context;
+const tokens = new BigInt64Array(B * T), targets = new BigInt64Array(B * T).fill(BigInt(IGNORE_INDEX));
+for (let x = 0; x < B * T; x++) tokens[x] = BigInt(3 + ((x * 7919) % (cfg.vocab - 3)));
+for (let b = 0; b < B; b++) for (let t = Math.min(15, T - 2); t < T - 1; t++) targets[b * T + t] = tokens[b * T + t + 1];
+const trainer = await Trainer.create({ model: models.gpt(cfg), optimizer: { type: 'adamw', lr: 3e-3, weightDecay: 0.01 }, batchSize: B, threads: +a.threads });
+try {
+  for (let i = 0; i < 2; i++) await trainer.step({ tokens, targets });
+  const ms = [];
+  for (let i = 0; i < Math.max(3, 3 * +a.reps); i++) {
+    const t0 = performance.now();
+    await trainer.step({ tokens, targets });
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((x, y) => x - y);
+  const med = ms[Math.floor(ms.length / 2)];
+  console.log(`${'training'.padEnd(16)} batch ${B} x ${T} positions: ${med.toFixed(1)} ms/step (median of ${ms.length}) = ${((B * T) / (med / 1000)).toFixed(0)} tokens/s`);
+} finally {
+  await trainer.close();
+}

@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { session, tensor, randn, rng } from './helpers/graph-fd.js';
+import { gptKvModel, gptDecodeModel } from '../dist/graph/gpt.js';
 import { compileTraining, Graph, ops, serialize, linear, gelu, layerNorm, dropout, grad, softmaxCrossEntropy, binaryCrossEntropyWithLogits, meanSquaredError, accuracy } from '../dist/graph/index.js';
 
 const PY = '/usr/bin/python3';
@@ -84,6 +85,10 @@ test('emitted models pass onnx.checker (full_check)', { skip }, () => {
       put(`grad-${dtype}.onnx`, c.accumulation.gradModel);
       put(`apply-${dtype}.onnx`, c.accumulation.applyModel);
       put(`allops-${dtype}.onnx`, allOpsModel(dtype));
+      // the GPT's inference models: KV cache (padded, with left-padding mask) and fixed-cache decode
+      const cfg = { vocab: 11, context: 12, dModel: 8, nHeads: 2, nLayers: 2, seed: 1 };
+      put(`gpt-kv-${dtype}.onnx`, gptKvModel(cfg, {}, dtype, { padding: true }));
+      put(`gpt-decode-${dtype}.onnx`, gptDecodeModel(cfg, {}, dtype));
     }
     const r = spawnSync(PY, ['-c', CHECK, ...files], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout + r.stderr);

@@ -125,12 +125,21 @@ export interface GptForwardOptions {
   positions?: Value;
   /** Key mask [B, P + T] (int64 or bool; nonzero = attend), masking left padding out of attention. */
   keyMask?: Value;
+  /**
+   * Fixed-size KV cache (decoding without copying the cache): per layer keys and values
+   * [B, H, S, head] of S cache slots, of which the new tokens attend to those where
+   * `cacheMask` [B, S] (int64 or bool) is nonzero, plus the new tokens themselves (causally).
+   * Needs `positions`. The result's `present` holds only the new keys / values [B, H, T, head];
+   * the caller writes them into free slots. Mutually exclusive with `past`.
+   */
+  cache?: { key: Value; value: Value }[];
+  cacheMask?: Value;
 }
 
 export interface GptForwardResult {
   /** [B, T, vocab] */
   logits: Value;
-  /** Per layer [B, H, P + T, head] (only with opts.past). */
+  /** Per layer [B, H, P + T, head] (only with opts.past; [B, H, T, head] with opts.cache). */
   present?: { key: Value; value: Value }[];
 }
 
@@ -167,6 +176,11 @@ export function gptForward(tokens: Value, params: Record<string, Value>, cfg: Gp
   const wte = P('wte.weight');
   const [Bsym, Tsym] = tokens.shape;
   if (opts.past && opts.past.length !== L) throw new Error(`gptForward: past must have ${L} layers, got ${opts.past.length}`);
+  if (opts.cache) {
+    if (opts.past) throw new Error('gptForward: past and cache are mutually exclusive');
+    if (opts.cache.length !== L) throw new Error(`gptForward: cache must have ${L} layers, got ${opts.cache.length}`);
+    if (!opts.positions || !opts.cacheMask) throw new Error('gptForward: cache needs positions and cacheMask');
+  }
 
   // Positions past .. past + T - 1 (int64 scalars from runtime shapes).
   const scalarDim = (v: Value, axis: number) => op.squeeze(op.shapeOf(v, axis, axis + 1), [0]);
@@ -182,6 +196,16 @@ export function gptForward(tokens: Value, params: Record<string, Value>, cfg: Gp
   if (opts.keyMask) {
     const km = opts.keyMask.dtype === 'bool' ? opts.keyMask : op.not(op.equal(opts.keyMask, 0));
     masked = op.not(op.and(op.unsqueeze(km, [1, 2]), op.not(masked))); // [B, 1, T, S]
+  }
+
+  // Fixed-size cache: cache slots masked by cacheMask [B, 1, 1, S]; new tokens causally [T, T].
+  let cacheMasked: Value | null = null, newMasked: Value | null = null, cacheSlots: Value | null = null;
+  if (opts.cache) {
+    const cm = opts.cacheMask!;
+    cacheMasked = op.unsqueeze(cm.dtype === 'bool' ? op.not(cm) : op.equal(cm, 0), [1, 2]);
+    const tpos = op.range(g.scalar('int64', 0), T, one, Tsym);
+    newMasked = op.greater(op.unsqueeze(tpos, [0]), op.unsqueeze(tpos, [1]));
+    cacheSlots = op.shapeOf(opts.cache[0].key, 2, 3); // [S]
   }
 
   let x = op.add(op.gather(wte, tokens), op.gather(P('wpe.weight'), opts.positions ?? pos));
@@ -202,9 +226,25 @@ export function gptForward(tokens: Value, params: Record<string, Value>, cfg: Gp
       v = op.concat([opts.past[l].value, v], 2);
       present.push({ key: k, value: v });
     }
-    const scores = op.matmul(q, op.transpose(k, [0, 1, 3, 2])); // [B, H, T, S]
-    const att = drop(op.softmax(op.where(masked, MASK_VALUE, scores), -1));
-    const y = op.reshape(op.transpose(op.matmul(att, v), [0, 2, 1, 3]), [0, 0, d]); // [B, T, d]
+    let ctx: Value; // [B, H, T, hd]
+    if (opts.cache) {
+      // scores against the cache slots and against the new keys, one softmax over both, the
+      // weighted values summed: the same attention as over concat(cache, new) without the copy.
+      const ck = opts.cache[l].key, cv = opts.cache[l].value;
+      present.push({ key: k, value: v });
+      const sc = op.where(cacheMasked!, MASK_VALUE, op.matmul(q, op.transpose(ck, [0, 1, 3, 2]))); // [B, H, T, S]
+      const sn = op.where(newMasked!, MASK_VALUE, op.matmul(q, op.transpose(k, [0, 1, 3, 2]))); // [B, H, T, T]
+      const att = op.softmax(op.concat([sc, sn], 3), -1);
+      const big = g.ints([2 ** 62]), axis = g.ints([3]);
+      const attC = g.node('Slice', [att, g.ints([0]), cacheSlots, axis], [{ dtype: att.dtype, shape: [...sc.shape] }])[0];
+      const attN = g.node('Slice', [att, cacheSlots, big, axis], [{ dtype: att.dtype, shape: [...sn.shape] }])[0];
+      ctx = op.add(op.matmul(attC, cv), op.matmul(attN, v));
+    } else {
+      const scores = op.matmul(q, op.transpose(k, [0, 1, 3, 2])); // [B, H, T, S]
+      const att = drop(op.softmax(op.where(masked, MASK_VALUE, scores), -1));
+      ctx = op.matmul(att, v);
+    }
+    const y = op.reshape(op.transpose(ctx, [0, 2, 1, 3]), [0, 0, d]); // [B, T, d]
     x = op.add(x, drop(dense(y, P(`${p}.attn.c_proj.weight`), P(`${p}.attn.c_proj.bias`))));
     // ---- MLP ----
     const m = layerNorm(x, P(`${p}.ln_2.weight`), P(`${p}.ln_2.bias`), { epsilon: eps });
@@ -216,7 +256,7 @@ export function gptForward(tokens: Value, params: Record<string, Value>, cfg: Gp
   const x2 = op.reshape(x, [-1, d]);
   const z2 = op.gemm(x2, head, null, { transB: true });
   const logits = op.reshapeTo(z2, op.concat([op.shapeOf(tokens), g.ints([cfg.vocab])], 0), [Bsym, Tsym, cfg.vocab]);
-  return opts.past ? { logits, present } : { logits };
+  return opts.past || opts.cache ? { logits, present } : { logits };
 }
 
 export interface KvModelNames {
@@ -279,4 +319,54 @@ export function gptKvModel(cfg: GptConfig, weights: Record<string, FloatArray>, 
     g.output(names.layers[l].presentValue, pr.value);
   });
   return serialize(g, { docString: 'rsft GPT inference with KV cache' });
+}
+
+export interface DecodeModelNames {
+  /** Per layer: input names of the cache and output names of the new keys/values. */
+  layers: { cacheKey: string; cacheValue: string; newKey: string; newValue: string }[];
+}
+
+export function decodeNames(cfg: GptConfig): DecodeModelNames {
+  return {
+    layers: Array.from({ length: cfg.nLayers }, (_, l) => ({
+      cacheKey: `cache/${l}/key`, cacheValue: `cache/${l}/value`, newKey: `new/${l}/key`, newValue: `new/${l}/value`,
+    })),
+  };
+}
+
+/**
+ * Decoding model with a fixed-size KV cache (the caller owns the cache buffers and feeds them
+ * every step; nothing grows or is copied in the graph): inputs `tokens` [B, T], `positions`
+ * [B, T] int64, `cache_mask` [B, S] int64 (1 = a filled slot to attend to, 0 = empty or padding)
+ * and per layer `cache/<l>/key`, `cache/<l>/value` [B, H, S, head]; outputs `logits` [B, T, vocab]
+ * and per layer `new/<l>/key`, `new/<l>/value` [B, H, T, head], the keys / values of the new
+ * tokens, which the caller writes into free cache slots. The new tokens attend to the unmasked
+ * cache slots and causally to each other: the same function as gptKvModel with a past made of
+ * the unmasked slots (up to float rounding).
+ */
+export function gptDecodeModel(cfg: GptConfig, weights: Record<string, FloatArray>, dtype: FloatDType = 'float32'): Uint8Array {
+  const g = new Graph('rsft_gpt_decode');
+  const names = decodeNames(cfg);
+  const H = cfg.nHeads, hd = cfg.dModel / cfg.nHeads;
+  const tokens = g.input('tokens', 'int64', ['B', 'T']);
+  const positions = g.input('positions', 'int64', ['B', 'T']);
+  const cacheMask = g.input('cache_mask', 'int64', ['B', 'S']);
+  const params: Record<string, Value> = {};
+  const Out = dtype === 'float32' ? Float32Array : Float64Array;
+  for (const p of gptParams(cfg, dtype)) {
+    const w = weights[p.name] ?? p.init;
+    if (w.length !== p.init.length) throw new Error(`gptDecodeModel: weight '${p.name}' has ${w.length} values, expected ${p.init.length}`);
+    params[p.name] = g.initializer(p.name, { dtype, shape: p.shape, data: w instanceof Out ? w : Out.from(w) });
+  }
+  const cache = names.layers.map((n) => ({
+    key: g.input(n.cacheKey, dtype, ['B', H, 'S', hd]),
+    value: g.input(n.cacheValue, dtype, ['B', H, 'S', hd]),
+  }));
+  const r = gptForward(tokens, params, cfg, { cache, cacheMask, positions });
+  g.output('logits', r.logits);
+  r.present!.forEach((pr, l) => {
+    g.output(names.layers[l].newKey, pr.key);
+    g.output(names.layers[l].newValue, pr.value);
+  });
+  return serialize(g, { docString: 'rsft GPT decoding with a fixed-size KV cache' });
 }

@@ -5,6 +5,14 @@
  * stop at EOS or the length limit. `generateFull` recomputes the whole prefix every step (same
  * model fed an empty past) for comparison.
  *
+ * Cache layout: the prefill pass (padded KV model, empty past) returns the prompt's keys and
+ * values; they go into per-batch buffers owned here (capacity P + maxNewTokens - 1 slots, laid
+ * out [B, H, stride, head] with the stride grown in chunks of 16 slots), and every decode step
+ * runs the fixed-cache model (gptDecodeModel) on those buffers with a slot mask, then writes the
+ * step's new keys / values into the next slot. Nothing in the graph grows or copies the cache per
+ * step, and only the small new keys / values and logits come back (about 2x the tokens/s of
+ * concatenating past and new keys in the graph, on the 4-layer d=128 bench model).
+ *
  * Prompt encoding: BOS + the prompt's characters; the completion follows directly.
  *
  * Sampling distribution of one step (what `logprob` is measured under):
@@ -28,7 +36,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { FloatArray, FloatDType } from '../../graph/dtype.js';
-import { type GptConfig, checkGptConfig, gptKvModel, kvNames } from '../../graph/gpt.js';
+import { type GptConfig, checkGptConfig, decodeNames, gptDecodeModel, gptKvModel, kvNames } from '../../graph/gpt.js';
 import { Stream } from '../../sampling/rng.js';
 import { UsageError } from '../../errors.js';
 import type { CharTokenizer } from './tokenizer.js';
@@ -39,6 +47,8 @@ export const GEN_OFFSET = 4096;
 export const MAX_K = GEN_OFFSET;
 const MAX_ROUND = 2 ** 21;
 const MAX_PROMPTS = 2 ** 32;
+/** Growth step of the decode cache's slot stride (see decodeBatch). */
+const CACHE_CHUNK = 16;
 
 export interface GeneratorOptions {
   cfg: GptConfig;
@@ -272,17 +282,30 @@ export async function createGenerator(opts: GeneratorOptions): Promise<Generator
   if (!isInt(threads) || threads < 1) throw new UsageError(`generator: threads must be a positive integer, got ${String(opts.threads)}`);
   const dtype: FloatDType = opts.dtype ?? 'float32';
   if (dtype !== 'float32' && dtype !== 'float64') throw new UsageError(`generator: dtype must be float32 or float64, got ${String(dtype)}`);
-  let bytes: Uint8Array;
+  let bytes: Uint8Array, decodeBytes: Uint8Array;
   try {
     bytes = gptKvModel(cfg, opts.weights ?? {}, dtype, { padding: true });
+    decodeBytes = gptDecodeModel(cfg, opts.weights ?? {}, dtype);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const session = await ort.InferenceSession.create(bytes, {
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential',
     graphOptimizationLevel: 'all', logSeverityLevel: 3,
-  });
+    // No spin-waiting of the intra-op pool: generation runs many tiny steps, and on a shared
+    // machine spinning threads made 2 threads slower than 1 (rft-size model: ~13k -> ~26k tokens/s).
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
+  const session = await ort.InferenceSession.create(bytes, sessionOptions);
+  let decodeSession: ort.InferenceSession;
+  try {
+    decodeSession = await ort.InferenceSession.create(decodeBytes, sessionOptions);
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
   const names = kvNames(cfg);
+  const dnames = decodeNames(cfg);
   const H = names.heads, hd = names.headDim, V = cfg.vocab;
   const FArr = dtype === 'float32' ? Float32Array : Float64Array;
   const i64 = (a: ArrayLike<number>, dims: number[]) => {
@@ -297,9 +320,9 @@ export async function createGenerator(opts: GeneratorOptions): Promise<Generator
     }
   };
   let runs = 0;
-  const run = async (feeds: Record<string, ort.Tensor>) => {
+  const run = async (feeds: Record<string, ort.Tensor>, s: ort.InferenceSession = session) => {
     runs++;
-    return session.run(feeds);
+    return s.run(feeds);
   };
 
   /** Left-padded feeds for rows' sequences (prompt ++ generated so far), empty past. */
@@ -346,45 +369,82 @@ export async function createGenerator(opts: GeneratorOptions): Promise<Generator
     // prefill
     const pre = fullFeeds(rows);
     const P = pre.L;
-    let o = await run(pre.feeds);
+    const o = await run(pre.feeds);
     sample(rows, o.logits.data as FloatArray, P, s, sc);
+    if (maxNew === 1) return;
+    // Cache buffers of Smax slots per (row, head) at most, laid out [B, H, cap, hd] with a
+    // stride `cap` that grows in chunks of CACHE_CHUNK slots as tokens are added (the filled
+    // slots are moved to the wider layout in place), so that each step reads about the filled
+    // part of the cache, not the whole capacity. Slots 0 .. P-1 hold the prompt (its padding
+    // masked out), slot P + t - 1 the token fed at decode step t; slots beyond are masked.
+    const Smax = P + maxNew - 1;
+    let B = rows.length;
+    let cap = Math.min(Smax, Math.ceil((P + 1) / CACHE_CHUNK) * CACHE_CHUNK);
+    const caches = dnames.layers.map((_, l) => [names.layers[l].presentKey, names.layers[l].presentValue].map((pn) => {
+      const buf = new FArr(B * H * Smax * hd);
+      const src = o[pn].data as FloatArray; // [B, H, P, hd]
+      for (let bh = 0; bh < B * H; bh++) buf.set(src.subarray(bh * P * hd, (bh + 1) * P * hd), bh * cap * hd);
+      return buf;
+    }));
+    const cacheMask = new BigInt64Array(B * Smax);
+    for (let b = 0; b < B; b++) for (let x = 0; x < P; x++) cacheMask[b * cap + x] = BigInt(pre.mask[b * P + x]);
+    const tokBuf = new BigInt64Array(B), posBuf = new BigInt64Array(B);
     let alive = rows;
-    let promptMask = pre.mask; // [B, P] of the current alive rows
-    let past = names.layers.map((n) => ({ key: o[n.presentKey], value: o[n.presentValue] }));
     for (let t = 1; t < maxNew; t++) {
       const keepIdx: number[] = [];
       alive.forEach((r, b) => { if (!r.finished) keepIdx.push(b); });
       if (keepIdx.length === 0) break;
-      const S = P + t; // cache slots after this step
+      const filled = P + t - 1; // slots holding keys / values before this step
       if (keepIdx.length < alive.length) {
-        // drop finished rows from the batch: select their cache rows and prompt masks
-        const Bn = keepIdx.length;
-        const rowLen = H * (S - 1) * hd;
-        const pick = (x: ort.Tensor) => {
-          const src = x.data as FloatArray;
-          const dst = new FArr(Bn * rowLen);
-          keepIdx.forEach((b, nb) => dst.set(src.subarray(b * rowLen, (b + 1) * rowLen), nb * rowLen));
-          return new ort.Tensor(dtype, dst, [Bn, H, S - 1, hd]);
-        };
-        past = past.map((p) => ({ key: pick(p.key), value: pick(p.value) }));
-        promptMask = keepIdx.flatMap((b) => promptMask.slice(b * P, (b + 1) * P));
+        // drop finished rows from the batch: compact their cache rows and masks to the front
+        const rowLen = H * cap * hd;
+        keepIdx.forEach((b, nb) => {
+          if (b === nb) return;
+          for (const pair of caches) for (const buf of pair) buf.copyWithin(nb * rowLen, b * rowLen, (b + 1) * rowLen);
+          cacheMask.copyWithin(nb * cap, b * cap, (b + 1) * cap);
+        });
         alive = keepIdx.map((b) => alive[b]);
+        B = alive.length;
       }
-      const B = alive.length;
-      const mask = new Array<number>(B * S);
+      if (filled + 1 > cap) {
+        // widen the layout (from the last block backwards: every block moves to a higher offset)
+        const ncap = Math.min(Smax, cap + CACHE_CHUNK);
+        for (const pair of caches) {
+          for (const buf of pair) for (let bh = B * H - 1; bh > 0; bh--) buf.copyWithin(bh * ncap * hd, bh * cap * hd, (bh * cap + filled) * hd);
+        }
+        for (let b = B - 1; b >= 0; b--) {
+          if (b > 0) cacheMask.copyWithin(b * ncap, b * cap, b * cap + filled);
+          cacheMask.fill(0n, b * ncap + filled, (b + 1) * ncap);
+        }
+        cap = ncap;
+      }
       for (let b = 0; b < B; b++) {
-        for (let x = 0; x < P; x++) mask[b * S + x] = promptMask[b * P + x];
-        for (let x = P; x < S; x++) mask[b * S + x] = 1;
+        tokBuf[b] = BigInt(alive[b].tokens[t - 1]);
+        posBuf[b] = BigInt(alive[b].prompt.length + t - 1);
       }
+      const n = B * H * cap * hd;
       const feeds: Record<string, ort.Tensor> = {
-        tokens: i64(alive.map((r) => r.tokens[t - 1]), [B, 1]),
-        positions: i64(alive.map((r) => r.prompt.length + t - 1), [B, 1]),
-        attention_mask: i64(mask, [B, S]),
+        tokens: new ort.Tensor('int64', tokBuf.subarray(0, B), [B, 1]),
+        positions: new ort.Tensor('int64', posBuf.subarray(0, B), [B, 1]),
+        cache_mask: new ort.Tensor('int64', cacheMask.subarray(0, B * cap), [B, cap]),
       };
-      names.layers.forEach((n, l) => { feeds[n.pastKey] = past[l].key; feeds[n.pastValue] = past[l].value; });
-      o = await run(feeds);
-      sample(alive, o.logits.data as FloatArray, 1, s, sc);
-      past = names.layers.map((n) => ({ key: o[n.presentKey], value: o[n.presentValue] }));
+      dnames.layers.forEach((nm, l) => {
+        feeds[nm.cacheKey] = new ort.Tensor(dtype, caches[l][0].subarray(0, n), [B, H, cap, hd]);
+        feeds[nm.cacheValue] = new ort.Tensor(dtype, caches[l][1].subarray(0, n), [B, H, cap, hd]);
+      });
+      const out = await run(feeds, decodeSession);
+      sample(alive, out.logits.data as FloatArray, 1, s, sc);
+      // the fed token's keys / values go into slot `filled`
+      dnames.layers.forEach((nm, l) => {
+        [nm.newKey, nm.newValue].forEach((name, kv) => {
+          const src = out[name].data as FloatArray, buf = caches[l][kv];
+          for (let bh = 0; bh < B * H; bh++) {
+            const dst = (bh * cap + filled) * hd, from = bh * hd;
+            for (let e = 0; e < hd; e++) buf[dst + e] = src[from + e];
+          }
+        });
+      });
+      for (let b = 0; b < B; b++) cacheMask[b * cap + filled] = 1n;
     }
   }
 
@@ -434,6 +494,9 @@ export async function createGenerator(opts: GeneratorOptions): Promise<Generator
     tokenizer,
     generate: (o) => gen(o, true),
     generateFull: (o) => gen(o, false),
-    release: () => session.release(),
+    release: async () => {
+      await session.release();
+      await decodeSession.release();
+    },
   };
 }
