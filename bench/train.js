@@ -10,7 +10,7 @@ import { Bench } from 'tinybench';
 import { models, Trainer } from '../dist/train/index.js';
 
 export const CONFIGS = [
-  { name: '100-50-10', sizes: [100, 50, 10], stepIters: 200, fitN: 65536 },
+  { name: '100-50-10', sizes: [100, 50, 10], stepIters: 1000, fitN: 65536 },
   { name: '784-1024-1024-10', sizes: [784, 1024, 1024, 10], stepIters: 20, fitN: 8192 },
 ];
 export const BATCH = 256;

@@ -28,6 +28,27 @@ function options(threads: number, ep: 'cpu' | 'cuda'): ort.InferenceSession.Sess
   };
 }
 
+/**
+ * Floating-point work per step (about 6 x trainable parameters x rows: forward 2, backward
+ * 4) that one more intra-op thread needs before it pays for itself. A step is ~100 ONNX
+ * nodes; with 2+ threads ORT splits even small nodes across its pool, and every node ends
+ * in a barrier with that pool, so a small step (MLP 100-50-10 at batch 256: 8.5 MFLOP,
+ * ~0.3 ms) gets slower, not faster, and much slower when the cores are shared (a pool
+ * thread descheduled at a barrier stalls the step). Measured on 2 vCPUs: 8.5 MFLOP and
+ * 48 MFLOP steps are no faster on 2 threads, 0.2-0.3 GFLOP steps slower under load, the
+ * 2.9 GFLOP step of MLP 784-1024-1024-10 1.7x faster.
+ */
+export const FLOP_PER_THREAD = 5e8;
+
+/**
+ * The intra-op thread count for a step of `flop` floating-point operations: `threads`
+ * is the most the trainer may use (like torch.set_num_threads, whose kernels also stay
+ * on one thread below a grain size); a step gets one thread per FLOP_PER_THREAD of work.
+ */
+export function intraOpThreads(threads: number, flop: number): number {
+  return Math.max(1, Math.min(threads, Math.floor(flop / FLOP_PER_THREAD)));
+}
+
 const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0].trim();
 
 export async function openSessions(models: Uint8Array[], threads: number, device: Device): Promise<Opened> {

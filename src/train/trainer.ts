@@ -5,7 +5,9 @@
  * into promises and progress events ('step', 'epoch', 'eval').
  *
  * Commands run one at a time in call order. Parameters are mirrored into shared memory
- * after every command, so parameters() and exportOnnx() need no round trip.
+ * after every command, so parameters() and exportOnnx() need no round trip. A step on
+ * the same staged buffers as the previous step (the usual loop) skips postMessage: it
+ * rings a doorbell in shared memory and reads the result from there (protocol.ts FAST).
  */
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
@@ -21,7 +23,8 @@ import { IGNORE_INDEX } from './gpt-model.js';
 import { gptKvModel } from '../graph/gpt.js';
 import { type Checkpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { loadPretrained } from './pretrained.js';
-import type { Counters, EvalResult, FitResult, InitMsg, Reply, Request, StepResult } from './protocol.js';
+import { intraOpThreads } from './sessions.js';
+import { type Counters, type EvalResult, type FitResult, type InitMsg, type Reply, type Request, type StepResult, CHANNEL_BYTES, FAST, waitAsync } from './protocol.js';
 
 export type Labels = Int32Array | BigInt64Array | Float32Array | Float64Array;
 
@@ -119,6 +122,12 @@ export class Trainer extends EventEmitter {
    */
   private readonly staging: Record<'step' | 'fit' | 'eval' | 'evalData', Dataset | null> = { step: null, fit: null, eval: null, evalData: null };
   private closed = false;
+  /** The fast step channel (protocol.ts FAST): control words and result slots. */
+  private readonly channel = new SharedArrayBuffer(CHANNEL_BYTES);
+  private readonly ctl = new Int32Array(this.channel, 0, FAST.F64_BYTE_OFFSET / 4);
+  private readonly res = new Float64Array(this.channel, FAST.F64_BYTE_OFFSET);
+  /** The staged step buffers the worker holds (from the last 'step' message): fast steps reuse them. */
+  private fastData: Dataset | null = null;
   /** Why the worker is gone (crash or exit), if it is. */
   private dead: Error | null = null;
 
@@ -194,7 +203,7 @@ export class Trainer extends EventEmitter {
       accumulation: this.run.accumulation,
       lr: this.run.optimizer.lr,
       schedule: this.run.schedule,
-      threads: this.threads,
+      threads: this.intraOpThreads(),
       device,
       seedInput: sig.seed !== null,
       sampleWeights: this.run.sampleWeights,
@@ -204,6 +213,7 @@ export class Trainer extends EventEmitter {
       initParams: params,
       initState: state,
       mirror: this.mirror,
+      channel: this.channel,
     };
     try {
       const r = (await this.send(init)) as { device: 'cpu' | 'cuda'; fallback: string | null };
@@ -216,6 +226,17 @@ export class Trainer extends EventEmitter {
       await this.worker.terminate();
       throw e;
     }
+  }
+
+  /**
+   * ORT intra-op threads: `threads` is the cap; small steps run on fewer (sessions.ts
+   * intraOpThreads). Work ~ 6 x trainable parameters x rows of one run (a micro-batch
+   * with accumulation; GPT: rows x context tokens).
+   */
+  private intraOpThreads(): number {
+    const params = this.compiled.signature.params.reduce((a, p) => a + (p.trainable ? p.shape.reduce((x, y) => x * y, 1) : 0), 0);
+    const rows = Math.ceil(this.run.batchSize / this.run.accumulation) * (this.model.kind === 'gpt' ? this.model.context : 1);
+    return intraOpThreads(this.threads, 6 * params * rows);
   }
 
   // ---- messaging ---------------------------------------------------------------------
@@ -242,6 +263,38 @@ export class Trainer extends EventEmitter {
     this.dead ??= e;
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
+    // Wake a fast step waiting for its reply (its pending entry was just rejected).
+    Atomics.store(this.ctl, FAST.REPLY, FAST.REPLY_DEAD);
+    Atomics.notify(this.ctl, FAST.REPLY);
+  }
+
+  /**
+   * A step on the staged buffers the worker already holds: write n, ring, wait
+   * (Atomics.waitAsync: the event loop stays free), read the result. An error comes as
+   * an ordinary reply message for the registered id; a dead worker rejects that id too.
+   */
+  private async fastStep(n: number): Promise<StepResult> {
+    if (this.dead) throw this.dead;
+    const id = this.nextId++;
+    const reply = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    reply.catch(() => undefined); // may reject before it is returned (handled by the caller then)
+    this.worker.ref(); // waitAsync alone does not keep the process alive
+    const ctl = this.ctl;
+    ctl[FAST.N] = n;
+    ctl[FAST.ID] = id;
+    Atomics.store(ctl, FAST.REPLY, 0);
+    Atomics.store(ctl, FAST.REQ, FAST.REQ_STEP);
+    Atomics.notify(ctl, FAST.REQ);
+    const w = waitAsync(ctl, FAST.REPLY, 0);
+    if (w.async) await w.value;
+    if (Atomics.load(ctl, FAST.REPLY) !== FAST.REPLY_OK) return reply as Promise<StepResult>;
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker.unref();
+    const r = this.res, nul = (v: number) => (Number.isNaN(v) ? null : v);
+    this.counters = {
+      step: r[FAST.STEP], epoch: r[FAST.EPOCH], batchInEpoch: r[FAST.BATCH_IN_EPOCH], shuffleSeed: nul(r[FAST.SHUFFLE_SEED]), datasetSize: nul(r[FAST.DATASET_SIZE]),
+    };
+    return { loss: r[FAST.LOSS], gradNorm: r[FAST.GRAD_NORM], lr: r[FAST.LR], step: r[FAST.STEP] };
   }
 
   private send(msg: Request): Promise<unknown> {
@@ -290,7 +343,13 @@ export class Trainer extends EventEmitter {
 
   /** One optimizer step on the batch { x, y } (any batch size; accumulation splits it into micro-batches). */
   step(b: Batch): Promise<StepResult> {
-    return this.enqueue(async () => (await this.send({ cmd: 'step', data: this.stage(b, true, 'step') })) as StepResult);
+    return this.enqueue(async () => {
+      const d = this.stage(b, true, 'step'), f = this.fastData;
+      if (f && f.x === d.x && f.y === d.y && f.w === d.w) return this.fastStep(d.n);
+      // The worker keeps these buffers for the fast steps that follow (even if this one fails).
+      this.fastData = d;
+      return (await this.send({ cmd: 'step', data: d })) as StepResult;
+    });
   }
 
   /** Epochs over the dataset; the last partial batch is trained on as a smaller batch. */
@@ -450,6 +509,7 @@ export class Trainer extends EventEmitter {
         await this.send({ cmd: 'close' });
       } finally {
         for (const k of Object.keys(this.staging) as (keyof Trainer['staging'])[]) this.staging[k] = null;
+        this.fastData = null;
         this.worker.removeAllListeners('exit');
         await this.worker.terminate();
       }

@@ -8,12 +8,18 @@
  * output of one run, and nothing is allocated per step. Frozen parameters (never
  * written) share one array. Batches are gathered from the shared dataset into
  * worker-owned buffers (ORT cannot wrap shared memory).
+ *
+ * Per step nothing is allocated on the plain (no accumulation) path either: the batch
+ * tensors are cached per batch size, the scalar inputs (lr, step, seed) are tensors
+ * whose one-element arrays are rewritten, and the feed / fetch objects of both buffer
+ * sets are built once. Trainer.step on the same staged buffers as the previous step
+ * comes through the shared-memory doorbell of protocol.ts (FAST) instead of a message.
  */
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { FloatArray } from '../graph/dtype.js';
 import { UsageError } from '../errors.js';
-import type { Counters, EvalResult, FitMsg, FitResult, InitMsg, Reply, Request, StepResult } from './protocol.js';
+import { type Counters, type EvalResult, type FitMsg, type FitResult, type InitMsg, type Reply, type Request, type StepResult, FAST, waitAsync } from './protocol.js';
 import type { Dataset } from './data.js';
 import { lrAt } from './schedule.js';
 import { permutation } from './shuffle.js';
@@ -35,6 +41,9 @@ interface BufferSet {
   applyFeeds: Feeds;
   /** Pre-allocated outputs 'next/...' writing into this set. */
   fetches: Feeds;
+  /** Train model feeds reading this set (batch tensors set per step) and fetches writing the other set. */
+  trainFeeds: Feeds;
+  trainFetches: Feeds;
 }
 
 class Engine {
@@ -57,12 +66,23 @@ class Engine {
   wraw: Float64Array;
   wb: FloatArray;
   device: 'cpu' | 'cuda' = 'cpu';
+  /** Scalar inputs, rewritten in place per step. */
+  lrT: ort.Tensor;
+  stepT: ort.Tensor;
+  seedT: ort.Tensor;
+  /** Batch input tensors over rows [0, n) of the batch buffers, by n (cleared when they grow). */
+  batchCache = new Map<number, Feeds>();
+  /** The staged buffers of the last 'step' message: fast steps read them. */
+  stepData: Dataset | null = null;
 
   constructor(cfg: InitMsg) {
     this.cfg = cfg;
     this.Arr = cfg.dtype === 'float32' ? Float32Array : Float64Array;
     this.lossT = new ort.Tensor(cfg.dtype, new this.Arr(1), []);
     this.normT = new ort.Tensor(cfg.dtype, new this.Arr(1), []);
+    this.lrT = new ort.Tensor(cfg.dtype, new this.Arr(1), []);
+    this.stepT = new ort.Tensor('int64', new BigInt64Array(1), []);
+    this.seedT = new ort.Tensor('int64', new BigInt64Array(1), []);
     this.xb = new this.Arr(0);
     this.yb = new this.Arr(0);
     this.wraw = new Float64Array(0);
@@ -70,7 +90,7 @@ class Engine {
     this.ensureBatch(cfg.batchSize);
     const frozen: Record<string, FloatArray> = {};
     for (let k = 0; k < 2; k++) {
-      const set: BufferSet = { params: {}, state: {}, feeds: {}, paramFeeds: {}, applyFeeds: {}, fetches: {} };
+      const set: BufferSet = { params: {}, state: {}, feeds: {}, paramFeeds: {}, applyFeeds: {}, fetches: {}, trainFeeds: {}, trainFetches: {} };
       for (const p of cfg.params) {
         const n = p.shape.reduce((a, b) => a * b, 1);
         const a = p.trainable ? new this.Arr(n) : (frozen[p.name] ??= new this.Arr(n));
@@ -92,6 +112,11 @@ class Engine {
         set.fetches[s.output] = t;
       }
       this.sets.push(set);
+    }
+    for (let k = 0; k < 2; k++) {
+      const set = this.sets[k];
+      set.trainFeeds = { ...this.batchFeeds(0, cfg.batchSize), lr: this.lrT, step: this.stepT, ...(cfg.seedInput ? { seed: this.seedT } : {}), ...set.feeds };
+      set.trainFetches = { loss: this.lossT, grad_norm: this.normT, ...this.sets[1 - k].fetches };
     }
     if (cfg.accumulation > 1) {
       for (let k = 0; k < 2; k++) {
@@ -122,6 +147,7 @@ class Engine {
 
   ensureBatch(n: number): void {
     if (this.xb.length >= n * this.cfg.inputs) return;
+    this.batchCache.clear();
     this.xb = this.cfg.lm ? new BigInt64Array(n * this.cfg.inputs) : new this.Arr(n * this.cfg.inputs);
     this.yb = this.cfg.lm ? new BigInt64Array(n * this.cfg.inputs) : this.cfg.loss === 'softmax_cross_entropy' ? new BigInt64Array(n) : new this.Arr(n * this.cfg.outputs);
     if (this.cfg.sampleWeights) {
@@ -161,6 +187,17 @@ class Engine {
       if (yw === 1) this.yb[i] = d.y[r];
       else (this.yb as Float64Array).set(d.y.subarray(r * yw, r * yw + yw) as Float64Array, i * yw);
     }
+  }
+
+  /** Input tensors for batch rows [0, n) of the batch buffers, cached (do not mutate). */
+  batchFeedsOf(n: number): Feeds {
+    let f = this.batchCache.get(n);
+    if (!f) {
+      if (this.batchCache.size >= 16) this.batchCache.clear();
+      f = this.batchFeeds(0, n);
+      this.batchCache.set(n, f);
+    }
+    return f;
   }
 
   /** Input tensors for batch rows [a, b) of the batch buffers. */
@@ -219,12 +256,15 @@ class Engine {
     const step = this.counters.step + 1;
     const lr = lrAt(c.schedule, c.lr, step);
     const src = this.sets[this.cur], dst = this.sets[1 - this.cur];
-    const stepT = new ort.Tensor('int64', BigInt64Array.of(BigInt(step)), []);
+    const stepT = this.stepT;
+    (stepT.data as BigInt64Array)[0] = BigInt(step);
     let loss: number;
     if (!this.grad) {
-      const feeds: Feeds = { ...this.batchFeeds(0, n), lr: this.scalar(lr), step: stepT, ...src.feeds };
-      if (c.seedInput) feeds.seed = new ort.Tensor('int64', BigInt64Array.of(BigInt(step) * 65536n), []);
-      await this.train.run(feeds, { loss: this.lossT, grad_norm: this.normT, ...dst.fetches });
+      const feeds = src.trainFeeds, batch = this.batchFeedsOf(n);
+      for (const k in batch) feeds[k] = batch[k];
+      (this.lrT.data as FloatArray)[0] = lr;
+      if (c.seedInput) (this.seedT.data as BigInt64Array)[0] = BigInt(step) * 65536n;
+      await this.train.run(feeds, src.trainFetches);
       loss = this.lossT.data[0] as number;
     } else {
       // Micro-batches of ceil(n / k) rows; gradients summed, then scaled by 1/chunks.
@@ -241,7 +281,8 @@ class Engine {
         a = 1 - a;
       }
       loss = c.sampleWeights ? sum : c.lm ? (weight > 0 ? sum / weight : 0) : sum / n;
-      const feeds: Feeds = { ...src.applyFeeds, ...this.acc[a].feeds, lr: this.scalar(lr), step: stepT, grad_scale: this.scalar(c.sampleWeights ? 1 : 1 / chunks) };
+      (this.lrT.data as FloatArray)[0] = lr;
+      const feeds: Feeds = { ...src.applyFeeds, ...this.acc[a].feeds, lr: this.lrT, step: stepT, grad_scale: this.scalar(c.sampleWeights ? 1 : 1 / chunks) };
       await this.apply!.run(feeds, { grad_norm: this.normT, ...dst.fetches });
     }
     if (c.sampleWeights) this.clearWeights(n);
@@ -265,7 +306,7 @@ class Engine {
         if (this.yb instanceof BigInt64Array) this.yb.fill(0n);
         else this.yb.fill(0);
       }
-      const out = await this.eval.run({ ...this.batchFeeds(0, e - s), ...this.sets[this.cur].paramFeeds }, fetch);
+      const out = await this.eval.run({ ...this.batchFeedsOf(e - s), ...this.sets[this.cur].paramFeeds }, fetch);
       // GPT: loss and accuracy are means over target tokens, so chunks weigh by their count.
       const wt = c.lm && labels ? this.targetCount(0, e - s) : e - s;
       total += wt;
@@ -348,11 +389,13 @@ async function handle(msg: Request): Promise<unknown> {
   if (msg.cmd === 'init') {
     engine = new Engine(msg);
     const fallback = await engine.open();
+    serveFastSteps(engine, msg.channel);
     return { device: engine.device, fallback };
   }
   const e = engine!;
   switch (msg.cmd) {
     case 'step': {
+      e.stepData = msg.data;
       e.gather(msg.data, 0, msg.data.n, null);
       const { weight: _, ...r } = await e.runStep(msg.data.n);
       e.refreshMirror();
@@ -379,6 +422,59 @@ async function handle(msg: Request): Promise<unknown> {
       engine = null;
       return null;
   }
+}
+
+/**
+ * Answer doorbell steps (protocol.ts FAST) on the buffers of the last 'step' message,
+ * until the engine is closed. Waits with Atomics.waitAsync, so messages are still served
+ * (blocking waits, tried on either side, gave no measurable gain on the 2-vCPU machine).
+ */
+function serveFastSteps(e: Engine, channel: SharedArrayBuffer): void {
+  const ctl = new Int32Array(channel, 0, FAST.F64_BYTE_OFFSET / 4);
+  const res = new Float64Array(channel, FAST.F64_BYTE_OFFSET);
+  const wait = (): void => {
+    if (engine !== e) return;
+    const w = waitAsync(ctl, FAST.REQ, 0);
+    if (w.async) void w.value.then(ring);
+    else ring();
+  };
+  const ring = (): void => {
+    if (engine !== e) return;
+    // Exchange, not load + store: a doorbell rung in between must not be lost.
+    if (Atomics.exchange(ctl, FAST.REQ, 0) !== FAST.REQ_STEP) return wait();
+    const n = ctl[FAST.N], id = ctl[FAST.ID];
+    let r: Promise<StepResult>;
+    try {
+      e.gather(e.stepData!, 0, n, null);
+      r = e.runStep(n);
+    } catch (err) {
+      r = Promise.reject(err);
+    }
+    r.then(
+      (s) => {
+        e.refreshMirror();
+        const k = e.counters;
+        res[FAST.LOSS] = s.loss;
+        res[FAST.GRAD_NORM] = s.gradNorm;
+        res[FAST.LR] = s.lr;
+        res[FAST.STEP] = k.step;
+        res[FAST.EPOCH] = k.epoch;
+        res[FAST.BATCH_IN_EPOCH] = k.batchInEpoch;
+        res[FAST.SHUFFLE_SEED] = k.shuffleSeed ?? NaN;
+        res[FAST.DATASET_SIZE] = k.datasetSize ?? NaN;
+        Atomics.store(ctl, FAST.REPLY, FAST.REPLY_OK);
+      },
+      (err: unknown) => {
+        const x = err as Error;
+        post({ id, ok: false, usage: x instanceof UsageError, message: x?.message ?? String(err), stack: x?.stack, counters: { ...e.counters } });
+        Atomics.store(ctl, FAST.REPLY, FAST.REPLY_ERROR);
+      },
+    ).finally(() => {
+      Atomics.notify(ctl, FAST.REPLY);
+      wait();
+    });
+  };
+  wait();
 }
 
 port.on('message', (msg: Request & { id: number }) => {
