@@ -39,5 +39,5 @@ export type { Scorer, ScoreItem, VerifierFn, RewardModelOptions } from './rft/lm
 export { createGenerator } from './rft/lm/generate.js';
 export type { Generator, GeneratorOptions, GenerateOptions, GenerateResult, Candidate } from './rft/lm/generate.js';
 export { CharTokenizer, loadTokenizer, saveTokenizer } from './rft/lm/tokenizer.js';
-export { tasks } from './rft/lm/tasks.js';
+export { tasks, encodeExamples } from './rft/lm/tasks.js';
 export type { Task, Example } from './rft/lm/tasks.js';

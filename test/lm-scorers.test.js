@@ -171,7 +171,7 @@ test('rsft rft: --verifier / --reward-model errors exit 2 with one line and leav
 
 test("the package root ('rsft') exports the RFT library API", async () => {
   const m = await import('rsft');
-  for (const name of ['runRft', 'runPipeline', 'selectFile', 'selectAll', 'decidePrompt', 'dpoPairs', 'verifierScorer', 'loadVerifierModule', 'onnxRewardModel', 'createGenerator', 'CharTokenizer', 'sample', 'Trainer']) {
+  for (const name of ['runRft', 'runPipeline', 'selectFile', 'encodeExamples', 'selectAll', 'decidePrompt', 'dpoPairs', 'verifierScorer', 'loadVerifierModule', 'onnxRewardModel', 'createGenerator', 'CharTokenizer', 'sample', 'Trainer']) {
     assert.equal(typeof m[name], 'function', name);
   }
   assert.deepEqual(Object.keys(m.tasks).sort(), ['addition', 'reverse']);
