@@ -19,5 +19,5 @@ export type { OptimizerConfig, AdamWConfig, SgdConfig, Hyper, UpdateResult, Prep
 export { serialize, toModelProto, OPSET, IR_VERSION } from './serialize.js';
 export { compileTraining } from './compile.js';
 export type { TrainingSpec, TensorSpec, ParamSpec, ForwardContext, LossContext, CompiledTraining, TrainingSignature, ParamIO, StateIO } from './compile.js';
-export { gptParams, gptForward, gptKvModel, kvNames, checkGptConfig, MASK_VALUE } from './gpt.js';
-export type { GptConfig, GptParam, GptForwardOptions, GptForwardResult, KvModelNames } from './gpt.js';
+export { gptParams, gptForward, gptKvModel, gptDecodeModel, kvNames, decodeNames, checkGptConfig, MASK_VALUE } from './gpt.js';
+export type { GptConfig, GptParam, GptForwardOptions, GptForwardResult, KvModelNames, DecodeModelNames } from './gpt.js';
