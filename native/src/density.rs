@@ -352,6 +352,247 @@ impl Lin {
         }
     }
 
+    /// Density at one point, scalar, with the same formulas as `pdf` but the full `fastmath::exp`
+    /// (which underflows to 0 instead of clamping), for the squeeze tables (`squeeze.rs`). Outside the
+    /// support: 0.0. Relative error a few ulps (plus the exponent's rounding) where the result
+    /// is a normal number.
+    pub fn pdf1(&self, x: f64) -> f64 {
+        match self {
+            Lin::Uniform { a, b, c } => {
+                if x >= *a && x <= *b {
+                    *c
+                } else {
+                    0.0
+                }
+            }
+            Lin::Beta { ia, ib, c } => {
+                if (0.0..=1.0).contains(&x) {
+                    c * powi_small(x, *ia) * powi_small(1.0 - x, *ib)
+                } else {
+                    0.0
+                }
+            }
+            Lin::Normal { mu, inv, c } => {
+                let z = (x - mu) * inv;
+                c * fastmath::exp(-0.5 * z * z)
+            }
+            Lin::Exponential { rate } => {
+                if x >= 0.0 {
+                    rate * fastmath::exp(-rate * x)
+                } else {
+                    0.0
+                }
+            }
+            Lin::Gamma { k, rate, c } => {
+                if x >= 0.0 {
+                    c * powi_small(x, *k) * fastmath::exp(-rate * x)
+                } else {
+                    0.0
+                }
+            }
+            Lin::Cauchy { loc, inv, c } => {
+                let z = (x - loc) * inv;
+                c / (1.0 + z * z)
+            }
+            Lin::Laplace { loc, inv, c } => c * fastmath::exp(-((x - loc).abs() * inv)),
+            Lin::Logistic { loc, inv, c } => {
+                let e = fastmath::exp(-((x - loc) * inv).abs());
+                let d = 1.0 + e;
+                c * e / (d * d)
+            }
+            Lin::Truncated { lo, hi, im, child } => {
+                if x >= *lo && x <= *hi {
+                    child.pdf1(x) * im
+                } else {
+                    0.0
+                }
+            }
+            Lin::Mixture { w, children } => children.iter().zip(w).map(|(c, wk)| wk * c.pdf1(x)).sum(),
+        }
+    }
+
+    /// Mode of a leaf (every leaf density is unimodal or monotone on its support; a flat
+    /// density may return any point). None for truncations and mixtures.
+    fn mode(&self) -> Option<f64> {
+        match self {
+            Lin::Uniform { a, b, .. } => Some(0.5 * (a + b)),
+            Lin::Beta { ia, ib, .. } => Some(if ia + ib == 0 { 0.5 } else { *ia as f64 / (*ia + *ib) as f64 }),
+            Lin::Exponential { .. } => Some(0.0),
+            Lin::Gamma { k, rate, .. } => Some(*k as f64 / rate),
+            Lin::Normal { mu: m, .. } | Lin::Cauchy { loc: m, .. } | Lin::Laplace { loc: m, .. } | Lin::Logistic { loc: m, .. } => {
+                Some(*m)
+            }
+            _ => None,
+        }
+    }
+
+    /// Enclosure `(lo, hi)` of the density over the closed interval [a, b] (a <= b, finite):
+    /// lo <= pdf(x) <= hi for every x in [a, b], up to the rounding of `pdf1` (a few ulps; the
+    /// squeeze widens the result by a far larger margin). Leaves are unimodal (or monotone)
+    /// with a known mode on their support, so over a sub-interval [a', b'] of the support the
+    /// density lies in [min(f(a'), f(b')), f(clamp(mode, a', b'))]; an interval that reaches
+    /// outside the support (or a truncation) has lower bound 0. Mixtures add their children's
+    /// enclosures (weights >= 0), truncations scale their child's by 1 / mass.
+    pub fn enclose(&self, a: f64, b: f64) -> (f64, f64) {
+        let (s0, s1) = match self {
+            Lin::Truncated { lo, hi, .. } => (*lo, *hi),
+            Lin::Mixture { .. } => (f64::NEG_INFINITY, f64::INFINITY),
+            _ => self.support(),
+        };
+        let (ca, cb) = (a.max(s0), b.min(s1));
+        if !(ca <= cb) {
+            return (0.0, 0.0);
+        }
+        let partial = ca > a || cb < b;
+        let (lo, hi) = match self {
+            Lin::Truncated { im, child, .. } => {
+                let (l, h) = child.enclose(ca, cb);
+                (l * im, h * im)
+            }
+            Lin::Mixture { w, children } => {
+                let mut l = 0.0;
+                let mut h = 0.0;
+                for (c, wk) in children.iter().zip(w) {
+                    let (cl, ch) = c.enclose(ca, cb);
+                    l += wk * cl;
+                    h += wk * ch;
+                }
+                (l, h)
+            }
+            _ => {
+                let mode = self.mode().unwrap_or(ca);
+                let fa = self.pdf1(ca);
+                let fb = self.pdf1(cb);
+                let fm = self.pdf1(mode.clamp(ca, cb));
+                (fa.min(fb), fm.max(fa).max(fb))
+            }
+        };
+        (if partial { 0.0 } else { lo }, hi)
+    }
+
+    /// `pdf1` of a leaf at many points (vector code; values outside the support are +-0).
+    fn leaf_pdf_full(&self, xs: &[f64], out: &mut [f64]) {
+        let level = crate::rng::simd();
+        match self {
+            Lin::Normal { mu, inv, c } => {
+                let (mu, inv, c) = (*mu, *inv, *c);
+                crate::simd_dispatch!(level, fn(xs: &[f64], out: &mut [f64], mu: f64, inv: f64, c: f64) -> () {
+                    for (o, &x) in out.iter_mut().zip(xs) {
+                        let z = (x - mu) * inv;
+                        *o = c * fastmath::exp(-0.5 * z * z);
+                    }
+                })
+            }
+            Lin::Exponential { rate } => {
+                let r = *rate;
+                crate::simd_dispatch!(level, fn(xs: &[f64], out: &mut [f64], r: f64) -> () {
+                    for (o, &x) in out.iter_mut().zip(xs) {
+                        let v = r * fastmath::exp(-r * x);
+                        *o = if x >= 0.0 { v } else { 0.0 };
+                    }
+                })
+            }
+            Lin::Gamma { k, rate, c } => {
+                let (k, r, c) = (*k, *rate, *c);
+                crate::simd_dispatch!(level, fn(xs: &[f64], out: &mut [f64], k: u32, r: f64, c: f64) -> () {
+                    for (o, &x) in out.iter_mut().zip(xs) {
+                        let v = c * powi_small(x, k) * fastmath::exp(-r * x);
+                        *o = if x >= 0.0 { v } else { 0.0 };
+                    }
+                })
+            }
+            Lin::Laplace { loc, inv, c } => {
+                let (m, iv, c) = (*loc, *inv, *c);
+                crate::simd_dispatch!(level, fn(xs: &[f64], out: &mut [f64], m: f64, iv: f64, c: f64) -> () {
+                    for (o, &x) in out.iter_mut().zip(xs) {
+                        *o = c * fastmath::exp(-((x - m).abs() * iv));
+                    }
+                })
+            }
+            Lin::Logistic { loc, inv, c } => {
+                let (m, iv, c) = (*loc, *inv, *c);
+                crate::simd_dispatch!(level, fn(xs: &[f64], out: &mut [f64], m: f64, iv: f64, c: f64) -> () {
+                    for (o, &x) in out.iter_mut().zip(xs) {
+                        let e = fastmath::exp(-((x - m) * iv).abs());
+                        let d = 1.0 + e;
+                        *o = c * e / (d * d);
+                    }
+                })
+            }
+            Lin::Uniform { .. } | Lin::Beta { .. } | Lin::Cauchy { .. } => self.pdf(level, xs, out),
+            _ => {
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    *o = self.pdf1(x);
+                }
+            }
+        }
+    }
+
+    /// `enclose` over many pieces at once: `pts` holds groups of `sub + 1` points (one group per
+    /// cell, increasing), piece k of group c is [pts[c (sub+1) + k], pts[c (sub+1) + k + 1]] and
+    /// its enclosure goes to `lo[c sub + k]`, `hi[c sub + k]`. Same bounds as `enclose` piece by
+    /// piece, with each leaf evaluated once per point instead of three times per piece.
+    pub fn enclose_grid(&self, pts: &[f64], sub: usize, lo: &mut [f64], hi: &mut [f64]) {
+        let groups = pts.len() / (sub + 1);
+        let np = groups * sub;
+        let (lo, hi) = (&mut lo[..np], &mut hi[..np]);
+        // piece j = c sub + k starts at point c (sub + 1) + k = j + c
+        let piece = |j: usize| -> (f64, f64) {
+            let g = j + j / sub;
+            (pts[g], pts[g + 1])
+        };
+        match self {
+            Lin::Mixture { w, children } => {
+                lo.fill(0.0);
+                hi.fill(0.0);
+                let mut cl = vec![0.0; np];
+                let mut ch = vec![0.0; np];
+                for (c, &wk) in children.iter().zip(w) {
+                    c.enclose_grid(pts, sub, &mut cl, &mut ch);
+                    for j in 0..np {
+                        lo[j] += wk * cl[j];
+                        hi[j] += wk * ch[j];
+                    }
+                }
+            }
+            Lin::Truncated { lo: tl, hi: th, im, child } => {
+                child.enclose_grid(pts, sub, lo, hi);
+                for j in 0..np {
+                    let (a, b) = piece(j);
+                    if a >= *tl && b <= *th {
+                        lo[j] *= im;
+                        hi[j] *= im;
+                    } else {
+                        let (l, h) = self.enclose(a, b);
+                        lo[j] = l;
+                        hi[j] = h;
+                    }
+                }
+            }
+            _ => {
+                let (s0, s1) = self.support();
+                let mode = self.mode().unwrap_or(0.0);
+                let mut v = vec![0.0; pts.len()];
+                self.leaf_pdf_full(pts, &mut v);
+                for j in 0..np {
+                    let g = j + j / sub;
+                    let (a, b) = (pts[g], pts[g + 1]);
+                    if a >= s0 && b <= s1 {
+                        let (fa, fb) = (v[g], v[g + 1]);
+                        let l = fa.min(fb);
+                        let h = if mode > a && mode < b { self.pdf1(mode).max(fa).max(fb) } else { fa.max(fb) };
+                        lo[j] = l;
+                        hi[j] = h;
+                    } else {
+                        let (l, h) = self.enclose(a, b);
+                        lo[j] = l;
+                        hi[j] = h;
+                    }
+                }
+            }
+        }
+    }
+
     /// Check against `dist` (the same program decoded by `Dist`): at `n` points drawn from
     /// `dist` plus a few fixed ones, ln(pdf) must agree with `logpdf` to 1e-11 where pdf is in
     /// [TINY, HUGE], and structural zeros must be -inf there.

@@ -25,6 +25,16 @@
 //! statistics are those of the log-space kernel (tests compare the two). `RSFT_LINEAR=0`
 //! disables the fast path. `propose_block` + `accept_block` stay in log space.
 //!
+//! On top of it, a squeeze (`squeeze.rs`): per-cell bounds lo <= p / (M q) <= hi over the
+//! proposal's bulk (4096 cells, from rigorous interval enclosures, widened by 1e-9) settle
+//! `u < lo` (accept) and `u >= hi` (reject) with one table gather and no density at all; the
+//! rest (about 0.3% of T2's proposals), and the decided lanes that could raise maxLogRatio,
+//! go through the linear path above, so rows and statistics stay bit-identical to the
+//! log-space kernel. The tables are built (about 1 ms) when a job's second block is decoded
+//! and cached with the fast path; the cost model uses them only where they beat the plain
+//! linear path (T2 and T3 of bench/tasks.js, not beta from uniform). `RSFT_SQUEEZE=0`
+//! disables them (A/B benchmarks).
+//!
 //! N-API callers should use the `try_*` functions (they return `Err` for an external target in
 //! `sample_block` and for inconsistent lengths); the infallible stub-API wrappers return
 //! `ERROR_STATS` (all NaN) / do nothing instead.
@@ -34,6 +44,7 @@ use crate::dist::Dist;
 use crate::expr::Expr;
 use crate::fastmath;
 use crate::rng::{simd, Simd, Stream};
+use crate::squeeze::{self, Squeeze};
 use std::cell::RefCell;
 
 /// [accepted, proposals, violations, maxLogRatio, nonFinite]
@@ -71,6 +82,8 @@ struct Fast {
     m: f64,
     /// false when the box contains the target's support (the box test changes nothing)
     need_box: bool,
+    /// Squeeze tables (`squeeze.rs`), shared by the cached copies.
+    sq: Option<std::sync::Arc<Squeeze>>,
 }
 
 /// `RSFT_LINEAR=0` in the environment disables the fast path (read once; for A/B benchmarks).
@@ -79,10 +92,30 @@ fn linear_enabled() -> bool {
     *ON.get_or_init(|| std::env::var("RSFT_LINEAR").map(|v| v != "0").unwrap_or(true))
 }
 
+/// `RSFT_SQUEEZE=0` disables the squeeze tables (read once; for A/B benchmarks);
+/// `RSFT_SQUEEZE_CELLS=n` (a power of two) overrides the number of cells (measurements).
+fn squeeze_cells() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        if std::env::var("RSFT_SQUEEZE").map(|v| v == "0").unwrap_or(false) {
+            return 0;
+        }
+        std::env::var("RSFT_SQUEEZE_CELLS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| n.is_power_of_two() && *n <= 1 << 20)
+            .unwrap_or(squeeze::DEFAULT_CELLS)
+    })
+}
+
 thread_local! {
     /// The last job's fast path, keyed by the bits of (logM, target program, proposal program):
     /// N-API calls decode the job for every block, and the validation costs tens of us.
-    static FAST_CACHE: RefCell<Option<(Vec<u64>, Option<Fast>)>> = const { RefCell::new(None) };
+    /// The flag says whether the entry is complete: the squeeze tables (about a millisecond to
+    /// build) are left out the first time a job is seen and built when it comes back (its
+    /// second block), so one-block jobs never pay for them.
+    #[allow(clippy::type_complexity)]
+    static FAST_CACHE: RefCell<Option<(Vec<u64>, Option<Fast>, bool)>> = const { RefCell::new(None) };
 }
 
 /// Build the fast path when d = 1, the target is a program and both densities are cheap in
@@ -108,25 +141,29 @@ fn build_fast(
     key.push(bx.1.to_bits());
     key.push(tprog.len() as u64);
     key.extend(tprog.iter().chain(pprog).map(|v| v.to_bits()));
+    // None: not cached; Some(None): cached without the squeeze; Some(Some(f)): complete
     let hit = FAST_CACHE.with(|c| match c.try_borrow() {
         Ok(g) => match &*g {
-            Some((k, f)) if *k == key => Some(f.clone()),
+            Some((k, f, full)) if *k == key => Some(if *full { Some(f.clone()) } else { None }),
             _ => None,
         },
         Err(_) => None,
     });
-    if let Some(f) = hit {
-        return f;
-    }
-    let f = build_fast_uncached(log_m, target, tprog, proposal, pprog, force, bx);
+    let full = match hit {
+        Some(Some(f)) => return f,
+        Some(None) => true,
+        None => force || squeeze_cells() == 0,
+    };
+    let f = build_fast_uncached(log_m, target, tprog, proposal, pprog, force, bx, if full { squeeze_cells() } else { 0 });
     FAST_CACHE.with(|c| {
         if let Ok(mut g) = c.try_borrow_mut() {
-            *g = Some((key, f.clone()));
+            *g = Some((key, f.clone(), full));
         }
     });
     f
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build_fast_uncached(
     log_m: f64,
     target: &Target,
@@ -135,6 +172,7 @@ fn build_fast_uncached(
     pprog: &[f64],
     force: bool,
     bx: (f64, f64),
+    cells: usize,
 ) -> Option<Fast> {
     let tdist = match target {
         Target::Dist(t) => t,
@@ -147,8 +185,28 @@ fn build_fast_uncached(
     let p = Lin::from_program(tprog)?;
     let q = Lin::from_program(pprog)?;
     // Log space costs the two log densities plus the cheap ln of u (~0.5); normal, exponential
-    // and Laplace log densities are plain arithmetic, so e.g. normal/exponential pairs stay there.
-    if !force && p.lin_cost() + q.lin_cost() >= p.log_cost() + q.log_cost() + 0.5 {
+    // and Laplace log densities are plain arithmetic, so e.g. normal/exponential pairs stay there
+    // unless the squeeze settles nearly every lane without evaluating either density.
+    let lin = p.lin_cost() + q.lin_cost();
+    let log = p.log_cost() + q.log_cost() + 0.5;
+    if !force && lin >= log && cells == 0 {
+        return None;
+    }
+    let (slo, shi) = p.support();
+    let need_box = !(bx.0 <= slo && bx.1 >= shi);
+    let sq = if cells > 0 { build_squeeze(&p, &q, m, proposal, need_box, bx, cells) } else { None };
+    // squeeze: one cheap pass (~0.3) plus the linear path for the undecided fraction
+    // (a routed lane costs far more than its densities: gather, scatter, exact max checks)
+    let sq_cost = sq.as_ref().map(|(_, und)| 0.3 + 4.0 * und * (lin + 1.0));
+    // the squeeze only where it beats the plain linear path (not e.g. beta from uniform,
+    // whose densities are a few multiplications)
+    // (tests force both the fast path and the squeeze wherever they can be built)
+    let sq = if force || sq_cost.is_some_and(|c| c < lin) { sq } else { None };
+    let cost = match sq_cost {
+        Some(c) if c < lin => c,
+        _ => lin,
+    };
+    if !force && cost >= log {
         return None;
     }
     let mut extra = vec![0.0; 512];
@@ -156,9 +214,31 @@ fn build_fast_uncached(
     if !(p.validate(tdist, &extra) && q.validate(proposal, &extra)) {
         return None;
     }
-    let (slo, shi) = p.support();
-    let need_box = !(bx.0 <= slo && bx.1 >= shi);
-    Some(Fast { p, q, m, need_box })
+    Some(Fast { p, q, m, need_box, sq: sq.map(|(s, _)| std::sync::Arc::new(s)) })
+}
+
+/// Squeeze tables over the proposal's bulk (its support where finite, else the `TAIL`
+/// quantiles), with an estimate of the fraction of proposals they leave undecided.
+#[allow(clippy::too_many_arguments)]
+fn build_squeeze(p: &Lin, q: &Lin, m: f64, proposal: &Dist, need_box: bool, bx: (f64, f64), cells: usize) -> Option<(Squeeze, f64)> {
+    let (s0, s1) = q.support();
+    let x0 = if s0.is_finite() { s0 } else { proposal.ppf_in(squeeze::TAIL, s0, s1) };
+    let x1 = if s1.is_finite() { s1 } else { proposal.isf_in(squeeze::TAIL, s0, s1) };
+    let sub = std::env::var("RSFT_SQUEEZE_SUB").ok().and_then(|v| v.parse().ok()).unwrap_or(squeeze::DEFAULT_SUB);
+    let sq = Squeeze::build(p, q, m, if need_box { Some(bx) } else { None }, x0, x1, cells, sub)?;
+    // expected undecided fraction: sum over cells of q's mass there times P(lo <= u < hi)
+    let (a, b) = sq.range();
+    let w = (b - a) / sq.cells() as f64;
+    let mut und = 0.0;
+    let mut mass = 0.0;
+    for c in 0..sq.cells() {
+        let qm = q.pdf1(a + (c as f64 + 0.5) * w) * w;
+        let (lo, hi) = sq.bounds(c);
+        mass += qm;
+        und += qm * (hi.min(1.0) - lo).max(0.0);
+    }
+    und += (1.0 - mass).max(0.0);
+    Some((sq, und))
 }
 
 fn bad(msg: String) -> String {
@@ -263,6 +343,10 @@ impl Job {
     /// Whether `sample_block` decides in linear space (see `sample_block_fast`).
     pub fn has_fast_path(&self) -> bool {
         self.fast.is_some()
+    }
+    /// Whether the fast path has squeeze tables.
+    pub fn has_squeeze(&self) -> bool {
+        self.fast.as_ref().is_some_and(|f| f.sq.is_some())
     }
     pub fn is_external(&self) -> bool {
         matches!(self.target, Target::External)
@@ -681,65 +765,168 @@ fn exact_lane(job: &Job, x: &[f64]) -> (f64, f64) {
     (lp[0], lq[0])
 }
 
-fn sample_block_fast(job: &Job, f: &Fast, urng: &mut Stream, n: usize, out: &mut [f64], chunk: usize, level: Simd) -> BlockStats {
+/// Scratch of the fast path: the chunk's uniforms, flags and squeeze keys, and the routed
+/// (undecided) lanes' compacted x, u, p, q, flags and indices.
+struct FastScratch {
+    u: Vec<f64>,
+    flags: Vec<u8>,
+    xr: Vec<f64>,
+    ur: Vec<f64>,
+    pr: Vec<f64>,
+    qr: Vec<f64>,
+    fr: Vec<u8>,
+    idx: Vec<u32>,
+    cand: Vec<u32>,
+}
+
+impl FastScratch {
+    fn new() -> FastScratch {
+        FastScratch {
+            u: Vec::new(),
+            flags: Vec::new(),
+            xr: Vec::new(),
+            ur: Vec::new(),
+            pr: Vec::new(),
+            qr: Vec::new(),
+            fr: Vec::new(),
+            idx: Vec::new(),
+            cand: Vec::new(),
+        }
+    }
+    fn ensure(&mut self, chunk: usize) {
+        if self.u.len() < chunk {
+            for v in [&mut self.u, &mut self.xr, &mut self.ur, &mut self.pr, &mut self.qr] {
+                v.resize(chunk, 0.0);
+            }
+            self.flags.resize(chunk, 0);
+            self.fr.resize(chunk, 0);
+        }
+    }
+}
+
+thread_local! {
+    static FAST_SCRATCH: RefCell<FastScratch> = RefCell::new(FastScratch::new());
+}
+
+/// The linear decision for lanes `xs` (uniforms `u`) into `flags`, with the statistics into
+/// `acc` (violations, nonFinite, maxLogRatio) and `g` (largest linear ratio among lanes whose
+/// exact log ratio is in acc.max_ratio); `pv`, `qv` and `cand` are scratch.
+#[allow(clippy::too_many_arguments)]
+fn lin_lanes(
+    job: &Job,
+    f: &Fast,
+    level: Simd,
+    xs: &[f64],
+    u: &[f64],
+    pv: &mut [f64],
+    qv: &mut [f64],
+    flags: &mut [u8],
+    acc: &mut Acc,
+    g: &mut f64,
+    cand: &mut Vec<u32>,
+) {
     let log_m = job.log_m;
+    let m = xs.len();
+    let (pv, qv, u, flags) = (&mut pv[..m], &mut qv[..m], &u[..m], &mut flags[..m]);
+    f.q.pdf(level, xs, qv);
+    f.p.pdf(level, xs, pv);
+    if f.need_box {
+        apply_box_linear(level, job.lo[0], job.hi[0], xs, pv);
+    }
+    let (v, rmax, nfb) = lin_decide(level, u, pv, qv, f.m, flags);
+    acc.violations += v;
+    if nfb > 0 {
+        for i in 0..m {
+            if flags[i] == 2 {
+                let (lp, lq) = exact_lane(job, &xs[i..i + 1]);
+                flags[i] = (fastmath::ln_normal(u[i]) < lp - log_m - lq) as u8;
+                let r = lp - lq + 0.0;
+                acc.violations += (r > log_m) as u64;
+                acc.non_finite += (lp.is_nan() || lq.is_nan()) as u64;
+                acc.max_ratio = if r > acc.max_ratio { r } else { acc.max_ratio };
+            }
+        }
+    }
+    if rmax > 0.0 && rmax >= *g * (1.0 - LIN_TOL) {
+        let t = (if rmax > *g { rmax } else { *g }) * (1.0 - LIN_TOL);
+        // candidates: p >= t q (decided lanes only matter; the others are exact already
+        // and p NaN / -0.0 / +0.0 fail the test or are harmless to redo)
+        candidates(level, pv, qv, t, cand);
+        for &i in cand.iter() {
+            let i = i as usize;
+            let (lp, lq) = exact_lane(job, &xs[i..i + 1]);
+            let r = lp - lq + 0.0;
+            acc.max_ratio = if r > acc.max_ratio { r } else { acc.max_ratio };
+            let lr = pv[i] / qv[i];
+            *g = if lr > *g { lr } else { *g };
+        }
+    }
+}
+
+/// The fast path over a whole block. With squeeze tables, each chunk first goes through
+/// `Squeeze::decide`; the lanes it leaves undecided, plus the decided lanes that could raise
+/// maxLogRatio, are routed (compacted) through `lin_lanes`, whose decisions are the same for
+/// the decided ones. A decided lane with key (its cell's hi) <= thr = max(g (1 - LIN_TOL) / M,
+/// L) cannot raise the maximum: its true ratio is below g (1 - LIN_TOL) (below the maximum
+/// already counted, by `lin_lanes`' rule), or below the true ratio of the decided lane whose
+/// cell has the largest lo, L (hi and lo are widened by SQ_TOL, far more than the log-space
+/// rounding), and that lane is routed itself.
+fn sample_block_fast(job: &Job, f: &Fast, urng: &mut Stream, n: usize, out: &mut [f64], chunk: usize, level: Simd, use_sq: bool) -> BlockStats {
     // x, p, q and u of a chunk stay in L1 (the result does not depend on the chunk size)
     let chunk = chunk.min(FAST_CHUNK);
     let mut acc = Acc::new();
     let mut cursor = 0usize;
     // largest linear ratio among lanes whose exact log ratio is already in acc.max_ratio
     let mut g = 0.0f64;
-    let mut cand: Vec<u32> = Vec::new();
-    with_scratch(chunk, |s| {
+    let sq = if use_sq { f.sq.as_deref() } else { None };
+    let mut body = |s: &mut FastScratch| {
+        s.ensure(chunk);
         let mut start = 0;
         while start < n {
             let m = chunk.min(n - start);
             let xs = &out[start..start + m];
-            let (pv, qv) = (&mut s.logp[..m], &mut s.logq[..m]);
-            f.q.pdf(level, xs, qv);
-            f.p.pdf(level, xs, pv);
-            if f.need_box {
-                apply_box_linear(level, job.lo[0], job.hi[0], xs, pv);
-            }
             let u = &mut s.u[..m];
             urng.fill_f64(u);
             let flags = &mut s.flags[..m];
-            let (v, rmax, nfb) = lin_decide(level, u, pv, qv, f.m, flags);
-            acc.violations += v;
-            if nfb > 0 {
-                for i in 0..m {
-                    if flags[i] == 2 {
-                        let (lp, lq) = exact_lane(job, &xs[i..i + 1]);
-                        flags[i] = (fastmath::ln_normal(u[i]) < lp - log_m - lq) as u8;
-                        let r = lp - lq + 0.0;
-                        acc.violations += (r > log_m) as u64;
-                        acc.non_finite += (lp.is_nan() || lq.is_nan()) as u64;
-                        acc.max_ratio = if r > acc.max_ratio { r } else { acc.max_ratio };
+            match sq {
+                Some(sq) => {
+                    let gt = g * (1.0 - LIN_TOL) / f.m;
+                    let lmax = sq.decide(level, xs, u, flags, gt, &mut s.idx);
+                    if lmax > gt {
+                        // (usually the first chunk of a block, g still 0) route by lmax instead:
+                        // the decided lanes with hi > lmax are a subset of those routed so far
+                        s.idx.clear();
+                        for i in 0..m {
+                            let r = flags[i] == 2 || sq.cell_of(xs[i]).is_some_and(|c| sq.bounds(c).1 > lmax);
+                            if r {
+                                s.idx.push(i as u32);
+                            }
+                        }
+                    }
+                    let k = s.idx.len();
+                    if k > 0 {
+                        for (j, &i) in s.idx.iter().enumerate() {
+                            s.xr[j] = xs[i as usize];
+                            s.ur[j] = u[i as usize];
+                        }
+                        lin_lanes(job, f, level, &s.xr[..k], &s.ur[..k], &mut s.pr, &mut s.qr, &mut s.fr, &mut acc, &mut g, &mut s.cand);
+                        for (j, &i) in s.idx.iter().enumerate() {
+                            flags[i as usize] = s.fr[j];
+                        }
                     }
                 }
-            }
-            if rmax > 0.0 && rmax >= g * (1.0 - LIN_TOL) {
-                let t = (if rmax > g { rmax } else { g }) * (1.0 - LIN_TOL);
-                // candidates: p >= t q (decided lanes only matter; the others are exact already
-                // and p NaN / -0.0 / +0.0 fail the test or are harmless to redo)
-                candidates(level, pv, qv, t, &mut cand);
-                for &i in &cand {
-                    let i = i as usize;
-                    {
-                        let (lp, lq) = exact_lane(job, &xs[i..i + 1]);
-                        let r = lp - lq + 0.0;
-                        acc.max_ratio = if r > acc.max_ratio { r } else { acc.max_ratio };
-                        let lr = pv[i] / qv[i];
-                        g = if lr > g { lr } else { g };
-                    }
-                }
+                None => lin_lanes(job, f, level, xs, u, &mut s.pr, &mut s.qr, flags, &mut acc, &mut g, &mut s.cand),
             }
             acc.proposals += m as u64;
             let before = cursor;
-            cursor = compact_inplace(level, out, 1, start, flags, cursor);
+            cursor = compact_inplace(level, out, 1, start, &s.flags[..m], cursor);
             acc.accepted += (cursor - before) as u64;
             start += m;
         }
+    };
+    FAST_SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut g) => body(&mut g),
+        Err(_) => body(&mut FastScratch::new()),
     });
     acc.stats()
 }
@@ -773,6 +960,30 @@ pub fn try_sample_block_opts(
     level: Simd,
     allow_fast: bool,
 ) -> Result<BlockStats, String> {
+    let mode = if allow_fast { Mode::Squeeze } else { Mode::Log };
+    try_sample_block_mode(job, seed, block, n, out, chunk, level, mode)
+}
+
+/// How `try_sample_block_mode` decides: all in log space, linear fast path without the
+/// squeeze tables, or with them (when the job has them). All give the same result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Log,
+    Linear,
+    Squeeze,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn try_sample_block_mode(
+    job: &Job,
+    seed: u64,
+    block: u64,
+    n: usize,
+    out: &mut [f64],
+    chunk: usize,
+    level: Simd,
+    mode: Mode,
+) -> Result<BlockStats, String> {
     let d = job.d;
     if job.is_external() {
         return Err("sampleBlock: the job's target is external; use proposeBlock and acceptBlock".into());
@@ -787,8 +998,8 @@ pub fn try_sample_block_opts(
     let mut prop_rng = Stream::new(seed, block, 0);
     job.proposal.sample(&mut prop_rng, out);
     let mut urng = Stream::new(seed, block, 1);
-    if let (Some(f), true) = (&job.fast, allow_fast) {
-        return Ok(sample_block_fast(job, f, &mut urng, n, out, chunk, level));
+    if let (Some(f), true) = (&job.fast, mode != Mode::Log) {
+        return Ok(sample_block_fast(job, f, &mut urng, n, out, chunk, level, mode == Mode::Squeeze));
     }
     let mut acc = Acc::new();
     let mut cursor = 0usize;
@@ -1341,10 +1552,20 @@ mod tests {
             (vec![2.0, 0.0, 1.0], vec![8.0, 0.0, 100.0], 6.0, -inf, inf),
             (vec![20.0, 1.0, 4.0, 4.0, 1.0], vec![4.0, 0.7], 1.0, -inf, inf),
             (vec![21.0, 2.0, 0.5, 0.5, 20.0, 0.0, 1.0, 1.0, 0.0, 1.0, 6.0, 1.0, 1.0], vec![1.0, -1.0, 2.0], 0.8, -inf, inf),
+            // bench/tasks.js T2 and T3 (tight M), T2 with M too small, and a box cutting T2
+            (t2_target(), vec![2.0, 0.0, 3.0], (2.4171f64 * 1.001).ln(), -inf, inf),
+            (t2_target(), vec![2.0, 0.0, 3.0], 2.3f64.ln(), -inf, inf),
+            (t2_target(), vec![2.0, 0.0, 3.0], (2.4171f64 * 1.001).ln(), -1.0, 2.5),
+            (vec![20.0, 2.0, inf, 2.0, 0.0, 1.0], vec![20.0, 2.0, inf, 4.0, T3_LAM], (1.07107053797f64 * 1.0001).ln(), -inf, inf),
+            // gamma from a shifted Laplace, logistic from Cauchy
+            (vec![5.0, 4.0, 1.5], vec![9.0, 2.5, 2.0], 1.1, -inf, inf),
+            (vec![10.0, 0.5, 0.8], vec![8.0, 0.0, 1.0], 0.75, -inf, inf),
         ];
         for (ci, (t, q, lm, lo, hi)) in cases.iter().enumerate() {
             let job = decode_job_opts(&job_buf(1, *lm, 0.0, t, q, &[*lo], &[*hi]), true).unwrap();
             assert!(job.has_fast_path(), "case {ci} has no fast path");
+            // every case but the far-tail Cauchy one (cells far too wide) gets squeeze tables
+            assert!(job.has_squeeze() || ci == 7, "case {ci} has no squeeze");
             let n = 30_000;
             for block in 0..3 {
                 let mut want = vec![0.0; n];
@@ -1353,10 +1574,12 @@ mod tests {
                 assert!(k > 0, "case {ci}");
                 for level in Simd::available() {
                     for &chunk in &[1usize, 7, 1000, 4096, n] {
-                        let mut out = vec![0.0; n];
-                        let st = try_sample_block_opts(&job, 7, block, n, &mut out, chunk, level, true).unwrap();
-                        assert!(same_stats(st, ws), "case {ci} chunk {chunk} {level:?}: {st:?} vs {ws:?}");
-                        assert_eq!(&out[..k], &want[..k], "case {ci} chunk {chunk} {level:?}");
+                        for mode in [Mode::Linear, Mode::Squeeze] {
+                            let mut out = vec![0.0; n];
+                            let st = try_sample_block_mode(&job, 7, block, n, &mut out, chunk, level, mode).unwrap();
+                            assert!(same_stats(st, ws), "case {ci} chunk {chunk} {level:?} {mode:?}: {st:?} vs {ws:?}");
+                            assert_eq!(&out[..k], &want[..k], "case {ci} chunk {chunk} {level:?} {mode:?}");
+                        }
                     }
                 }
                 let mut xs = vec![0.0; n];
@@ -1379,6 +1602,149 @@ mod tests {
         let j = job_buf(1, 0.1, 0.0, &[20.0, 2.0, inf, 2.0, 0.0, 1.0], &[20.0, 2.0, inf, 4.0, 2.0], &[-inf], &[inf]);
         assert!(!decode_job(&j).unwrap().has_fast_path());
         assert!(decode_job_opts(&j, true).unwrap().has_fast_path());
+    }
+
+    const T3_LAM: f64 = 2.414213562373095;
+
+    fn t2_target() -> Vec<f64> {
+        vec![21.0, 2.0, 0.3, 0.7, 2.0, -2.0, 0.5, 2.0, 1.5, 1.0]
+    }
+
+    /// (target, proposal, logM, box) pairs for the squeeze tests: T1, T2, T3 of bench/tasks.js
+    /// and variations (boxes, truncations, mixtures with exponentials, M too small).
+    fn squeeze_pairs() -> Vec<(Vec<f64>, Vec<f64>, f64, f64, f64)> {
+        let inf = f64::INFINITY;
+        vec![
+            (vec![6.0, 2.0, 5.0], vec![1.0, 0.0, 1.0], 2.4576f64.ln(), 0.0, 1.0),
+            (t2_target(), vec![2.0, 0.0, 3.0], (2.4171f64 * 1.001).ln(), -inf, inf),
+            (vec![20.0, 2.0, inf, 2.0, 0.0, 1.0], vec![20.0, 2.0, inf, 4.0, T3_LAM], (1.07107053797f64 * 1.0001).ln(), -inf, inf),
+            (t2_target(), vec![10.0, 0.0, 2.0], 1.5, -0.5, 3.0),
+            (vec![6.0, 3.0, 3.0], vec![1.0, -0.5, 1.5], 1.0, 0.2, 0.9),
+            (vec![21.0, 2.0, 0.5, 0.5, 20.0, 0.0, 1.0, 1.0, 0.0, 1.0, 6.0, 1.0, 1.0], vec![1.0, -1.0, 2.0], 0.8, -inf, inf),
+            (vec![5.0, 3.0, 2.0], vec![4.0, 0.5], 1.2, -inf, inf),
+            (vec![21.0, 2.0, 0.4, 0.6, 6.0, 2.0, 5.0, 5.0, 3.0, 2.0], vec![4.0, 1.0], 1.3, -inf, inf),
+            (t2_target(), vec![2.0, 0.0, 3.0], 2.0f64.ln(), -inf, inf),
+        ]
+    }
+
+    /// Table soundness: at dense random points of the table's range (and at cell edges), the
+    /// exact ratio exp(logp - logM - logq) (log-space densities, box applied) lies in [lo, hi]
+    /// of the point's cell.
+    #[test]
+    fn squeeze_tables_are_sound() {
+        for (ci, (t, q, lm, lo, hi)) in squeeze_pairs().into_iter().enumerate() {
+            let job = decode_job_opts(&job_buf(1, lm, 0.0, &t, &q, &[lo], &[hi]), true).unwrap();
+            let sq = job.fast.as_ref().and_then(|f| f.sq.clone()).unwrap_or_else(|| panic!("pair {ci}: no squeeze"));
+            let (a, b) = sq.range();
+            let n = 400_000;
+            let mut r = Stream::new(ci as u64, 5, 0);
+            let mut xs: Vec<f64> = (0..n).map(|_| a + (b - a) * r.next_f64()).collect();
+            let w = (b - a) / sq.cells() as f64;
+            for c in 0..sq.cells() {
+                let e = a + c as f64 * w;
+                xs.extend_from_slice(&[e, f64::from_bits(e.to_bits() + 1), f64::from_bits(e.to_bits().wrapping_sub(1))]);
+            }
+            let mut lp = vec![0.0; xs.len()];
+            let mut lq = vec![0.0; xs.len()];
+            target_logpdf(&job, &xs, &mut lp);
+            job.proposal.logpdf(&xs, &mut lq);
+            let mut decided = 0;
+            for i in 0..xs.len() {
+                let Some(c) = sq.cell_of(xs[i]) else { continue };
+                let (l, h) = sq.bounds(c);
+                if h == f64::INFINITY {
+                    continue; // open cell
+                }
+                let ratio = (lp[i] - lm - lq[i]).exp();
+                assert!(l <= ratio && ratio <= h, "pair {ci} x={} cell {c}: {ratio} not in [{l}, {h}]", xs[i]);
+                assert!(h <= 1.0);
+                decided += 1;
+            }
+            assert!(decided > n / 2, "pair {ci}: only {decided} points in decided cells");
+        }
+    }
+
+    /// The squeeze's decided lanes equal the exact log-space decisions, over millions of
+    /// proposals per pair and every SIMD level; the routed lanes are exactly the undecided
+    /// ones plus the decided ones whose cell's hi exceeds the threshold.
+    #[test]
+    fn squeeze_decisions_equal_exact() {
+        for (ci, (t, q, lm, lo, hi)) in squeeze_pairs().into_iter().enumerate() {
+            let job = decode_job_opts(&job_buf(1, lm, 0.0, &t, &q, &[lo], &[hi]), true).unwrap();
+            let sq = job.fast.as_ref().and_then(|f| f.sq.clone()).unwrap();
+            let n = 1 << 17;
+            let mut undecided = 0usize;
+            let mut total = 0usize;
+            for block in 0..16u64 {
+                let mut xs = vec![0.0; n];
+                job.proposal.sample(&mut Stream::new(3, block, 0), &mut xs);
+                let mut u = vec![0.0; n];
+                Stream::new(3, block, 1).fill_f64(&mut u);
+                let mut lp = vec![0.0; n];
+                let mut lq = vec![0.0; n];
+                target_logpdf(&job, &xs, &mut lp);
+                job.proposal.logpdf(&xs, &mut lq);
+                let thr = 0.5;
+                let mut want_flags = vec![0u8; n];
+                let mut want_idx = Vec::new();
+                for i in 0..n {
+                    let exact = fastmath::ln_normal(u[i]) < lp[i] - lm - lq[i];
+                    let (f, key) = match sq.cell_of(xs[i]) {
+                        Some(c) => {
+                            let (l, h) = sq.bounds(c);
+                            if u[i] < l {
+                                (1u8, h)
+                            } else if u[i] >= h {
+                                (0, h)
+                            } else {
+                                (2, f64::INFINITY)
+                            }
+                        }
+                        None => (2, f64::INFINITY),
+                    };
+                    if f != 2 {
+                        assert_eq!(f == 1, exact, "pair {ci} x={} u={}", xs[i], u[i]);
+                        assert!(!(lp[i] - lq[i] > lm) && !lp[i].is_nan() && !lq[i].is_nan());
+                    }
+                    want_flags[i] = f;
+                    if key > thr {
+                        want_idx.push(i as u32);
+                    }
+                }
+                undecided += want_flags.iter().filter(|&&f| f == 2).count();
+                total += n;
+                for level in Simd::available() {
+                    let mut flags = vec![9u8; n];
+                    let mut idx = Vec::new();
+                    let lmax = sq.decide(level, &xs, &u, &mut flags, thr, &mut idx);
+                    assert_eq!(flags, want_flags, "pair {ci} {level:?}");
+                    assert_eq!(idx, want_idx, "pair {ci} {level:?}");
+                    assert!(lmax >= 0.0 && lmax < 1.0);
+                }
+            }
+            // (pairs 5 and 8 have M too small: cells that may hold violations decide nothing)
+            assert!(undecided * 5 < total || ci == 5 || ci == 8, "pair {ci}: {undecided} of {total} undecided");
+        }
+    }
+
+    /// The squeeze tables are built on a job's second decode (one-block jobs skip them);
+    /// RSFT_SQUEEZE=0 is not set in tests.
+    #[test]
+    fn squeeze_built_on_second_decode() {
+        let inf = f64::INFINITY;
+        // a job no other test uses (the cache is per thread and holds one job)
+        let buf = job_buf(1, (2.4171f64 * 1.002).ln(), 0.0, &t2_target(), &[2.0, 0.0, 3.0], &[-inf], &[inf]);
+        let first = decode_job(&buf).unwrap();
+        assert!(first.has_fast_path() && !first.has_squeeze());
+        let second = decode_job(&buf).unwrap();
+        assert!(second.has_squeeze());
+        assert!(decode_job(&buf).unwrap().has_squeeze());
+        let n = 20_000;
+        let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+        let sa = try_sample_block(&first, 5, 1, n, &mut a).unwrap();
+        let sb = try_sample_block(&second, 5, 1, n, &mut b).unwrap();
+        assert!(same_stats(sa, sb));
+        assert_eq!(&a[..sa[0] as usize], &b[..sb[0] as usize]);
     }
 
     /// Decisions of the fast path on a chunk with hand-made special lanes (zeros, underflow,
@@ -1542,6 +1908,116 @@ mod tests {
                 println!("{level:?} {name} sample_block: {best:.0} M accepted/s");
             }
             let _ = &mut logq;
+        }
+    }
+}
+
+/// Ignored measurement helpers for the fast path and the squeeze (run by hand, wrapped in
+/// `flock /tmp/rsft-bench.lock`): `cargo test --release -p rsft-native bench_t2_steps --
+/// --ignored --nocapture` (RSFT_BENCH=t1|t2|t3) times each step of a block and the whole block
+/// in the three modes; `prof_t2` (RSFT_PROF=build|block) is a loop to run under perf.
+#[cfg(test)]
+mod steps_bench {
+    use super::*;
+    fn thread_cpu() -> f64 {
+        #[repr(C)]
+        struct Ts {
+            s: i64,
+            ns: i64,
+        }
+        extern "C" {
+            fn clock_gettime(clk: i32, ts: *mut Ts) -> i32;
+        }
+        let mut ts = Ts { s: 0, ns: 0 };
+        unsafe { clock_gettime(3, &mut ts) };
+        ts.s as f64 + ts.ns as f64 * 1e-9
+    }
+    /// perf target: `RSFT_PROF=build|block` loops one thing for ~2 s.
+    #[test]
+    #[ignore]
+    fn prof_t2() {
+        let inf = f64::INFINITY;
+        let t = [21.0, 2.0, 0.3, 0.7, 2.0, -2.0, 0.5, 2.0, 1.5, 1.0];
+        let q = [2.0, 0.0, 3.0];
+        let mut buf = vec![1.0, 1.0, (2.4171f64 * 1.001).ln(), 0.0, t.len() as f64];
+        buf.extend_from_slice(&t);
+        buf.push(q.len() as f64);
+        buf.extend_from_slice(&q);
+        buf.extend_from_slice(&[-inf, inf]);
+        let _ = decode_job(&buf).unwrap();
+        let job = decode_job(&buf).unwrap(); // (the second decode builds the squeeze tables)
+        let f = job.fast.clone().unwrap();
+        let what = std::env::var("RSFT_PROF").unwrap_or_default();
+        let n = 65536;
+        let mut xs = vec![0.0; n];
+        let t0 = std::time::Instant::now();
+        let mut b = 0;
+        while t0.elapsed().as_secs_f64() < 2.0 {
+            if what == "build" {
+                Squeeze::build(&f.p, &f.q, f.m, None, -13.0, 13.0, 4096, 4).unwrap();
+            } else {
+                try_sample_block(&job, 1, b, n, &mut xs).unwrap();
+            }
+            b += 1;
+        }
+        println!("{what}: {b} iterations");
+    }
+
+    #[test]
+    #[ignore]
+    fn bench_t2_steps() {
+        let inf = f64::INFINITY;
+        let lam = (2.0 + 8f64.sqrt()) / 2.0;
+        let which = std::env::var("RSFT_BENCH").unwrap_or_else(|_| "t2".into());
+        let (t, q, lm): (Vec<f64>, Vec<f64>, f64) = match which.as_str() {
+            "t1" => (vec![6.0, 2.0, 5.0], vec![1.0, 0.0, 1.0], 2.4576f64.ln()),
+            "t3" => (vec![20.0, 2.0, inf, 2.0, 0.0, 1.0], vec![20.0, 2.0, inf, 4.0, lam], (1.07107053797f64 * 1.0001).ln()),
+            _ => (vec![21.0, 2.0, 0.3, 0.7, 2.0, -2.0, 0.5, 2.0, 1.5, 1.0], vec![2.0, 0.0, 3.0], (2.4171f64 * 1.001).ln()),
+        };
+        println!("job {which}");
+        let mut buf = vec![1.0, 1.0, lm, 0.0, t.len() as f64];
+        buf.extend_from_slice(&t);
+        buf.push(q.len() as f64);
+        buf.extend_from_slice(&q);
+        buf.extend_from_slice(&[-inf, inf]);
+        let job = decode_job_opts(&buf, true).unwrap();
+        println!("default decode: fast {} squeeze {}", decode_job(&buf).unwrap().has_fast_path(), decode_job(&buf).unwrap().has_squeeze());
+        let f = job.fast.clone().unwrap();
+        let n = 65536;
+        let reps = 100;
+        let mut xs = vec![0.0; n];
+        let mut pv = vec![0.0; n];
+        let mut qv = vec![0.0; n];
+        let mut u = vec![0.0; n];
+        let mut fl = vec![0u8; n];
+        let level = simd();
+        let time = |name: &str, f: &mut dyn FnMut(u64)| {
+            let mut best = f64::INFINITY;
+            for _ in 0..3 {
+                let c = thread_cpu();
+                for b in 0..reps { f(b); }
+                best = best.min(thread_cpu() - c);
+            }
+            println!("{name}: {:.2} ns/proposal", best / (reps as f64 * n as f64) * 1e9);
+        };
+        time("normal sample", &mut |b| job.proposal.sample(&mut Stream::new(1, b, 0), &mut xs));
+        time("uniform fill", &mut |b| Stream::new(1, b, 1).fill_f64(&mut u));
+        time("q pdf", &mut |_| f.q.pdf(level, &xs, &mut qv));
+        time("p pdf", &mut |_| f.p.pdf(level, &xs, &mut pv));
+        time("lin_decide", &mut |_| { lin_decide(level, &u, &pv, &qv, f.m, &mut fl); });
+        println!("squeeze {} open cells {}", job.has_squeeze(), f.sq.as_ref().map(|s| s.open_cells()).unwrap_or(0));
+        let tb = std::time::Instant::now();
+        let _ = build_fast_uncached(job.log_m, &job.target, &t, &job.proposal, &q, false, (-inf, inf), 4096);
+        println!("build_fast_uncached: {:.3} ms", tb.elapsed().as_secs_f64() * 1e3);
+        if let Some(sq) = f.sq.as_ref() {
+            let mut idx = Vec::new();
+            job.proposal.sample(&mut Stream::new(1, 0, 0), &mut xs);
+            sq.decide(level, &xs, &u, &mut fl, f64::INFINITY, &mut idx);
+            println!("undecided fraction {:.4}", idx.len() as f64 / n as f64);
+            time("squeeze decide", &mut |_| { sq.decide(level, &xs, &u, &mut fl, 0.9999, &mut idx); });
+        }
+        for mode in [Mode::Log, Mode::Linear, Mode::Squeeze] {
+            time(&format!("whole block {mode:?}"), &mut |b| { try_sample_block_mode(&job, 1, b, n, &mut xs, CHUNK, level, mode).unwrap(); });
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod dist;
 pub mod expr;
 pub mod kernel;
 pub mod density;
+pub mod squeeze;
 // Not compiled into `cargo test` binaries: the napi_* symbols exist only inside node.
 #[cfg(not(test))]
 mod napi;
