@@ -19,7 +19,11 @@
 // 4 heads, 2 layers, 5 new tokens), "large" = d 128, 4 heads, 4 layers, context 128, 96 new
 // tokens. Medians of repeated runs; the machine is shared and noisy, compare ratios of one run.
 //
-//   node bench/lm-peers.js [--quick] [--config rft|large] [--threads 1,2]
+// Each row alternates rounds of rsft and PyTorch (train, then generate) so that both see the same
+// load on a shared machine; the ratios are medians over rounds, with their range (rft: 5 rounds,
+// large: 1, or --rounds N).
+//
+//   node bench/lm-peers.js [--quick] [--config rft|large] [--threads 1,2] [--rounds N]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
@@ -34,7 +38,7 @@ import { addition, encodeExamples } from '../dist/rft/lm/tasks.js';
 import { createGenerator } from '../dist/rft/lm/generate.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const { values: a } = parseArgs({ options: { quick: { type: 'boolean', default: process.env.BENCH_TRAIN_QUICK === '1' }, config: { type: 'string' }, threads: { type: 'string' } } });
+const { values: a } = parseArgs({ options: { quick: { type: 'boolean', default: process.env.BENCH_TRAIN_QUICK === '1' }, config: { type: 'string' }, threads: { type: 'string' }, rounds: { type: 'string' } } });
 const TARGET = { train: 0.7, generate: 1.5 };
 const BATCH = 64, LR = 3e-3, WD = 0.01;
 
@@ -171,33 +175,42 @@ try {
     const meta = params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay }));
     const iters = a.quick ? 5 : c.iters, reps = a.quick ? 2 : c.reps;
     const promptIds = c.prompts.flatMap((p) => Array(4).fill(c.tok.encode(p, { bos: true })));
+    const nRounds = a.rounds ? Number(a.rounds) : a.quick ? 1 : c.name === 'rft' ? 5 : 1;
     for (const t of threadSets) {
-      const ours = await rsftTrain(c, t, iters);
-      const theirs = torchRun(py, dir, {
-        mode: 'train', cfg: c.cfg, threads: t, weights: initPath, params: meta,
-        train: { tokens: Array.from(c.data.tokens, Number), targets: Array.from(c.data.targets, Number), B: BATCH, T: c.cfg.context, iters, lr: LR, weightDecay: WD },
-      });
-      info ??= theirs;
-      const gOurs = await rsftGenerate(c, w, t, reps);
-      const gTheirs = torchRun(py, dir, {
-        mode: 'generate', cfg: c.cfg, threads: t, weights: genPath, params: meta,
-        generate: { prompts: promptIds, pad: c.tok.pad, eos: c.tok.eos, maxNew: c.maxNew, temperature: 1, reps },
-      });
-      if (gTheirs.eosSampled) console.log(`note: PyTorch sampled EOS ${gTheirs.eosSampled} times (${c.name})`);
-      rows.push({ c, t, ours, theirs, gOurs, gTheirs });
-      console.log(`  ${c.name} threads=${t}: train ${ours.ms.toFixed(2)} vs ${theirs.ms.toFixed(2)} ms/step (first losses rsft ${ours.losses.map((l) => l.toFixed(4)).join(' ')} / torch ${theirs.losses.map((l) => l.toFixed(4)).join(' ')}); generate ${gOurs.tps.toFixed(0)} vs ${gTheirs.tokensPerSecond.toFixed(0)} tokens/s`);
+      const rounds = [];
+      for (let k = 0; k < nRounds; k++) {
+        const ours = await rsftTrain(c, t, iters);
+        const theirs = torchRun(py, dir, {
+          mode: 'train', cfg: c.cfg, threads: t, weights: initPath, params: meta,
+          train: { tokens: Array.from(c.data.tokens, Number), targets: Array.from(c.data.targets, Number), B: BATCH, T: c.cfg.context, iters, lr: LR, weightDecay: WD },
+        });
+        info ??= theirs;
+        const gOurs = await rsftGenerate(c, w, t, reps);
+        const gTheirs = torchRun(py, dir, {
+          mode: 'generate', cfg: c.cfg, threads: t, weights: genPath, params: meta,
+          generate: { prompts: promptIds, pad: c.tok.pad, eos: c.tok.eos, maxNew: c.maxNew, temperature: 1, reps },
+        });
+        if (gTheirs.eosSampled) console.log(`note: PyTorch sampled EOS ${gTheirs.eosSampled} times (${c.name})`);
+        rounds.push({ ours, theirs, gOurs, gTheirs });
+        console.log(`  ${c.name} threads=${t} round ${k + 1}: train ${ours.ms.toFixed(2)} vs ${theirs.ms.toFixed(2)} ms/step (first losses rsft ${ours.losses.map((l) => l.toFixed(4)).join(' ')} / torch ${theirs.losses.map((l) => l.toFixed(4)).join(' ')}); generate ${gOurs.tps.toFixed(0)} vs ${gTheirs.tokensPerSecond.toFixed(0)} tokens/s`);
+      }
+      rows.push({ c, t, rounds });
     }
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
-console.log(`\nGPT vs PyTorch ${info.torch} eager (${py}, Python ${info.python}, BLAS ${info.blas}): batch ${BATCH}, float32, medians, same run\n`);
+console.log(`\nGPT vs PyTorch ${info.torch} eager (${py}, Python ${info.python}, BLAS ${info.blas}): batch ${BATCH}, float32; medians over alternating rounds of both, ratio ranges in parentheses, same run\n`);
 console.log('| config | threads | rsft ms/step | PyTorch ms/step | rsft / PyTorch | target | rsft train tok/s | rsft gen tok/s | PyTorch gen tok/s | rsft / PyTorch | target |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-for (const { c, t, ours, theirs, gOurs, gTheirs } of rows) {
-  const tr = ours.ms / theirs.ms, gr = gOurs.tps / gTheirs.tokensPerSecond;
-  const trainTps = (BATCH * c.cfg.context) / (ours.ms / 1000);
-  console.log(`| ${c.name} (d ${c.cfg.dModel}, L ${c.cfg.nLayers}, ctx ${c.cfg.context}, ${c.maxNew} new) | ${t} | ${ours.ms.toFixed(2)} | ${theirs.ms.toFixed(2)} | ${tr.toFixed(2)}x | <= ${TARGET.train}x ${tr <= TARGET.train ? '(met)' : '(not met)'} | ${trainTps.toFixed(0)} | ${gOurs.tps.toFixed(0)} | ${gTheirs.tokensPerSecond.toFixed(0)} | ${gr.toFixed(2)}x | >= ${TARGET.generate}x ${gr >= TARGET.generate ? '(met)' : '(not met)'} |`);
+const range = (xs) => (xs.length > 1 ? ` (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})` : '');
+for (const { c, t, rounds } of rows) {
+  const ours = median(rounds.map((r) => r.ours.ms)), theirs = median(rounds.map((r) => r.theirs.ms));
+  const gOurs = median(rounds.map((r) => r.gOurs.tps)), gTheirs = median(rounds.map((r) => r.gTheirs.tokensPerSecond));
+  const trs = rounds.map((r) => r.ours.ms / r.theirs.ms), grs = rounds.map((r) => r.gOurs.tps / r.gTheirs.tokensPerSecond);
+  const tr = median(trs), gr = median(grs);
+  const trainTps = (BATCH * c.cfg.context) / (ours / 1000);
+  console.log(`| ${c.name} (d ${c.cfg.dModel}, L ${c.cfg.nLayers}, ctx ${c.cfg.context}, ${c.maxNew} new) | ${t} | ${ours.toFixed(2)} | ${theirs.toFixed(2)} | ${tr.toFixed(2)}x${range(trs)} | <= ${TARGET.train}x ${tr <= TARGET.train ? '(met)' : '(not met)'} | ${trainTps.toFixed(0)} | ${gOurs.toFixed(0)} | ${gTheirs.toFixed(0)} | ${gr.toFixed(2)}x${range(grs)} | >= ${TARGET.generate}x ${gr >= TARGET.generate ? '(met)' : '(not met)'} |`);
 }
 console.log('\ntraining tokens/s = batch x context positions per second; generation tokens/s = 64 rows x new tokens / wall time (prefill included).');

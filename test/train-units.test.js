@@ -105,3 +105,16 @@ test('safetensors: corrupt input gives one-line UsageErrors', () => {
   writeFileSync(join(dir, 'bad.safetensors'), 'hello');
   assert.throws(() => readSafetensors(join(dir, 'bad.safetensors')), UsageError);
 });
+
+test('intraOpThreads: threads is a cap; one thread plus one per 0.5 GFLOP of step work', async () => {
+  const { intraOpThreads, FLOP_PER_THREAD } = await import('../dist/train/sessions.js');
+  assert.equal(FLOP_PER_THREAD, 5e8);
+  const step = (params, rows) => 6 * params * rows;
+  assert.equal(intraOpThreads(2, step(5560, 256)), 1); // MLP 100-50-10, batch 256: 8.5 MFLOP
+  assert.equal(intraOpThreads(2, step(136_714, 256)), 1); // MLP 256-512-10: 0.21 GFLOP
+  assert.equal(intraOpThreads(2, step(100_000, 64 * 14)), 2); // the rsft rft GPT: 0.54 GFLOP
+  assert.equal(intraOpThreads(8, step(1_863_690, 256)), 6); // MLP 784-1024-1024-10: 2.9 GFLOP
+  assert.equal(intraOpThreads(2, step(1_863_690, 256)), 2);
+  assert.equal(intraOpThreads(1, 1e12), 1);
+  assert.equal(intraOpThreads(4, 0), 1);
+});
