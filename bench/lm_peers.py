@@ -27,22 +27,11 @@ import statistics
 import sys
 import time
 
-try:
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-except Exception as e:  # noqa: BLE001 - any import failure means "no peer"
-    print(json.dumps({"error": f"torch not importable: {e}"}))
-    sys.exit(3)
+from torch_peer import blas_library, import_torch
 
-
-def blas_library():
-    try:
-        with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if "blas" in line.lower() and ".so" in line}
-        return sorted(libs)[0] if libs else "unknown"
-    except OSError:
-        return "unknown"
+torch = import_torch()
+import torch.nn.functional as F  # noqa: E402 - after the guarded import
+from torch import nn  # noqa: E402
 
 
 class Block(nn.Module):

@@ -259,6 +259,18 @@ export function gptForward(tokens: Value, params: Record<string, Value>, cfg: Gp
   return opts.past || opts.cache ? { logits, present } : { logits };
 }
 
+/** The GPT's parameters as initializers of `g`: given weights by name (checked), else the init. */
+function weightInitializers(g: Graph, cfg: GptConfig, weights: Record<string, FloatArray>, dtype: FloatDType, who: string): Record<string, Value> {
+  const params: Record<string, Value> = {};
+  const Out = dtype === 'float32' ? Float32Array : Float64Array;
+  for (const p of gptParams(cfg, dtype)) {
+    const w = weights[p.name] ?? p.init;
+    if (w.length !== p.init.length) throw new Error(`${who}: weight '${p.name}' has ${w.length} values, expected ${p.init.length}`);
+    params[p.name] = g.initializer(p.name, { dtype, shape: p.shape, data: w instanceof Out ? w : Out.from(w) });
+  }
+  return params;
+}
+
 export interface KvModelNames {
   tokens: 'tokens';
   logits: 'logits';
@@ -298,13 +310,7 @@ export function gptKvModel(cfg: GptConfig, weights: Record<string, FloatArray>, 
   const g = new Graph('rsft_gpt_kv');
   const names = kvNames(cfg);
   const tokens = g.input('tokens', 'int64', ['B', 'T']);
-  const params: Record<string, Value> = {};
-  const Out = dtype === 'float32' ? Float32Array : Float64Array;
-  for (const p of gptParams(cfg, dtype)) {
-    const w = weights[p.name] ?? p.init;
-    if (w.length !== p.init.length) throw new Error(`gptKvModel: weight '${p.name}' has ${w.length} values, expected ${p.init.length}`);
-    params[p.name] = g.initializer(p.name, { dtype, shape: p.shape, data: w instanceof Out ? w : Out.from(w) });
-  }
+  const params = weightInitializers(g, cfg, weights, dtype, 'gptKvModel');
   const past = names.layers.map((n) => ({
     key: g.input(n.pastKey, dtype, ['B', names.heads, 'P', names.headDim]),
     value: g.input(n.pastValue, dtype, ['B', names.heads, 'P', names.headDim]),
@@ -351,13 +357,7 @@ export function gptDecodeModel(cfg: GptConfig, weights: Record<string, FloatArra
   const tokens = g.input('tokens', 'int64', ['B', 'T']);
   const positions = g.input('positions', 'int64', ['B', 'T']);
   const cacheMask = g.input('cache_mask', 'int64', ['B', 'S']);
-  const params: Record<string, Value> = {};
-  const Out = dtype === 'float32' ? Float32Array : Float64Array;
-  for (const p of gptParams(cfg, dtype)) {
-    const w = weights[p.name] ?? p.init;
-    if (w.length !== p.init.length) throw new Error(`gptDecodeModel: weight '${p.name}' has ${w.length} values, expected ${p.init.length}`);
-    params[p.name] = g.initializer(p.name, { dtype, shape: p.shape, data: w instanceof Out ? w : Out.from(w) });
-  }
+  const params = weightInitializers(g, cfg, weights, dtype, 'gptDecodeModel');
   const cache = names.layers.map((n) => ({
     key: g.input(n.cacheKey, dtype, ['B', H, 'S', hd]),
     value: g.input(n.cacheValue, dtype, ['B', H, 'S', hd]),
