@@ -1,6 +1,6 @@
 /**
- * Network building blocks made of the primitive ops: Gelu (autodiff goes through
- * its primitives), LayerNormalization (a composite with its own, cheaper backward),
+ * Network building blocks made of the primitive ops: Gelu and LayerNormalization
+ * (composites with their own, cheaper backward),
  * Dropout (deterministic mask from an int64 seed input), and a Linear layer.
  */
 import type { Value } from './graph.js';
@@ -14,11 +14,28 @@ export function linear(x: Value, w: Value, b?: Value): Value {
   return b ? op.add(y, b) : y;
 }
 
-/** Gelu, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+/**
+ * Gelu, tanh approximation: y = x h, h = 0.5 (1 + t), t = tanh(k (x + c x^3)), k = sqrt(2/pi),
+ * c = 0.044715. A composite with the closed-form derivative
+ *   dy/dx = h + x (1 - t^2) (0.5 k + 1.5 k c x^2),
+ * 8 elementwise nodes instead of the ~20 autodiff emits through the primitives (it dominated
+ * the GPT's MLP backward).
+ */
 export function gelu(x: Value): Value {
-  const x3 = op.mul(op.mul(x, x), x);
-  const inner = op.mul(op.add(x, op.mul(x3, 0.044715)), Math.sqrt(2 / Math.PI));
-  return op.mul(op.mul(x, 0.5), op.add(op.tanh(inner), 1));
+  const k = Math.sqrt(2 / Math.PI), c = 0.044715;
+  return x.graph.composite('Gelu', [x], () => {
+    const x2 = op.mul(x, x);
+    const t = op.tanh(op.mul(x, op.add(op.mul(x2, k * c), k)));
+    const h = op.add(op.mul(t, 0.5), 0.5);
+    const output = op.mul(x, h);
+    const backward = (dy: Value, needs: boolean[]) => {
+      if (!needs[0]) return [undefined];
+      const slope = op.add(op.mul(x2, 1.5 * k * c), 0.5 * k);
+      const dh = op.mul(op.mul(x, op.sub(1, op.mul(t, t))), slope);
+      return [op.mul(dy, op.add(h, dh))];
+    };
+    return { output, backward };
+  });
 }
 
 /**
