@@ -18,7 +18,14 @@ export function defaultWorkers(): number {
 export function getPool(threads: number): Piscina {
   let p = pools.get(threads);
   if (!p) {
-    p = new Piscina({ filename: workerFile, minThreads: threads, maxThreads: threads, idleTimeout: 30_000, concurrentTasksPerWorker: 2 });
+    p = new Piscina({
+      filename: workerFile, minThreads: threads, maxThreads: threads, idleTimeout: 30_000, concurrentTasksPerWorker: 2,
+      // Piscina loads the task module with require() first. On Node >= 20.19 that is require(esm),
+      // which can abort the whole process (V8 fatal "IsGraphAsync must be used on an instantiated
+      // module") when it races an import() in the same worker, as seen once in CI with a module
+      // target. Without require(esm), Piscina falls back to import(), which is safe.
+      execArgv: [...process.execArgv, '--no-experimental-require-module'],
+    });
     // An 'error' event without a listener would crash the process; task failures still reach
     // their callers through run()'s promise.
     p.on('error', (e: unknown) => process.stderr.write(`rsft: worker pool error: ${e instanceof Error ? e.message : String(e)}\n`));
