@@ -91,3 +91,18 @@ export class AtomicFile {
     live.delete(this.tmp);
   }
 }
+
+/**
+ * Write a whole file atomically. `data` may be a function: it is called after the temporary
+ * file is open, so an unwritable path fails before the work of producing the bytes.
+ */
+export function writeFileAtomic(path: string, data: Uint8Array | string | (() => Uint8Array | string)): void {
+  const f = AtomicFile.open(path);
+  try {
+    f.write(typeof data === 'function' ? data() : data);
+    f.commit();
+  } catch (e) {
+    f.abort();
+    throw e;
+  }
+}

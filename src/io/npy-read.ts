@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { UsageError } from '../errors.js';
-import { AtomicFile } from './atomic-file.js';
+import { writeFileAtomic } from './atomic-file.js';
 
 export type NpyDType =
   | 'float32'
@@ -358,13 +358,5 @@ export function encodeNpy(data: NpyData, shape: readonly number[], opts: WriteNp
 
 /** Write an .npy file atomically (temporary file renamed into place when complete). */
 export function writeNpy(path: string, data: NpyData, shape: readonly number[], opts: WriteNpyOptions = {}): void {
-  const bytes = encodeNpy(data, shape, opts);
-  const file = AtomicFile.open(path);
-  try {
-    file.write(bytes);
-    file.commit();
-  } catch (e) {
-    file.abort();
-    throw e;
-  }
+  writeFileAtomic(path, () => encodeNpy(data, shape, opts));
 }

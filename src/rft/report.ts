@@ -7,7 +7,7 @@
  * commits them together); writeReport(outDir, data) writes outDir/report.html atomically.
  */
 import { join } from 'node:path';
-import { AtomicFile } from '../io/atomic-file.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import type { Curve, Metrics, ReportData } from './types.js';
 
 const COLORS: Record<string, string> = {
@@ -361,13 +361,5 @@ ${config}
 
 /** Write outDir/report.html atomically. */
 export function writeReport(outDir: string, data: ReportData): void {
-  const html = renderReport(data);
-  const f = AtomicFile.open(join(outDir, 'report.html'));
-  try {
-    f.write(html);
-    f.commit();
-  } catch (e) {
-    f.abort();
-    throw e;
-  }
+  writeFileAtomic(join(outDir, 'report.html'), () => renderReport(data));
 }

@@ -11,7 +11,7 @@
  * (x86, arm64), as the format's data is.
  */
 import { readFileSync } from 'node:fs';
-import { AtomicFile } from '../io/atomic-file.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { UsageError } from '../errors.js';
 
 export type SafeDType = 'F32' | 'F64' | 'I64' | 'I32';
@@ -73,15 +73,7 @@ export function encodeSafetensors(tensors: Iterable<[string, SafeTensor]>, metad
 
 /** Write a safetensors file atomically (temporary file + rename). */
 export function writeSafetensors(path: string, tensors: Iterable<[string, SafeTensor]>, metadata: Record<string, string> = {}): void {
-  const bytes = encodeSafetensors(tensors, metadata);
-  const f = AtomicFile.open(path);
-  try {
-    f.write(bytes);
-    f.commit();
-  } catch (e) {
-    f.abort();
-    throw e;
-  }
+  writeFileAtomic(path, () => encodeSafetensors(tensors, metadata));
 }
 
 /** Parse safetensors bytes; `source` names the file in error messages. Errors are UsageErrors. */

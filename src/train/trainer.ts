@@ -14,7 +14,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { FloatArray } from '../graph/dtype.js';
 import { type CompiledTraining, compileTraining } from '../graph/compile.js';
-import { AtomicFile } from '../io/atomic-file.js';
+import { AtomicFile, writeFileAtomic } from '../io/atomic-file.js';
 import { UsageError } from '../errors.js';
 import { fromConfig } from './models.js';
 import { type AnyModel, type Device, type RunConfig, type TrainerOptions, checkModel, normalizeRun, trainingSpec } from './config.js';
@@ -489,15 +489,8 @@ export class Trainer extends EventEmitter {
    */
   exportOnnx(path: string, opts: { padding?: boolean } = {}): Promise<void> {
     return this.enqueue(async () => {
-      const f = AtomicFile.open(path);
-      try {
-        const m = this.model;
-        f.write(m.kind === 'gpt' ? gptKvModel(m.config, this.mirror, 'float32', { padding: opts.padding === true }) : this.compiled.inferenceModel(this.mirror, { dtype: 'float32' }));
-        f.commit();
-      } catch (e) {
-        f.abort();
-        throw e;
-      }
+      const m = this.model;
+      writeFileAtomic(path, () => (m.kind === 'gpt' ? gptKvModel(m.config, this.mirror, 'float32', { padding: opts.padding === true }) : this.compiled.inferenceModel(this.mirror, { dtype: 'float32' })));
     });
   }
 

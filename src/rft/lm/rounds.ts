@@ -27,7 +27,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { AtomicFile } from '../../io/atomic-file.js';
+import { AtomicFile, writeFileAtomic } from '../../io/atomic-file.js';
 import { Trainer } from '../../train/trainer.js';
 import { gpt } from '../../train/gpt-model.js';
 import type { GptConfig } from '../../graph/gpt.js';
@@ -207,17 +207,6 @@ async function openScorer(s: RftScorer | undefined, task: Task, tok: CharTokeniz
   return onnxRewardModel(s.onnx, tok, { threads });
 }
 
-function writeAtomic(path: string, text: string): void {
-  const f = AtomicFile.open(path);
-  try {
-    f.write(text);
-    f.commit();
-  } catch (e) {
-    f.abort();
-    throw e;
-  }
-}
-
 /** Run the whole loop; writes the run folder and returns summary.json's content. */
 export async function runRft(opts: RftOptions): Promise<RftSummary> {
   check(opts);
@@ -330,8 +319,8 @@ export async function runRft(opts: RftOptions): Promise<RftSummary> {
         }
       });
       const jsonl = (lines: string[]) => (lines.length ? lines.join('\n') + '\n' : '');
-      writeAtomic(join(out, `accepted-round-${r}.jsonl`), jsonl(rows));
-      writeAtomic(join(out, `pairs-round-${r}.jsonl`), jsonl(pairRows));
+      writeFileAtomic(join(out, `accepted-round-${r}.jsonl`), jsonl(rows));
+      writeFileAtomic(join(out, `pairs-round-${r}.jsonl`), jsonl(pairRows));
       const selSeconds = (performance.now() - t) / 1000;
       t = performance.now();
       pooled = pool ? pooled.concat(accepted) : accepted;
@@ -367,9 +356,9 @@ export async function runRft(opts: RftOptions): Promise<RftSummary> {
     // ---- outputs of the final model ----
     await trainer.exportOnnx(join(out, 'model.onnx'), { padding: true });
     await saveTokenizer(tok, join(out, 'tokenizer.json'));
-    writeAtomic(join(out, 'eval.jsonl'), heldout.map((p, i) => JSON.stringify({ prompt: p, completion: ev.greedy[i].text, correct: ev.greedy[i].finished && task.verify(p, ev.greedy[i].text) })).join('\n') + '\n');
+    writeFileAtomic(join(out, 'eval.jsonl'), heldout.map((p, i) => JSON.stringify({ prompt: p, completion: ev.greedy[i].text, correct: ev.greedy[i].finished && task.verify(p, ev.greedy[i].text) })).join('\n') + '\n');
     const summary: RftSummary = { base, rounds, config, seconds: (performance.now() - t0) / 1000, out };
-    writeAtomic(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+    writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
     return summary;
   } finally {
     if (trainer) await trainer.close();

@@ -3,6 +3,7 @@
  * (PAD = 0, BOS = 1, EOS = 2), then the alphabet's characters in the given order.
  * Saved next to the model as tokenizer.json ({ type: 'char', version: 1, specials, alphabet }).
  */
+import { writeFileAtomic } from '../../io/atomic-file.js';
 
 export const DEFAULT_ALPHABET = '0123456789+-*=<>,.:;?!() abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 export const SPECIALS = ['<pad>', '<bos>', '<eos>'] as const;
@@ -110,12 +111,9 @@ export class CharTokenizer {
   }
 }
 
-/** Write `tokenizer.json` content to `path` atomically (temp file + rename). */
+/** Write `tokenizer.json` content to `path` atomically (io/atomic-file.ts). */
 export async function saveTokenizer(tok: CharTokenizer, path: string): Promise<void> {
-  const { writeFile, rename } = await import('node:fs/promises');
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, JSON.stringify(tok.toJSON()) + '\n');
-  await rename(tmp, path);
+  writeFileAtomic(path, JSON.stringify(tok.toJSON()) + '\n');
 }
 
 export async function loadTokenizer(path: string): Promise<CharTokenizer> {
