@@ -73,6 +73,44 @@ pub struct Zig {
     pub x: [f64; 257],
     /// F[i] = exp(-X[i]² / 2) (so F[256] = 1).
     pub f: [f64; 257],
+    /// Wedge squeeze of layer i (z in [X[i+1], X[i]]): `kind[i]` = 1 when exp(-z²/2) is convex
+    /// there (X[i+1] >= 1), 2 when concave (X[i] <= 1), 0 otherwise (no squeeze);
+    /// `cs[i]` = (F[i+1] - F[i]) / (X[i] - X[i+1]), the chord's slope. See `wedge_test`.
+    pub kind: [u8; 257],
+    pub cs: [f64; 257],
+}
+
+/// Relative margin of the wedge squeeze: far above the error of `fm::exp(-0.5 z z)` (a few
+/// ulps, argument rounding included) and of the bounds' own rounding (a few ulps).
+const WEDGE_TOL: f64 = 1e-12;
+
+/// The ziggurat wedge test of layer i (1..=255), `lhs < fm::exp(-0.5 z z)` with
+/// lhs = F[i] + u (F[i+1] - F[i]) and z in [X[i+1], X[i]], decided without the exp when a
+/// linear bound settles it: on [a, b] = [X[i+1], X[i]], g(z) = exp(-z²/2) lies below its chord
+/// and above its tangents at a and b where it is convex (a >= 1), and the other way round
+/// where it is concave (b <= 1). The bounds are widened by WEDGE_TOL, so a settled test has
+/// the result the exp would give (about 1% of wedge tests still compute it).
+#[inline(always)]
+fn wedge_test(t: &Zig, i: usize, z: f64, lhs: f64) -> bool {
+    let k = t.kind[i];
+    if k != 0 {
+        let (a, b, fa, fb) = (t.x[i + 1], t.x[i], t.f[i + 1], t.f[i]);
+        let chord = fb + t.cs[i] * (b - z);
+        let ta = fa * (1.0 - a * (z - a));
+        let tb = fb * (1.0 + b * (b - z));
+        let (lo, hi) = if k == 1 {
+            (if ta > tb { ta } else { tb }, chord)
+        } else {
+            (chord, if ta < tb { ta } else { tb })
+        };
+        if lhs < lo * (1.0 - WEDGE_TOL) {
+            return true;
+        }
+        if lhs > hi * (1.0 + WEDGE_TOL) {
+            return false;
+        }
+    }
+    lhs < fm::exp(-0.5 * z * z)
 }
 
 /// Built once per process with std's exp/ln/sqrt:
@@ -97,7 +135,14 @@ pub fn zig() -> &'static Zig {
         for i in 0..257 {
             ff[i] = (-0.5 * x[i] * x[i]).exp();
         }
-        Zig { x, f: ff }
+        let mut kind = [0u8; 257];
+        let mut cs = [0.0f64; 257];
+        for i in 1..256 {
+            let (a, b) = (x[i + 1], x[i]);
+            kind[i] = if a >= 1.0 { 1 } else if b <= 1.0 { 2 } else { 0 };
+            cs[i] = (ff[i + 1] - ff[i]) / (b - a);
+        }
+        Zig { x, f: ff, kind, cs }
     })
 }
 
@@ -136,7 +181,7 @@ fn std_normal_slow<R: Draw>(rng: &mut R, t: &Zig, mut bits: u64) -> f64 {
             return zig_sign(ZIG_R + normal_tail(rng), bits);
         }
         let u = rng.next_f64();
-        if t.f[i] + u * (t.f[i + 1] - t.f[i]) < fm::exp(-0.5 * z * z) {
+        if wedge_test(t, i, z, t.f[i] + u * (t.f[i + 1] - t.f[i])) {
             return zig_sign(z, bits);
         }
         bits = rng.next_u64();
@@ -213,22 +258,25 @@ fn normal_fill_body(rng: &mut Stream, t: &Zig, out: &mut [f64], mu: f64, s: f64)
     let mut k = 0;
     while k < n {
         let m = (n - k).min(NBUF);
-        rng.fill_u64(&mut buf[..m]);
+        let mut any = 0u64;
+        if !fused_pass1(rng, t, &mut buf[..m], &mut out[k..k + m], mu, s, &mut miss, &mut any) {
+            rng.fill_u64(&mut buf[..m]);
+            let (buf, o) = (&buf[..m], &mut out[k..k + m]);
+            for (w, (bc, oc)) in miss.iter_mut().zip(buf.chunks(64).zip(o.chunks_mut(64))) {
+                let mut mw = 0u64;
+                for (l, (&bits, ov)) in bc.iter().zip(oc.iter_mut()).enumerate() {
+                    let i = (bits & 255) as usize;
+                    let f = (bits >> 11) as f64 * (1.0 / 9007199254740992.0);
+                    let z = f * t.x[i];
+                    mw |= ((z >= t.x[i + 1]) as u64) << l;
+                    *ov = mu + s * zig_sign(z, bits);
+                }
+                *w = mw;
+                any |= mw;
+            }
+        }
         let buf = &buf[..m];
         let o = &mut out[k..k + m];
-        let mut any = 0u64;
-        for (w, (bc, oc)) in miss.iter_mut().zip(buf.chunks(64).zip(o.chunks_mut(64))) {
-            let mut mw = 0u64;
-            for (l, (&bits, ov)) in bc.iter().zip(oc.iter_mut()).enumerate() {
-                let i = (bits & 255) as usize;
-                let f = (bits >> 11) as f64 * (1.0 / 9007199254740992.0);
-                let z = f * t.x[i];
-                mw |= ((z >= t.x[i + 1]) as u64) << l;
-                *ov = mu + s * zig_sign(z, bits);
-            }
-            *w = mw;
-            any |= mw;
-        }
         if any == 0 {
             k += m;
             continue;
@@ -269,6 +317,109 @@ fn normal_fill_body(rng: &mut Stream, t: &Zig, out: &mut [f64], mu: f64, s: f64)
         }
         k += w;
     }
+}
+
+/// Pass 1 of `normal_fill_body` on AVX-512 with the generator stepped inside the loop (its
+/// dependency chain overlaps the table gathers): fills `buf` with the stream's next
+/// `buf.len()` u64s (exactly as `fill_u64` would), `o` with the rectangle values and `miss`
+/// (first ceil(len / 64) words) with the misses; `any` = OR of the miss words. False (nothing
+/// done) on other CPUs.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn fused_pass1(rng: &mut Stream, t: &Zig, buf: &mut [u64], o: &mut [f64], mu: f64, s: f64, miss: &mut [u64], any: &mut u64) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::rng::simd() == crate::rng::Simd::Avx512 {
+            let m = buf.len().min(o.len()).min(miss.len() * 64);
+            let head = rng.take_buffered(&mut buf[..m]);
+            let bulk = (m - head) / 8 * 8;
+            for w in miss[..m.div_ceil(64)].iter_mut() {
+                *w = 0;
+            }
+            let lane = |bits: u64, ov: &mut f64| -> bool {
+                let i = (bits & 255) as usize;
+                let f = (bits >> 11) as f64 * (1.0 / 9007199254740992.0);
+                let z = f * t.x[i];
+                *ov = mu + s * zig_sign(z, bits);
+                z >= t.x[i + 1]
+            };
+            for p in 0..head {
+                miss[p / 64] |= (lane(buf[p], &mut o[p]) as u64) << (p % 64);
+            }
+            if bulk > 0 {
+                // SAFETY: the CPU has the features (checked above); buf, o hold head + bulk
+                // entries and miss covers them
+                unsafe { zig_pass1_gen_avx512(rng.state_mut(), t, buf.as_mut_ptr(), o.as_mut_ptr(), head, bulk, mu, s, miss.as_mut_ptr()) };
+            }
+            if head + bulk < m {
+                rng.fill_u64_short(&mut buf[head + bulk..m]);
+                for p in head + bulk..m {
+                    miss[p / 64] |= (lane(buf[p], &mut o[p]) as u64) << (p % 64);
+                }
+            }
+            *any = miss[..m.div_ceil(64)].iter().fold(0, |a, &w| a | w);
+            return true;
+        }
+    }
+    let _ = (rng, t, buf, o, mu, s, miss, any);
+    false
+}
+
+/// Lanes a..a+len (len a multiple of 8) of `fused_pass1`, generating their u64s from `st`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn zig_pass1_gen_avx512(st: &mut crate::rng::State, t: &Zig, buf: *mut u64, o: *mut f64, a: usize, len: usize, mu: f64, s: f64, miss: *mut u64) {
+    use std::arch::x86_64::*;
+    let sp = st.as_mut_ptr() as *mut u64;
+    let mut s0 = _mm512_loadu_si512(sp as *const _);
+    let mut s1 = _mm512_loadu_si512(sp.add(8) as *const _);
+    let mut s2 = _mm512_loadu_si512(sp.add(16) as *const _);
+    let mut s3 = _mm512_loadu_si512(sp.add(24) as *const _);
+    let m255 = _mm512_set1_epi64(255);
+    let sbit = _mm512_set1_epi64(0x100);
+    let scale = _mm512_set1_pd(1.0 / 9007199254740992.0);
+    let muv = _mm512_set1_pd(mu);
+    let sv = _mm512_set1_pd(s);
+    let xt = t.x.as_ptr();
+    let mut p = a;
+    let mut acc = 0u64;
+    while p < a + len {
+        // xoshiro256++ on 8 lanes (rng.rs `wide_bulk`): output, then step
+        let bits = _mm512_add_epi64(_mm512_rol_epi64::<23>(_mm512_add_epi64(s0, s3)), s0);
+        let t17 = _mm512_slli_epi64::<17>(s1);
+        s2 = _mm512_xor_si512(s2, s0);
+        s3 = _mm512_xor_si512(s3, s1);
+        s1 = _mm512_xor_si512(s1, s2);
+        s0 = _mm512_xor_si512(s0, s3);
+        s2 = _mm512_xor_si512(s2, t17);
+        s3 = _mm512_rol_epi64::<45>(s3);
+        _mm512_storeu_si512(buf.add(p) as *mut _, bits);
+        let i = _mm512_and_si512(bits, m255);
+        let xi = _mm512_i64gather_pd::<8>(i, xt as *const _);
+        let xi1 = _mm512_i64gather_pd::<8>(i, xt.add(1) as *const _);
+        let f = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64::<11>(bits)), scale);
+        let z = _mm512_mul_pd(f, xi);
+        let mk = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(z, xi1) as u64;
+        let zs = _mm512_castsi512_pd(_mm512_or_si512(_mm512_castpd_si512(z), _mm512_slli_epi64::<55>(_mm512_and_si512(bits, sbit))));
+        _mm512_storeu_pd(o.add(p), _mm512_add_pd(muv, _mm512_mul_pd(sv, zs)));
+        // miss bits gather in a register, flushed once per word (p + 8 ends a word or the run)
+        let (w, b) = (p / 64, p % 64);
+        acc |= mk << b;
+        if b > 56 {
+            // (only when a is not a multiple of 8)
+            *miss.add(w + 1) |= mk >> (64 - b);
+        }
+        p += 8;
+        if p % 64 < 8 || p >= a + len {
+            *miss.add(w) |= acc;
+            acc = 0;
+        }
+    }
+    _mm512_storeu_si512(sp as *mut _, s0);
+    _mm512_storeu_si512(sp.add(8) as *mut _, s1);
+    _mm512_storeu_si512(sp.add(16) as *mut _, s2);
+    _mm512_storeu_si512(sp.add(24) as *mut _, s3);
 }
 
 /// Dispatched `normal_fill_body` (LLVM keeps the table lookups scalar; the rest is wide).

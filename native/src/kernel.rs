@@ -769,6 +769,7 @@ fn exact_lane(job: &Job, x: &[f64]) -> (f64, f64) {
 /// (undecided) lanes' compacted x, u, p, q, flags and indices.
 struct FastScratch {
     u: Vec<f64>,
+    ub: Vec<u64>,
     flags: Vec<u8>,
     xr: Vec<f64>,
     ur: Vec<f64>,
@@ -783,6 +784,7 @@ impl FastScratch {
     fn new() -> FastScratch {
         FastScratch {
             u: Vec::new(),
+            ub: Vec::new(),
             flags: Vec::new(),
             xr: Vec::new(),
             ur: Vec::new(),
@@ -798,6 +800,7 @@ impl FastScratch {
             for v in [&mut self.u, &mut self.xr, &mut self.ur, &mut self.pr, &mut self.qr] {
                 v.resize(chunk, 0.0);
             }
+            self.ub.resize(chunk, 0);
             self.flags.resize(chunk, 0);
             self.fr.resize(chunk, 0);
         }
@@ -885,13 +888,14 @@ fn sample_block_fast(job: &Job, f: &Fast, urng: &mut Stream, n: usize, out: &mut
         while start < n {
             let m = chunk.min(n - start);
             let xs = &out[start..start + m];
-            let u = &mut s.u[..m];
-            urng.fill_f64(u);
             let flags = &mut s.flags[..m];
             match sq {
                 Some(sq) => {
+                    // raw u64s: the squeeze compares their top 32 bits with integer thresholds;
+                    // only the routed lanes' uniforms are converted (same values as fill_f64)
+                    let ub = &mut s.ub[..m];
                     let gt = g * (1.0 - LIN_TOL) / f.m;
-                    let lmax = sq.decide(level, xs, u, flags, gt, &mut s.idx);
+                    let lmax = sq.decide_gen(level, xs, urng, ub, flags, gt, &mut s.idx);
                     if lmax > gt {
                         // (usually the first chunk of a block, g still 0) route by lmax instead:
                         // the decided lanes with hi > lmax are a subset of those routed so far
@@ -907,7 +911,7 @@ fn sample_block_fast(job: &Job, f: &Fast, urng: &mut Stream, n: usize, out: &mut
                     if k > 0 {
                         for (j, &i) in s.idx.iter().enumerate() {
                             s.xr[j] = xs[i as usize];
-                            s.ur[j] = u[i as usize];
+                            s.ur[j] = crate::rng::u64_to_open01(ub[i as usize]);
                         }
                         lin_lanes(job, f, level, &s.xr[..k], &s.ur[..k], &mut s.pr, &mut s.qr, &mut s.fr, &mut acc, &mut g, &mut s.cand);
                         for (j, &i) in s.idx.iter().enumerate() {
@@ -915,7 +919,11 @@ fn sample_block_fast(job: &Job, f: &Fast, urng: &mut Stream, n: usize, out: &mut
                         }
                     }
                 }
-                None => lin_lanes(job, f, level, xs, u, &mut s.pr, &mut s.qr, flags, &mut acc, &mut g, &mut s.cand),
+                None => {
+                    let u = &mut s.u[..m];
+                    urng.fill_f64(u);
+                    lin_lanes(job, f, level, xs, u, &mut s.pr, &mut s.qr, flags, &mut acc, &mut g, &mut s.cand)
+                }
             }
             acc.proposals += m as u64;
             let before = cursor;
@@ -1720,6 +1728,66 @@ mod tests {
                     assert_eq!(flags, want_flags, "pair {ci} {level:?}");
                     assert_eq!(idx, want_idx, "pair {ci} {level:?}");
                     assert!(lmax >= 0.0 && lmax < 1.0);
+                }
+                // decide_bits (integer thresholds on the raw u64s): every lane it decides is
+                // decided as above, it leaves at most a handful more undecided, it routes a
+                // superset, and every SIMD level gives the same flags and routing
+                let mut ub = vec![0u64; n];
+                Stream::new(3, block, 1).fill_u64(&mut ub);
+                assert!(ub.iter().zip(&u).all(|(&b, &v)| crate::rng::u64_to_open01(b) == v));
+                let mut first: Option<(Vec<u8>, Vec<u32>, f64)> = None;
+                for level in Simd::available() {
+                    let mut flags = vec![9u8; n];
+                    let mut idx = Vec::new();
+                    let lmax = sq.decide_bits(level, &xs, &ub, &mut flags, thr, &mut idx);
+                    let mut extra = 0;
+                    for i in 0..n {
+                        if flags[i] == 2 {
+                            extra += (want_flags[i] != 2) as usize;
+                        } else {
+                            assert_eq!(flags[i], want_flags[i], "pair {ci} {level:?} lane {i}");
+                        }
+                    }
+                    assert!(extra <= 2, "pair {ci} {level:?}: {extra} more undecided");
+                    let mut routed = vec![false; n];
+                    for &i in &idx {
+                        routed[i as usize] = true;
+                    }
+                    assert!(want_idx.iter().all(|&i| routed[i as usize]), "pair {ci} {level:?}");
+                    assert!(idx.windows(2).all(|w| w[0] < w[1]));
+                    assert!(lmax >= 0.0 && lmax < 1.0);
+                    match &first {
+                        None => first = Some((flags, idx, lmax)),
+                        Some((f0, i0, l0)) => assert!(*f0 == flags && *i0 == idx && *l0 == lmax, "pair {ci} {level:?}"),
+                    }
+                }
+                // decide_gen (uniforms drawn inside the loop) = fill_u64 + decide_bits, also
+                // mid-buffer and for odd lengths, and leaves the stream at the same place
+                if block < 2 {
+                    for skip in [0usize, 3, 256] {
+                        for level in Simd::available() {
+                            let mut r1 = Stream::new(5, block, 1);
+                            let mut r2 = Stream::new(5, block, 1);
+                            for _ in 0..skip {
+                                assert_eq!(r1.next_u64(), r2.next_u64());
+                            }
+                            let mut at = 0;
+                            for len in [1000usize, 7, 1024, 1, 333, 4096] {
+                                let xs = &xs[at..at + len];
+                                at += len;
+                                let (mut u1, mut u2) = (vec![0u64; len], vec![0u64; len]);
+                                let (mut f1, mut f2) = (vec![9u8; len], vec![9u8; len]);
+                                let (mut i1, mut i2) = (Vec::new(), Vec::new());
+                                r1.fill_u64(&mut u1);
+                                let l1 = sq.decide_bits(level, xs, &u1, &mut f1, thr, &mut i1);
+                                let l2 = sq.decide_gen(level, xs, &mut r2, &mut u2, &mut f2, thr, &mut i2);
+                                assert!(u1 == u2 && f1 == f2 && i1 == i2 && l1 == l2, "pair {ci} {level:?} skip {skip} len {len}");
+                            }
+                            for _ in 0..300 {
+                                assert_eq!(r1.next_u64(), r2.next_u64());
+                            }
+                        }
+                    }
                 }
             }
             // (pairs 5 and 8 have M too small: cells that may hold violations decide nothing)

@@ -164,7 +164,7 @@ macro_rules! simd_dispatch {
 
 // ---------------------------------------------------------------------------------------------
 
-type State = [[u64; 8]; 4];
+pub(crate) type State = [[u64; 8]; 4];
 
 /// Number of outputs buffered for `next_u64` (refilled with the bulk path).
 const BUF: usize = 256;
@@ -359,6 +359,39 @@ impl Stream {
     #[inline]
     pub fn next_f64(&mut self) -> f64 {
         u64_to_open01(self.next_u64())
+    }
+
+    /// The buffered outputs first: fills `out[..k]` from the buffer and returns k (< out.len()
+    /// only when the buffer is then empty). With `state_mut`, lets a caller generate the
+    /// following outputs itself (8 lanes per step, as the bulk path does) inside its own loop.
+    pub(crate) fn take_buffered(&mut self, out: &mut [u64]) -> usize {
+        let take = (BUF - self.pos).min(out.len());
+        out[..take].copy_from_slice(&self.buf[self.pos..self.pos + take]);
+        self.pos += take;
+        take
+    }
+
+    /// The eight lanes' states (state word w of lane l at `[w][l]`); valid to step directly
+    /// only when the buffer is empty (after `take_buffered` returned less than asked).
+    pub(crate) fn state_mut(&mut self) -> &mut State {
+        &mut self.s
+    }
+
+    /// `fill_u64` for the few (< 8) outputs that follow a caller's own 8-lane steps
+    /// (`state_mut`): with the buffer empty, steps the state once and keeps the unused outputs
+    /// buffered (instead of refilling the whole buffer, which would leave the next bulk request
+    /// starting mid-buffer). Same sequence either way.
+    pub(crate) fn fill_u64_short(&mut self, out: &mut [u64]) {
+        let k = out.len();
+        if self.pos >= BUF && k < 8 {
+            let mut tmp = [0u64; 8];
+            bulk_u64(simd(), &mut self.s, &mut tmp);
+            out.copy_from_slice(&tmp[..k]);
+            self.buf[BUF - (8 - k)..].copy_from_slice(&tmp[k..]);
+            self.pos = BUF - (8 - k);
+        } else {
+            self.fill_u64(out);
+        }
     }
 
     /// Same sequence as repeated next_u64 calls.

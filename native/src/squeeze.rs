@@ -19,6 +19,13 @@
 //! `ln u < logp - logM - logq` decides it (the margin is > 1e-9 relative, the log-space
 //! computation is good to ~1e-12).
 //!
+//! The kernel runs the same test on the uniforms' raw u64s (`decide_bits` / `decide_gen`):
+//! with t = x >> 32 (u lies strictly between t 2^-32 and (t + 1) 2^-32), it accepts when
+//! t < floor(lo 2^32) and rejects when t > ceil(hi 2^32) - 1, which imply u < lo and u > hi:
+//! every lane it decides is decided as above; the lanes at a threshold (about 2^-31 of them)
+//! are left undecided and go through the exact path, so the rows and statistics do not change.
+//! `decide_gen` also draws the u64s inside its AVX-512 loop.
+//!
 //! Statistics: a cell whose (widened) hi is >= 1 could hold an envelope violation, so such
 //! cells (and cells whose proposal density is outside [TINY, HUGE] or whose bounds are not
 //! finite) get lo = 0, hi = +inf: everything there is undecided and goes through the exact
@@ -31,7 +38,7 @@
 //! the squeeze is not built when e would exceed 0.01).
 
 use crate::density::{Lin, HUGE, TINY};
-use crate::rng::Simd;
+use crate::rng::{Simd, State, Stream};
 
 /// Relative widening of the bounds.
 pub const SQ_TOL: f64 = 1e-9;
@@ -51,6 +58,38 @@ pub struct Squeeze {
     n: usize,
     /// f32 lo bits | f32 hi bits << 32, n entries
     tbl: Vec<u64>,
+    /// The same bounds as thresholds on the top 32 bits t of a uniform's u64 (`decide_bits`):
+    /// L | H << 32 with L = floor(lo 2^32), H = ceil(hi 2^32) - 1 (2^32 - 1 when hi >= 1).
+    itbl: Vec<u64>,
+}
+
+/// Integer thresholds of f32 bounds (lf, hf): `t < L` implies `u < lf`, `t > H` implies
+/// `u > hf`, for t = x >> 32 and u = ((x >> 12) + 0.5) 2^-52 (u lies in (t 2^-32, (t + 1) 2^-32)).
+fn int_bounds(lf: f32, hf: f32) -> u64 {
+    const S: f64 = 4294967296.0;
+    let (l, h) = (lf as f64, hf as f64);
+    let li = if l > 0.0 { ((l * S).floor() as u64).min(0xFFFF_FFFF) } else { 0 };
+    let hi = if h.is_nan() || h >= 1.0 {
+        0xFFFF_FFFF
+    } else if h > 0.0 {
+        ((h * S).ceil() as u64).saturating_sub(1)
+    } else {
+        0
+    };
+    li | hi << 32
+}
+
+/// The integer key threshold of `decide_bits`: a lane is routed when H >= T, which holds for
+/// every lane whose f32 hi exceeds thr (hi <= (H + 1) 2^-32).
+fn int_thr(thr: f64) -> u64 {
+    let t = thr * 4294967296.0;
+    if t.is_nan() || t < 0.0 {
+        0
+    } else if t >= 4294967296.0 {
+        1 << 32
+    } else {
+        t.floor() as u64
+    }
 }
 
 /// Largest f32 <= v (v >= 0 or -inf..; used for lo >= 0).
@@ -179,7 +218,8 @@ impl Squeeze {
             let (lf, hf) = (f32_down(lo), f32_up(hi));
             tbl.push(lf.to_bits() as u64 | (hf.to_bits() as u64) << 32);
         }
-        Some(Squeeze { x0, x1, inv_w, n, tbl })
+        let itbl = tbl.iter().map(|&e| int_bounds(f32::from_bits(e as u32), f32::from_bits((e >> 32) as u32))).collect();
+        Some(Squeeze { x0, x1, inv_w, n, tbl, itbl })
     }
 
     pub fn cells(&self) -> usize {
@@ -306,6 +346,194 @@ impl Squeeze {
         }
         l
     }
+
+    /// `decide` on the raw u64s of the uniforms (u = u64_to_open01(x)), with integer
+    /// thresholds on t = x >> 32: accept when t < L, reject when t > H. Every lane it decides is
+    /// decided the same way by `decide` (t < L implies u < lo, t > H implies u > hi); the rare
+    /// lanes at a threshold (t = L or t = H + 1, about 2^-31 of them) are left undecided, which
+    /// only routes them through the exact path. Routed: the undecided lanes plus the decided
+    /// ones with H >= floor(thr 2^32) (a superset of those with hi > thr). Returns the largest
+    /// L 2^-32 over decided lanes (0 if none): at most the lo of that lane's cell, so the
+    /// routing argument of `kernel.rs` (thr = that value) still holds.
+    pub fn decide_bits(&self, level: Simd, xs: &[f64], ub: &[u64], flags: &mut [u8], thr: f64, idx: &mut Vec<u32>) -> f64 {
+        let n = xs.len().min(ub.len()).min(flags.len());
+        let (xs, ub, flags) = (&xs[..n], &ub[..n], &mut flags[..n]);
+        idx.clear();
+        idx.reserve(n + 16);
+        let tt = int_thr(thr);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if level == Simd::Avx512 && crate::rng::simd() == Simd::Avx512 {
+                // SAFETY: the CPU has the features (checked above); lengths are equal (n) and
+                // idx has room for n more entries (+16 for the full-vector compress store)
+                // (ub is only read when no generator is given)
+                return unsafe { self.decide_bits_avx512(xs, ub.as_ptr() as *mut u64, None, flags, tt, idx, 0) } as f64 * (1.0 / 4294967296.0);
+            }
+        }
+        let (x0, x1, inv_w, nm1, tbl) = (self.x0, self.x1, self.inv_w, (self.n - 1) as u32, &self.itbl[..]);
+        crate::simd_dispatch!(level, fn(xs: &[f64], ub: &[u64], flags: &mut [u8], tt: u64, idx: &mut Vec<u32>, x0: f64, x1: f64, inv_w: f64, nm1: u32, tbl: &[u64]) -> f64 {
+            let mut lmax = 0u64;
+            for i in 0..xs.len() {
+                let (l, f, r) = lane_bits(xs[i], ub[i], x0, x1, inv_w, nm1, tbl, tt);
+                flags[i] = f;
+                if r {
+                    idx.push(i as u32);
+                }
+                lmax = if l > lmax { l } else { lmax };
+            }
+            lmax as f64 * (1.0 / 4294967296.0)
+        })
+    }
+
+    /// `decide_bits` with the uniforms' u64s drawn from `rng` into `ub` (`ub[..n]` = the
+    /// stream's next n outputs, exactly as `rng.fill_u64` gives them). On AVX-512 the
+    /// generator steps inside the decision loop (its dependency chain then overlaps the table
+    /// gathers instead of running alone); the result is the same on every path.
+    #[allow(clippy::too_many_arguments)]
+    pub fn decide_gen(&self, level: Simd, xs: &[f64], rng: &mut Stream, ub: &mut [u64], flags: &mut [u8], thr: f64, idx: &mut Vec<u32>) -> f64 {
+        let n = xs.len().min(ub.len()).min(flags.len());
+        let (xs, ub, flags) = (&xs[..n], &mut ub[..n], &mut flags[..n]);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if level == Simd::Avx512 && crate::rng::simd() == Simd::Avx512 {
+                let head = rng.take_buffered(ub);
+                let bulk = (n - head) / 8 * 8;
+                idx.clear();
+                idx.reserve(n + 16);
+                let tt = int_thr(thr);
+                let (x0, x1, inv_w, nm1) = (self.x0, self.x1, self.inv_w, (self.n - 1) as u32);
+                let mut l = 0u64;
+                for i in 0..head {
+                    let (lo, f, r) = lane_bits(xs[i], ub[i], x0, x1, inv_w, nm1, &self.itbl, tt);
+                    flags[i] = f;
+                    if r {
+                        idx.push(i as u32);
+                    }
+                    l = if lo > l { lo } else { l };
+                }
+                if bulk > 0 {
+                    let r = head..head + bulk;
+                    // SAFETY: the CPU has the features (checked above); the slices have equal
+                    // lengths (bulk, a multiple of 8) and idx has room for bulk + 16 more entries
+                    let lv = unsafe { self.decide_bits_avx512(&xs[r.clone()], ub[r.clone()].as_mut_ptr(), Some(rng.state_mut()), &mut flags[r], tt, idx, head as u32) };
+                    l = if lv > l { lv } else { l };
+                }
+                let rest = head + bulk;
+                if rest < n {
+                    rng.fill_u64_short(&mut ub[rest..]);
+                    for i in rest..n {
+                        let (lo, f, r) = lane_bits(xs[i], ub[i], x0, x1, inv_w, nm1, &self.itbl, tt);
+                        flags[i] = f;
+                        if r {
+                            idx.push(i as u32);
+                        }
+                        l = if lo > l { lo } else { l };
+                    }
+                }
+                return l as f64 * (1.0 / 4294967296.0);
+            }
+        }
+        rng.fill_u64(ub);
+        self.decide_bits(level, xs, ub, flags, thr, idx)
+    }
+
+    /// The AVX-512 loop of `decide_bits` over lanes whose indices start at `off` (`ub` points
+    /// to xs.len() u64s); with `gen`, the u64s are generated here (8 xoshiro lanes stepped per
+    /// group, written to `ub`; xs.len() must then be a multiple of 8), otherwise read from
+    /// `ub`. Returns the largest L over decided lanes.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,popcnt")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn decide_bits_avx512(&self, xs: &[f64], ub: *mut u64, gen: Option<&mut State>, flags: &mut [u8], tt: u64, idx: &mut Vec<u32>, off: u32) -> u64 {
+        use std::arch::x86_64::*;
+        let n = xs.len();
+        let st = gen.map(|s| s as *mut State);
+        let (mut s0, mut s1, mut s2, mut s3) = match st {
+            Some(p) => {
+                let p = p as *const u64;
+                (_mm512_loadu_si512(p as *const _), _mm512_loadu_si512(p.add(8) as *const _), _mm512_loadu_si512(p.add(16) as *const _), _mm512_loadu_si512(p.add(24) as *const _))
+            }
+            None => (_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()),
+        };
+        let x0 = _mm512_set1_pd(self.x0);
+        let x1 = _mm512_set1_pd(self.x1);
+        let iw = _mm512_set1_pd(self.inv_w);
+        let th = _mm512_set1_epi64(tt as i64);
+        let lo_mask = _mm512_set1_epi64(0xFFFF_FFFF);
+        let nm1 = _mm256_set1_epi32((self.n - 1) as i32);
+        let zero_i = _mm256_setzero_si256();
+        let ones = _mm_set1_epi8(1);
+        let twos = _mm_set1_epi8(2);
+        let tbl = self.itbl.as_ptr() as *const i64;
+        let mut lane_ix = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(off as i32));
+        let eight = _mm256_set1_epi32(8);
+        let base = idx.len();
+        let ip = idx.as_mut_ptr().add(base);
+        let mut k = 0usize;
+        let mut lmax = _mm512_setzero_si512();
+        let gen = st.is_some();
+        let mut i = 0;
+        while i + 8 <= n {
+            let x = _mm512_loadu_pd(xs.as_ptr().add(i));
+            let raw = if gen {
+                // xoshiro256++ on 8 lanes (rng.rs `wide_bulk`): output, then step
+                let r = _mm512_add_epi64(_mm512_rol_epi64::<23>(_mm512_add_epi64(s0, s3)), s0);
+                let t17 = _mm512_slli_epi64::<17>(s1);
+                s2 = _mm512_xor_si512(s2, s0);
+                s3 = _mm512_xor_si512(s3, s1);
+                s1 = _mm512_xor_si512(s1, s2);
+                s0 = _mm512_xor_si512(s0, s3);
+                s2 = _mm512_xor_si512(s2, t17);
+                s3 = _mm512_rol_epi64::<45>(s3);
+                _mm512_storeu_si512(ub.add(i) as *mut _, r);
+                r
+            } else {
+                _mm512_loadu_si512(ub.add(i) as *const _)
+            };
+            let t = _mm512_srli_epi64::<32>(raw);
+            let inr = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(x, x0) & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, x1);
+            let c = _mm512_cvttpd_epi32(_mm512_mul_pd(_mm512_sub_pd(x, x0), iw));
+            let c = _mm256_max_epi32(_mm256_min_epi32(c, nm1), zero_i);
+            let e = _mm512_i32gather_epi64::<8>(c, tbl);
+            let lo = _mm512_and_si512(e, lo_mask);
+            let hi = _mm512_srli_epi64::<32>(e);
+            let acc = _mm512_cmplt_epu64_mask(t, lo);
+            let rej = _mm512_cmpgt_epu64_mask(t, hi);
+            let dec = inr & (acc | rej);
+            let am = dec & acc;
+            let um = !dec;
+            let fl = _mm_or_si128(_mm_maskz_mov_epi8(am as u16, ones), _mm_maskz_mov_epi8(um as u16, twos));
+            _mm_storel_epi64(flags.as_mut_ptr().add(i) as *mut __m128i, fl);
+            let rm = um | _mm512_cmpge_epu64_mask(hi, th);
+            // unconditional (idx has room): a branch on rm mispredicts often enough near the
+            // ratio's peak to cost more than the store
+            _mm256_storeu_si256(ip.add(k) as *mut __m256i, _mm256_maskz_compress_epi32(rm, lane_ix));
+            k += rm.count_ones() as usize;
+            lmax = _mm512_mask_max_epu64(lmax, dec, lmax, lo);
+            lane_ix = _mm256_add_epi32(lane_ix, eight);
+            i += 8;
+        }
+        idx.set_len(base + k);
+        if let Some(p) = st {
+            let p = p as *mut u64;
+            _mm512_storeu_si512(p as *mut _, s0);
+            _mm512_storeu_si512(p.add(8) as *mut _, s1);
+            _mm512_storeu_si512(p.add(16) as *mut _, s2);
+            _mm512_storeu_si512(p.add(24) as *mut _, s3);
+        }
+        let mut l = _mm512_reduce_max_epu64(lmax);
+        let (x0, x1, inv_w, nm1) = (self.x0, self.x1, self.inv_w, (self.n - 1) as u32);
+        while i < n {
+            let (lo, f, r) = lane_bits(xs[i], *ub.add(i), x0, x1, inv_w, nm1, &self.itbl, tt);
+            flags[i] = f;
+            if r {
+                idx.push(off + i as u32);
+            }
+            l = if lo > l { lo } else { l };
+            i += 1;
+        }
+        l
+    }
 }
 
 /// Unwidened bounds of p / (M q) over pieces with enclosures [pl, ph] of p and [ql, qh] of q,
@@ -323,6 +551,20 @@ fn cell_bounds(m: f64, pl: &[f64], ph: &[f64], ql: &[f64], qh: &[f64]) -> (f64, 
         hi = hi.max(phi / (m * qlo));
     }
     (lo, hi, ok)
+}
+
+/// Scalar lane of `decide_bits`: (L if decided else 0, flag, routed).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn lane_bits(x: f64, ub: u64, x0: f64, x1: f64, inv_w: f64, nm1: u32, tbl: &[u64], tt: u64) -> (u64, u8, bool) {
+    let inr = x >= x0 && x < x1;
+    let c = ((((x - x0) * inv_w) as u32).min(nm1)) as usize;
+    let e = tbl[c.min(tbl.len() - 1)];
+    let (lo, hi) = (e & 0xFFFF_FFFF, e >> 32);
+    let t = ub >> 32;
+    let acc = t < lo;
+    let dec = inr & (acc | (t > hi));
+    (if dec { lo } else { 0 }, if dec { acc as u8 } else { 2 }, !dec || hi >= tt)
 }
 
 /// Scalar lane: (lo if decided else 0, flag, key).

@@ -731,3 +731,68 @@ fn inversion_batches_match_scalar() {
         }
     }
 }
+
+/// The wedge squeeze decides every wedge test as the exp does: random z in each layer's
+/// wedge range and random uniforms, plus the extremes and uniforms right at the threshold.
+#[test]
+fn wedge_squeeze_equals_exp() {
+    let t = zig();
+    let mut r = Stream::new(11, 3, 0);
+    let (mut settled, mut total) = (0usize, 0usize);
+    for i in 1..256 {
+        let (a, b) = (t.x[i + 1], t.x[i]);
+        for k in 0..4000 {
+            let z = match k {
+                0 => a,
+                1 => b,
+                _ => a + (b - a) * r.next_f64(),
+            };
+            let e = fm::exp(-0.5 * z * z);
+            let lhs = match k % 4 {
+                // right at (and one ulp either side of) the exp's value
+                2 => e,
+                3 => f64::from_bits(e.to_bits() + (r.next_u64() & 1) * 2 - 1),
+                _ => t.f[i] + r.next_f64() * (t.f[i + 1] - t.f[i]),
+            };
+            assert_eq!(wedge_test(t, i, z, lhs), lhs < e, "layer {i} z={z} lhs={lhs}");
+            if k % 4 < 2 {
+                total += 1;
+                let kd = t.kind[i];
+                if kd != 0 {
+                    let chord = t.f[i] + t.cs[i] * (b - z);
+                    let ta = t.f[i + 1] * (1.0 - a * (z - a));
+                    let tb = t.f[i] * (1.0 + b * (b - z));
+                    let (lo, hi) = if kd == 1 { (ta.max(tb), chord) } else { (chord, ta.min(tb)) };
+                    assert!(lo <= e * (1.0 + 1e-14) && e <= hi * (1.0 + 1e-14), "layer {i} z={z}: {lo} {e} {hi}");
+                    settled += (lhs < lo * (1.0 - WEDGE_TOL) || lhs > hi * (1.0 + WEDGE_TOL)) as usize;
+                }
+            }
+        }
+    }
+    eprintln!("wedge squeeze: {settled} of {total} random wedge tests settled without exp");
+    assert!(settled * 100 > total * 90, "only {settled} of {total} wedge tests settled without exp");
+}
+
+/// `normal_fill` after partial use of the stream's buffer (the fused AVX-512 pass 1 starts
+/// mid-buffer, steps the state itself and keeps a short tail buffered), over consecutive calls
+/// of odd lengths: the same values and stream position as scalar draws.
+#[test]
+fn normal_fill_matches_scalar_mid_buffer() {
+    let t = zig();
+    for skip in [0usize, 1, 5, 8, 100, 255, 256, 300] {
+        let mut r1 = Stream::new(21, skip as u64, 0);
+        let mut r2 = Stream::new(21, skip as u64, 0);
+        for _ in 0..skip {
+            assert_eq!(r1.next_u64(), r2.next_u64());
+        }
+        for (c, &n) in [1usize, 13, 512, 517, 3, 2048, 700, 8, 9, 40_000].iter().enumerate() {
+            let want: Vec<f64> = (0..n).map(|_| -0.5 + 3.0 * std_normal(&mut r1, t)).collect();
+            let mut got = vec![0.0; n];
+            normal_fill(&mut r2, &mut got, -0.5, 3.0);
+            assert_eq!(got, want, "skip {skip} call {c} n = {n}");
+        }
+        for _ in 0..300 {
+            assert_eq!(r1.next_u64(), r2.next_u64(), "skip {skip}: stream position");
+        }
+    }
+}
