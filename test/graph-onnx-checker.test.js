@@ -80,6 +80,7 @@ test('emitted models pass onnx.checker (full_check)', { skip }, () => {
         accumulation: true,
       });
       put(`train-${dtype}.onnx`, c.trainModel);
+      put(`packed-train-${dtype}.onnx`, c.packedTrainModel());
       put(`eval-${dtype}.onnx`, c.evalModel);
       put(`infer-${dtype}.onnx`, c.inferenceModel());
       put(`grad-${dtype}.onnx`, c.accumulation.gradModel);

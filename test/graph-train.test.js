@@ -3,12 +3,12 @@
 // eval and inference models agree with the train graph's forward.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileTraining, ops, linear, gelu, layerNorm, dropout, softmaxCrossEntropy, accuracy } from '../dist/graph/index.js';
+import { compileTraining, PACK_MAX_ELEMENTS, ops, linear, gelu, layerNorm, dropout, softmaxCrossEntropy, accuracy } from '../dist/graph/index.js';
 import { rng, randn, session, tensor } from './helpers/graph-fd.js';
 
 const DIM = 8, HID = 16, CLS = 3;
 
-function mlpSpec(dtype, { dropoutRate = 0, optimizer = { type: 'adamw', lr: 1e-2, weightDecay: 0.01 } } = {}) {
+function mlpSpec(dtype, { dropoutRate = 0, optimizer = { type: 'adamw', lr: 1e-2, weightDecay: 0.01 }, hid = HID } = {}) {
   const r = rng(42);
   const Arr = dtype === 'float32' ? Float32Array : Float64Array;
   const glorot = (i, o) => Arr.from(randn(r, i * o, Math.sqrt(2 / (i + o))));
@@ -17,10 +17,10 @@ function mlpSpec(dtype, { dropoutRate = 0, optimizer = { type: 'adamw', lr: 1e-2
     inputs: [{ name: 'x', dtype: 'float', shape: ['B', DIM] }],
     targets: [{ name: 'y', dtype: 'int64', shape: ['B'] }],
     params: [
-      { name: 'fc1.weight', shape: [DIM, HID], init: glorot(DIM, HID) },
-      { name: 'fc1.bias', shape: [HID], init: new Arr(HID), decay: false },
-      { name: 'ln.scale', shape: [HID], init: new Arr(HID).fill(1), decay: false },
-      { name: 'fc2.weight', shape: [HID, CLS], init: glorot(HID, CLS) },
+      { name: 'fc1.weight', shape: [DIM, hid], init: glorot(DIM, hid) },
+      { name: 'fc1.bias', shape: [hid], init: new Arr(hid), decay: false },
+      { name: 'ln.scale', shape: [hid], init: new Arr(hid).fill(1), decay: false },
+      { name: 'fc2.weight', shape: [hid, CLS], init: glorot(hid, CLS) },
       { name: 'fc2.bias', shape: [CLS], init: new Arr(CLS), decay: false },
     ],
     forward: (ctx) => {
@@ -174,4 +174,65 @@ test('dropout mask: deterministic per seed, different across seeds, keeps ~(1-ra
   // Eval mode: identity.
   assert.equal(dropout(xv, 0.25, { training: false }), xv);
   await s.release();
+});
+
+test('packed train model: same loss, grad_norm, params and state as the train model, bit for bit', async () => {
+  const bits = (a) => Array.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  const optimizers = [
+    { type: 'adamw', lr: 1e-2, weightDecay: 0.01 },
+    { type: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 },
+  ];
+  // hid 16: every param packed; hid 2100: fc1.weight (8 x 2100) is above PACK_MAX_ELEMENTS and stays separate.
+  for (const [dtype, hid] of [['float32', HID], ['float64', HID], ['float32', 2100]]) {
+    for (const optimizer of optimizers) {
+      const spec = { ...mlpSpec(dtype, { dropoutRate: 0.1, optimizer, hid }), clipGradNorm: 0.5 };
+      spec.params[2] = { ...spec.params[2], frozen: true }; // a frozen param stays a separate input
+      const c = compileTraining(spec);
+      const L = c.packed, sig = c.signature, Arr = dtype === 'float32' ? Float32Array : Float64Array;
+      const packedNames = new Set(L.params.map((p) => p.name));
+      assert.equal(packedNames.has('fc1.weight'), hid * DIM <= PACK_MAX_ELEMENTS);
+      assert.equal(L.size, L.params.reduce((a, p) => a + p.size, 0));
+      const plain = await session(c.trainModel), packed = await session(c.packedTrainModel());
+      const r = rng(5), B = 6;
+      const x = tensor(dtype, Arr.from(randn(r, B * DIM)), [B, DIM]);
+      const y = tensor('int64', BigInt64Array.from({ length: B }, (_, i) => BigInt(i % CLS)), [B]);
+      let params = c.initialParams(), state = c.initialState();
+      let flatParams = new Arr(L.size);
+      for (const p of L.params) flatParams.set(params[p.name], p.offset);
+      let flatState = Object.fromEntries(L.state.map((s) => [s.slot, new Arr(L.size)]));
+      for (let step = 1; step <= 3; step++) {
+        const common = { x, y, lr: tensor(dtype, Arr.of(optimizer.lr), []), step: tensor('int64', BigInt64Array.of(BigInt(step)), []), seed: tensor('int64', BigInt64Array.of(BigInt(step)), []) };
+        const a = await plain.run({
+          ...common,
+          ...Object.fromEntries(sig.params.map((p) => [p.name, tensor(dtype, params[p.name], p.shape)])),
+          ...Object.fromEntries(sig.state.map((s) => [s.name, tensor(dtype, state[s.name], s.shape)])),
+        });
+        const b = await packed.run({
+          ...common,
+          ...(L.size > 0 ? { [L.input]: tensor(dtype, flatParams, [L.size]) } : {}),
+          ...Object.fromEntries(L.state.map((s) => [s.input, tensor(dtype, flatState[s.slot], [L.size])])),
+          ...Object.fromEntries(sig.params.filter((p) => !packedNames.has(p.name)).map((p) => [p.name, tensor(dtype, params[p.name], p.shape)])),
+          ...Object.fromEntries(sig.state.filter((s) => !packedNames.has(s.param)).map((s) => [s.name, tensor(dtype, state[s.name], s.shape)])),
+        });
+        const what = `${dtype} hid ${hid} ${optimizer.type} step ${step}`;
+        assert.deepEqual(bits(b.loss.data), bits(a.loss.data), `${what} loss`);
+        assert.deepEqual(bits(b.grad_norm.data), bits(a.grad_norm.data), `${what} grad_norm`);
+        const at = (name) => L.params.find((q) => q.name === name);
+        for (const p of sig.params.filter((q) => q.trainable)) {
+          const q = at(p.name), got = q ? b[L.output].data.subarray(q.offset, q.offset + q.size) : b[p.output].data;
+          assert.deepEqual(bits(got), bits(a[p.output].data), `${what} ${p.name}`);
+        }
+        for (const s of sig.state) {
+          const q = at(s.param), got = q ? b[L.state.find((t) => t.slot === s.slot).output].data.subarray(q.offset, q.offset + q.size) : b[s.output].data;
+          assert.deepEqual(bits(got), bits(a[s.output].data), `${what} ${s.name}`);
+        }
+        params = { ...params, ...Object.fromEntries(sig.params.filter((p) => p.trainable).map((p) => [p.name, a[p.output].data])) };
+        state = Object.fromEntries(sig.state.map((s) => [s.name, a[s.output].data]));
+        if (L.size > 0) flatParams = b[L.output].data;
+        flatState = Object.fromEntries(L.state.map((s) => [s.slot, b[s.output].data]));
+      }
+      await plain.release();
+      await packed.release();
+    }
+  }
 });

@@ -193,6 +193,16 @@ export function concat(xs: Value[], axis: number): Value {
   return one(xs[0].graph, 'Concat', xs, xs[0].dtype, shape, { axis: attr.int(a) });
 }
 
+/**
+ * Split a 1-D tensor of static length into consecutive pieces of `sizes` (one node with
+ * several outputs: not taped, so gradients do not flow through it).
+ */
+export function split1d(x: Value, sizes: number[]): Value[] {
+  if (x.rank !== 1 || x.shape[0] !== sizes.reduce((a, b) => a + b, 0)) throw new Error(`Split: sizes [${sizes}] do not add up to ${x}`);
+  if (sizes.length === 1) return [x];
+  return x.graph.node('Split', [x, x.graph.ints(sizes)], sizes.map((n) => ({ dtype: x.dtype, shape: [n] })), { axis: attr.int(0) });
+}
+
 export interface SliceSpec { starts: number[]; ends: number[]; axes?: number[]; steps?: number[] }
 /** Slice with constant starts/ends/axes/steps (Python slice semantics, clamped). */
 export function slice(x: Value, s: SliceSpec): Value {

@@ -50,7 +50,12 @@ export interface UpdateResult {
 /** Scalars shared by all parameters (computed once per graph). */
 export interface Prepared {
   cfg: OptimizerConfig;
-  update(param: Value, grad: Value, state: Record<string, Value>, decay: boolean): UpdateResult;
+  /**
+   * `decay`: whether weight decay applies, or a bool mask shaped like `param` saying it
+   * per element (a packed vector of several parameters); masked-out elements get exactly
+   * the no-decay arithmetic.
+   */
+  update(param: Value, grad: Value, state: Record<string, Value>, decay: boolean | Value): UpdateResult;
 }
 
 export function prepareOptimizer(cfg: OptimizerConfig, h: Hyper): Prepared {
@@ -66,7 +71,8 @@ export function prepareOptimizer(cfg: OptimizerConfig, h: Hyper): Prepared {
     return {
       cfg,
       update(p, grad, s, decay) {
-        const p1 = shrink && decay ? op.mul(p, shrink) : p;
+        // A mask multiplies by exactly 1 where it is off (p * 1 === p, bit for bit).
+        const p1 = !shrink || decay === false ? p : decay === true ? op.mul(p, shrink) : op.mul(p, op.where(decay, shrink, 1));
         const m = op.add(op.mul(s.m, b1), op.mul(grad, 1 - b1));
         const v = op.add(op.mul(s.v, b2), op.mul(op.mul(grad, grad), 1 - b2));
         const denom = op.add(op.div(op.sqrt(v), bc2sqrt), eps);
@@ -79,7 +85,7 @@ export function prepareOptimizer(cfg: OptimizerConfig, h: Hyper): Prepared {
   return {
     cfg,
     update(p, grad, s, decay) {
-      let d = wd !== 0 && decay ? op.add(grad, op.mul(p, wd)) : grad;
+      let d = wd === 0 || decay === false ? grad : decay === true ? op.add(grad, op.mul(p, wd)) : op.where(decay, op.add(grad, op.mul(p, wd)), grad);
       const state: Record<string, Value> = {};
       if (mu > 0) {
         // Zero-initialised buffer: step 1 gives buf = d, as PyTorch's first step.

@@ -32,11 +32,19 @@ function shared<T>(Ctor: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: num
 
 /** NaN/Infinity anywhere in a[0, n) is an error naming its row and column. */
 function checkFinite(a: FloatArray, n: number, width: number, name: string): void {
-  // One branch-free pass (v * 0 is NaN exactly for NaN and ±Infinity), then locate.
-  let acc = 0;
-  for (let i = 0; i < n; i++) acc += a[i] * 0;
-  if (acc === 0) return;
-  for (let i = 0; i < n; i++) {
+  // One branch-free pass (v * 0 is NaN exactly for NaN and ±Infinity), then locate. Four
+  // accumulators: one would chain every add on the previous one's latency (this check is
+  // on the per-step path: 25600 values per step of a 100-input MLP at batch 256).
+  let a0 = 0, a1 = 0, a2 = 0, a3 = 0, i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a0 += a[i] * 0;
+    a1 += a[i + 1] * 0;
+    a2 += a[i + 2] * 0;
+    a3 += a[i + 3] * 0;
+  }
+  for (; i < n; i++) a0 += a[i] * 0;
+  if (a0 + a1 + a2 + a3 === 0) return;
+  for (i = 0; i < n; i++) {
     const v = a[i];
     if (v - v !== 0) throw new UsageError(`${name} has ${v} at row ${Math.floor(i / width)}, column ${i % width}`);
   }

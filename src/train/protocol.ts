@@ -1,5 +1,6 @@
 /** Messages between the Trainer (main thread) and its worker (ORT sessions). */
 import type { FloatArray, FloatDType } from '../graph/dtype.js';
+import type { PackedLayout } from '../graph/compile.js';
 import type { Device, LossName } from './config.js';
 import type { Dataset } from './data.js';
 import type { Schedule } from './schedule.js';
@@ -20,7 +21,9 @@ export interface Counters {
 
 export interface InitMsg {
   cmd: 'init';
+  /** The packed train step (CompiledTraining.packedTrainModel), laid out by `packed`. */
   trainModel: Uint8Array;
+  packed: PackedLayout;
   evalModel: Uint8Array;
   gradModel: Uint8Array | null;
   applyModel: Uint8Array | null;
@@ -40,7 +43,7 @@ export interface InitMsg {
   /** The train / grad / eval models take per-example weights 'w' [B]. */
   sampleWeights: boolean;
   params: { name: string; shape: number[]; trainable: boolean; output?: string }[];
-  state: { name: string; shape: number[]; output: string }[];
+  state: { name: string; param: string; slot: string; shape: number[]; output: string }[];
   grads: { param: string; shape: number[]; input: string; output: string }[];
   initParams: Record<string, FloatArray>;
   initState: Record<string, FloatArray>;
@@ -83,10 +86,7 @@ export const FAST = {
 } as const;
 export const CHANNEL_BYTES = 128;
 
-/** Atomics.waitAsync (Node >= 16; not in this TypeScript lib target). */
-export const waitAsync = (Atomics as unknown as {
-  waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
-}).waitAsync;
+export { waitAsync } from '../wait-async.js';
 
 export interface FitMsg {
   cmd: 'fit';

@@ -190,7 +190,8 @@ export class Trainer extends EventEmitter {
     const c = this.compiled, sig = c.signature;
     const init: InitMsg = {
       cmd: 'init',
-      trainModel: c.trainModel,
+      trainModel: c.packedTrainModel(),
+      packed: c.packed,
       evalModel: c.evalModel,
       gradModel: c.accumulation?.gradModel ?? null,
       applyModel: c.accumulation?.applyModel ?? null,
@@ -208,7 +209,7 @@ export class Trainer extends EventEmitter {
       seedInput: sig.seed !== null,
       sampleWeights: this.run.sampleWeights,
       params: sig.params.map((p) => ({ name: p.name, shape: p.shape, trainable: p.trainable, output: p.output })),
-      state: sig.state.map((s) => ({ name: s.name, shape: s.shape, output: s.output })),
+      state: sig.state.map((s) => ({ name: s.name, param: s.param, slot: s.slot, shape: s.shape, output: s.output })),
       grads: c.accumulation?.grads ?? [],
       initParams: params,
       initState: state,

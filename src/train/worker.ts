@@ -5,7 +5,11 @@
  * Buffers: two sets of parameter + state arrays with ort.Tensors over them created
  * once. Step k feeds set `cur` and writes the updated values into the pre-allocated
  * output tensors of set 1 - cur, then flips `cur`: no buffer is ever both input and
- * output of one run, and nothing is allocated per step. Frozen parameters (never
+ * output of one run, and nothing is allocated per step. The train model is the packed
+ * one (CompiledTraining.packedTrainModel: a few tensors instead of three per parameter),
+ * so each set holds one vector of the small trainable params and one per state slot, and
+ * their per-parameter arrays (eval, accumulation, state exchange) are views into them;
+ * large params and their state have arrays of their own. Frozen parameters (never
  * written) share one array. Batches are gathered from the shared dataset into
  * worker-owned buffers (ORT cannot wrap shared memory).
  *
@@ -23,7 +27,7 @@ import { type Counters, type EvalResult, type FitMsg, type FitResult, type InitM
 import type { Dataset } from './data.js';
 import { lrAt } from './schedule.js';
 import { permutation } from './shuffle.js';
-import { openSessions } from './sessions.js';
+import { type Session, openSessions } from './sessions.js';
 
 const port = parentPort!;
 const post = (m: Reply) => port.postMessage(m);
@@ -31,15 +35,19 @@ const post = (m: Reply) => port.postMessage(m);
 type Feeds = Record<string, ort.Tensor>;
 
 interface BufferSet {
+  /** By name; packed ones (CompiledTraining.packed) are views into this set's packed params vector. */
   params: Record<string, FloatArray>;
+  /** By state name; those of packed params are views into this set's packed vector of their slot. */
   state: Record<string, FloatArray>;
-  /** Inputs of the train model (all params + state). */
-  feeds: Feeds;
+  /** This set's params and state as inputs of the (packed) train model: packed vectors, large and frozen params. */
+  stepIn: Feeds;
+  /** The same arrays as its outputs ('next/...'; frozen params are not outputs). */
+  stepOut: Feeds;
   /** Inputs of the eval and grad models (all params). */
   paramFeeds: Feeds;
   /** Inputs of the apply model (trainable params + state). */
   applyFeeds: Feeds;
-  /** Pre-allocated outputs 'next/...' writing into this set. */
+  /** Pre-allocated outputs 'next/...' of the apply model writing into this set. */
   fetches: Feeds;
   /** Train model feeds reading this set (batch tensors set per step) and fetches writing the other set. */
   trainFeeds: Feeds;
@@ -49,10 +57,10 @@ interface BufferSet {
 class Engine {
   readonly cfg: InitMsg;
   readonly Arr: Float32ArrayConstructor | Float64ArrayConstructor;
-  train!: ort.InferenceSession;
-  eval!: ort.InferenceSession;
-  grad: ort.InferenceSession | null = null;
-  apply: ort.InferenceSession | null = null;
+  train!: Session;
+  eval!: Session;
+  grad: Session | null = null;
+  apply: Session | null = null;
   sets: BufferSet[] = [];
   cur = 0;
   /** Gradient accumulators (two sets, like the parameters). */
@@ -89,25 +97,45 @@ class Engine {
     this.wb = new this.Arr(0);
     this.ensureBatch(cfg.batchSize);
     const frozen: Record<string, FloatArray> = {};
+    const L = cfg.packed, at = new Map(L.params.map((p) => [p.name, p]));
+    const view = (flat: FloatArray, name: string) => {
+      const { offset, size } = at.get(name)!;
+      return flat.subarray(offset, offset + size);
+    };
     for (let k = 0; k < 2; k++) {
-      const set: BufferSet = { params: {}, state: {}, feeds: {}, paramFeeds: {}, applyFeeds: {}, fetches: {}, trainFeeds: {}, trainFetches: {} };
+      const set: BufferSet = { params: {}, state: {}, stepIn: {}, stepOut: {}, paramFeeds: {}, applyFeeds: {}, fetches: {}, trainFeeds: {}, trainFetches: {} };
+      /** A train model input/output pair over one array of this set. */
+      const io = (a: FloatArray, shape: number[], input: string, output: string | undefined): ort.Tensor => {
+        const t = new ort.Tensor(cfg.dtype, a, shape);
+        set.stepIn[input] = t;
+        if (output !== undefined) set.stepOut[output] = t;
+        return t;
+      };
+      const packed = (input: string, output: string): FloatArray => {
+        const a = new this.Arr(L.size);
+        if (L.size > 0) io(a, [L.size], input, output);
+        return a;
+      };
+      const numel = (shape: number[]) => shape.reduce((x, y) => x * y, 1);
+      const flatParams = packed(L.input, L.output);
       for (const p of cfg.params) {
-        const n = p.shape.reduce((a, b) => a * b, 1);
-        const a = p.trainable ? new this.Arr(n) : (frozen[p.name] ??= new this.Arr(n));
+        let a: FloatArray, t: ort.Tensor;
+        if (at.has(p.name)) t = new ort.Tensor(cfg.dtype, (a = view(flatParams, p.name)), p.shape);
+        else if (p.trainable) t = io((a = new this.Arr(numel(p.shape))), p.shape, p.name, p.output);
+        else t = io((a = frozen[p.name] ??= new this.Arr(numel(p.shape))), p.shape, p.name, undefined);
         set.params[p.name] = a;
-        const t = new ort.Tensor(cfg.dtype, a, p.shape);
-        set.feeds[p.name] = t;
         set.paramFeeds[p.name] = t;
         if (p.trainable) {
           set.applyFeeds[p.name] = t;
           set.fetches[p.output!] = t;
         }
       }
+      const slots = Object.fromEntries(L.state.map((s) => [s.slot, packed(s.input, s.output)]));
       for (const s of cfg.state) {
-        const a = new this.Arr(s.shape.reduce((x, y) => x * y, 1));
+        let a: FloatArray, t: ort.Tensor;
+        if (at.has(s.param)) t = new ort.Tensor(cfg.dtype, (a = view(slots[s.slot], s.param)), s.shape);
+        else t = io((a = new this.Arr(numel(s.shape))), s.shape, s.name, s.output);
         set.state[s.name] = a;
-        const t = new ort.Tensor(cfg.dtype, a, s.shape);
-        set.feeds[s.name] = t;
         set.applyFeeds[s.name] = t;
         set.fetches[s.output] = t;
       }
@@ -115,8 +143,8 @@ class Engine {
     }
     for (let k = 0; k < 2; k++) {
       const set = this.sets[k];
-      set.trainFeeds = { ...this.batchFeeds(0, cfg.batchSize), lr: this.lrT, step: this.stepT, ...(cfg.seedInput ? { seed: this.seedT } : {}), ...set.feeds };
-      set.trainFetches = { loss: this.lossT, grad_norm: this.normT, ...this.sets[1 - k].fetches };
+      set.trainFeeds = { ...this.batchFeeds(0, cfg.batchSize), lr: this.lrT, step: this.stepT, ...(cfg.seedInput ? { seed: this.seedT } : {}), ...set.stepIn };
+      set.trainFetches = { loss: this.lossT, grad_norm: this.normT, ...this.sets[1 - k].stepOut };
     }
     if (cfg.accumulation > 1) {
       for (let k = 0; k < 2; k++) {
@@ -294,7 +322,7 @@ class Engine {
   async evaluate(d: Dataset, wantLogits: boolean, labels: boolean): Promise<EvalResult> {
     const c = this.cfg, O = c.outputs;
     const chunk = Math.max(c.batchSize, 256);
-    const fetch = ['loss', ...(labels && c.loss === 'softmax_cross_entropy' ? ['accuracy'] : []), ...(wantLogits ? ['logits'] : [])];
+    const fetch: Record<string, null> = { loss: null, ...(labels && c.loss === 'softmax_cross_entropy' ? { accuracy: null } : {}), ...(wantLogits ? { logits: null } : {}) };
     const logits = wantLogits ? new this.Arr(d.n * O) : undefined;
     let loss = 0, acc = 0, total = 0;
     for (let s = 0; s < d.n; s += chunk) {
@@ -410,8 +438,9 @@ async function handle(msg: Request): Promise<unknown> {
     case 'evaluate':
       return e.evaluate(msg.data, msg.logits, msg.labels);
     case 'getState': {
-      const set = e.sets[e.cur];
-      return { params: set.params, state: set.state };
+      // Copies: posting a view would clone its whole packed vector.
+      const set = e.sets[e.cur], copy = (r: Record<string, FloatArray>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.slice()]));
+      return { params: copy(set.params), state: copy(set.state) };
     }
     case 'setState':
       e.setState(msg.params, msg.state);
