@@ -20,3 +20,35 @@ export async function acceptedPerSecond(task, { n, workers, kernel, iterations =
 export function fmtRate(r) {
   return `${(r / 1e6).toFixed(1)} M/s`;
 }
+
+const median = (a) => {
+  const s = [...a].sort((x, y) => x - y), m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/**
+ * One worker against `workers` workers on the same task, alternating in `rounds` rounds (each
+ * round: three calls of each, in alternating order) so both see the same machine load. Returns
+ * the median rates and the median and range of the per-round speed-ups.
+ */
+export async function workerScaling(task, { n, workers, kernel, rounds = 7 }) {
+  const out = new Float64Array(n);
+  const once = async (w) => {
+    const t0 = performance.now();
+    await sample({ target: task.target, proposal: task.proposal, M: task.M, n, seed: 7, workers: w, kernel, out });
+    return performance.now() - t0;
+  };
+  for (let i = 0; i < 2; i++) await once(1), await once(workers); // warm-up: pool start, pages
+  const one = [], many = [], ratios = [];
+  for (let r = 0; r < rounds; r++) {
+    const a = [], b = [];
+    for (let k = 0; k < 3; k++) {
+      if ((r + k) % 2) a.push(await once(1)), b.push(await once(workers));
+      else b.push(await once(workers)), a.push(await once(1));
+    }
+    one.push(median(a));
+    many.push(median(b));
+    ratios.push(median(a) / median(b));
+  }
+  return { one: n / (median(one) / 1000), many: n / (median(many) / 1000), ratio: median(ratios), lo: Math.min(...ratios), hi: Math.max(...ratios) };
+}

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { closePools, nativeInfo } from '../dist/index.js';
 import { tasks } from './tasks.js';
-import { acceptedPerSecond, fmtRate } from './measure.js';
+import { acceptedPerSecond, fmtRate, workerScaling } from './measure.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const n = Number(process.env.BENCH_N ?? 1e6);
@@ -46,9 +46,9 @@ for (const task of tasks) {
   const t = targets[task.name];
   const want = Object.entries(t).map(([k, v]) => `${v}x ${k === 'numpy' ? 'numpy' : k.split(':')[1]}`).join(', ');
   console.log(`| ${task.name} | ${fmtRate(ours)} | ${fmtRate(np)} | ${(ours / np).toFixed(2)}x | ${best ? `${best[0].slice(6)} ${fmtRate(best[1])}` : '-'} | ${best ? `${(ours / best[1]).toFixed(2)}x` : '-'} | ${want} |`);
-  if (cores > 1) scaling.push([task.name, ours, await acceptedPerSecond(task, { n, workers: cores, kernel })]);
+  if (cores > 1) scaling.push([task.name, await workerScaling(task, { n, workers: cores, kernel })]);
 }
 if (scaling.length) {
-  console.log(`\nall cores (${cores}) vs one worker: ${scaling.map(([k, a, b]) => `${k} ${(b / a).toFixed(2)}x`).join(', ')} (target >= 1.8x)`);
+  console.log(`\nall cores (${cores}) vs one worker, median of alternating rounds (range): ${scaling.map(([k, s]) => `${k} ${s.ratio.toFixed(2)}x (${s.lo.toFixed(2)}-${s.hi.toFixed(2)})`).join(', ')} (target >= 1.8x)`);
 }
 await closePools();

@@ -1,12 +1,17 @@
 /**
  * The block scheduler. A run is cut into fixed-size blocks; block b draws from stream b of the
- * seed, so what a block accepts is a pure function of (seed, job, b). Blocks run on the calling
- * thread (one worker) or on the Piscina pool, finish in any order, and are yielded strictly in
- * block order: output is identical whatever the number of workers.
+ * seed, so what a block accepts is a pure function of (seed, job, b). With one worker every
+ * block runs on the calling thread; with w workers the calling thread is one of them and w - 1
+ * Piscina workers claim blocks beside it from a shared ring (ring.ts). Blocks finish in any
+ * order and are yielded strictly in block order: output is identical whatever the number of
+ * workers.
  */
 import type { Kernel } from './kernel-types.js';
 import type { Plan } from './resolve.js';
 import { runOnPool } from './pool.js';
+import { CTL, STATS, claimBlock, ctlBytes, type RingBuffers } from './ring.js';
+import { waitAsync } from '../wait-async.js';
+import type { ClaimTask } from './worker.js';
 
 export interface BlockResult {
   block: number;
@@ -28,25 +33,16 @@ export interface ScheduleOptions {
   wanted: () => number;
   signal?: AbortSignal;
   /**
-   * The caller's output and how many rows it holds so far: one worker then lets the kernel
-   * write straight into it while a whole block fits (the kernel needs room for every proposal
-   * of the block), saving a copy per block.
+   * The caller's output and how many rows it holds so far: a block the calling thread runs
+   * when every earlier block has been yielded is written straight into it while a whole block
+   * fits (the kernel needs room for every proposal of the block), saving a copy.
    */
   direct?: { out: Float64Array; filledRows: () => number };
 }
 
-/** Slots are reused across blocks and calls: first touch of fresh pages is slow on these VMs. */
-const freeShared = new Map<number, SharedArrayBuffer[]>();
+/** Local slots are reused across calls: first touch of fresh pages is slow on these VMs. */
 const freeLocal = new Map<number, Float64Array[]>();
 
-function takeShared(bytes: number): SharedArrayBuffer {
-  return freeShared.get(bytes)?.pop() ?? new SharedArrayBuffer(bytes);
-}
-function giveShared(buf: SharedArrayBuffer): void {
-  const list = freeShared.get(buf.byteLength) ?? [];
-  if (list.length < 16) list.push(buf);
-  freeShared.set(buf.byteLength, list);
-}
 function takeLocal(len: number): Float64Array {
   return freeLocal.get(len)?.pop() ?? new Float64Array(len);
 }
@@ -61,156 +57,213 @@ function abortError(signal: AbortSignal): Error {
   return r instanceof Error ? r : new Error('sampling aborted');
 }
 
-/** One worker: every block on the calling thread, yielding to the event loop between blocks. */
-async function* inline(o: ScheduleOptions): AsyncGenerator<BlockResult> {
+/** Runs one block on the calling thread; a JS log-density target goes propose, fn, accept. */
+function blockRunner(o: ScheduleOptions): (block: number, dest: Float64Array) => Float64Array {
   const { plan, kernel, seed, blockSize } = o;
-  const d = plan.d;
-  const slot = takeLocal(blockSize * d);
   const ext = plan.external;
-  const scratch = ext ? { xs: new Float64Array(blockSize * d), logq: new Float64Array(blockSize), logp: new Float64Array(blockSize) } : null;
+  if (!ext) return (block, dest) => kernel.sampleBlock(plan.job, seed, block, blockSize, dest);
+  const fn = ext.fn;
+  if (!fn) throw new Error('internal: external target without a function');
+  const xs = new Float64Array(blockSize * plan.d), logq = new Float64Array(blockSize), logp = new Float64Array(blockSize);
+  return (block, dest) => {
+    kernel.proposeBlock(plan.job, seed, block, blockSize, xs, logq);
+    fn(xs, logp, plan.d);
+    return kernel.acceptBlock(plan.job, seed, block, xs, logq, logp, dest);
+  };
+}
+
+/** Where the calling thread writes block `block`: straight into the caller's output when it is next in order and fits. */
+function directDest(o: ScheduleOptions): Float64Array | null {
+  if (!o.direct) return null;
+  const at = o.direct.filledRows() * o.plan.d;
+  return o.direct.out.length - at >= o.blockSize * o.plan.d ? o.direct.out.subarray(at) : null;
+}
+
+/** Let timers, abort signals and progress output run every few blocks. */
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+
+/** One worker: every block on the calling thread. */
+async function* inline(o: ScheduleOptions): AsyncGenerator<BlockResult> {
+  const d = o.plan.d;
+  const slot = takeLocal(o.blockSize * d);
+  const run = blockRunner(o);
   try {
     for (let block = 0; block < o.maxBlocks && o.wanted() > 0; block++) {
       if (o.signal?.aborted) throw abortError(o.signal);
-      const at = o.direct ? o.direct.filledRows() * d : 0;
-      const dest = o.direct && o.direct.out.length - at >= blockSize * d ? o.direct.out.subarray(at) : slot;
-      let stats: Float64Array;
-      if (ext && scratch) {
-        kernel.proposeBlock(plan.job, seed, block, blockSize, scratch.xs, scratch.logq);
-        if (ext.fn) ext.fn(scratch.xs, scratch.logp, d);
-        stats = kernel.acceptBlock(plan.job, seed, block, scratch.xs, scratch.logq, scratch.logp, dest);
-      } else {
-        stats = kernel.sampleBlock(plan.job, seed, block, blockSize, dest);
-      }
+      const dest = directDest(o) ?? slot;
+      const stats = run(block, dest);
       yield { block, rows: dest.subarray(0, stats[0] * d), stats };
-      // Let timers, abort signals and progress output run between blocks.
-      if ((block & 7) === 7) await new Promise<void>((r) => setImmediate(r));
+      if ((block & 7) === 7) await yieldToEventLoop();
     }
   } finally {
     giveLocal(slot);
   }
 }
 
-/** Most blocks one pool task runs: amortizes the ~0.1 ms message round trip per task. */
-const MAX_BLOCKS_PER_TASK = 16;
+/** Ring slots per worker: how far the claims may run ahead of the blocks yielded. */
+const SLOTS_PER_WORKER = 4;
 
-/** A task's shared output: `count` regions of blockSize * d numbers, freed with its last block. */
-interface TaskSlot {
-  buf: SharedArrayBuffer;
-  unyielded: number;
+/** Rings are reused across calls, keyed by their shape (fresh pages are slow to touch here). */
+const freeRings = new Map<string, RingBuffers[]>();
+
+function takeRing(slots: number, slotBytes: number): RingBuffers {
+  const ring = freeRings.get(`${slots}x${slotBytes}`)?.pop() ?? {
+    slots,
+    ctl: new SharedArrayBuffer(ctlBytes(slots)),
+    stats: new SharedArrayBuffer(slots * STATS * 8),
+    rows: new SharedArrayBuffer(slots * slotBytes),
+  };
+  const ctl = new Int32Array(ring.ctl);
+  ctl.fill(0);
+  ctl.fill(-1, CTL.TAGS);
+  return ring;
+}
+
+function giveRing(ring: RingBuffers, slotBytes: number): void {
+  const key = `${ring.slots}x${slotBytes}`;
+  const list = freeRings.get(key) ?? [];
+  if (list.length < 2) list.push(ring);
+  freeRings.set(key, list);
 }
 
 /**
- * Many workers: tasks of consecutive blocks in flight on the pool, results re-ordered by block
- * index. A task runs several blocks (more early on, one at a time near the end) so that message
- * overhead stays small without coarsening the blocks themselves, which are the unit of
- * reproducibility.
+ * Many workers: the calling thread and workers - 1 pool workers claim blocks from a shared
+ * ring (ring.ts). Between its own blocks the calling thread yields finished blocks in block
+ * order and moves the claim limit forward. Working rather than waiting on the calling thread
+ * matters on small machines: a thread that only waits for workers and copies their rows is
+ * one more thread than there are cores, and the OS may not run it for a millisecond or more.
+ * The limit also stops at the blocks expected to cover what is still wanted, so that little
+ * work is wasted past the end; when the estimate falls short, pool tasks are started again.
  */
 async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   const { plan, kernel, seed, blockSize, workers } = o;
   const d = plan.d;
-  const blockNumbers = blockSize * d;
   const ext = plan.external;
   if (ext && !ext.module) throw new Error('internal: function targets run inline');
-  const window = workers * 2;
-  const pending = new Set<Promise<void>>();
-  /** finished blocks not yet yielded */
-  const done = new Map<number, { stats: Float64Array; slot: TaskSlot; offset: number }>();
-  const live = new Set<TaskSlot>();
-  // In-flight tasks are never cancelled: Piscina terminates a worker whose running task is
-  // aborted (and the native module then reloads in a fresh thread). At most 2 tasks per worker
-  // are in flight, so waiting for them when the caller stops is cheap.
+  const helpers = workers - 1;
+  const slotBytes = blockSize * d * 8;
+  const slots = SLOTS_PER_WORKER * workers;
+  const ring = takeRing(slots, slotBytes);
+  const ctl = new Int32Array(ring.ctl);
+  const stats = new Float64Array(ring.stats);
+  const run = blockRunner(o);
+  const task: ClaimTask = {
+    kernel: kernel.name, job: plan.job, seed, nProposals: blockSize, d, slots,
+    ctl: ring.ctl, stats: ring.stats, rows: ring.rows, external: ext ? ext.module : null,
+  };
 
-  let next = 0; // next block to dispatch
+  // In-flight tasks are never cancelled (Piscina terminates a worker whose running task is
+  // aborted): stopping sets STOP, and the tasks return after their current block.
+  const running = new Set<Promise<void>>();
+  const failed: { error?: unknown; happened: boolean } = { happened: false };
+  // Resolved (and replaced) whenever a task settles, to wake the wait below.
+  let settled!: () => void;
+  let taskSettled = new Promise<void>((r) => (settled = r));
+
   let emit = 0; // next block to yield
-  let acceptedAhead = 0; // accepted in finished-but-not-yielded blocks
-  let inFlightBlocks = 0;
-  // Running acceptance-rate estimate for dispatch decisions; before any block returns, 1/M for
-  // normalized targets, else 1 (optimistic: small first tasks rather than wasted blocks).
+  let ownBlocks = 0;
+  // Acceptance-rate estimate for the claim limit; before any block is seen, 1/M for
+  // normalized targets, else 1 (optimistic: a short first limit rather than wasted blocks).
   let rate = plan.expectedRate ?? 1;
   let seenProposals = 0;
   let seenAccepted = 0;
-  // Set by a failed task (a closure, so kept in an object the compiler does not narrow).
-  const failed: { error?: unknown; happened: boolean } = { happened: false };
 
-  const dispatch = (count: number) => {
-    const first = next;
-    next += count;
-    inFlightBlocks += count;
-    // Every slot has room for the largest task, so slots of any task size are reused.
-    const slot: TaskSlot = { buf: takeShared(MAX_BLOCKS_PER_TASK * blockNumbers * 8), unyielded: count };
-    live.add(slot);
-    const p = runOnPool(workers, {
-      kernel: kernel.name,
-      job: plan.job,
-      seed,
-      block: first,
-      count,
-      nProposals: blockSize,
-      d,
-      slot: slot.buf,
-      external: ext ? ext.module : null,
-    }).then(
-      (stats) => {
-        inFlightBlocks -= count;
-        for (let i = 0; i < count; i++) {
-          const st = stats.subarray(5 * i, 5 * i + 5);
-          done.set(first + i, { stats: st, slot, offset: i * blockNumbers });
-          acceptedAhead += st[0];
-          seenAccepted += st[0];
-          seenProposals += st[1];
-        }
-        if (seenAccepted > 0) rate = seenAccepted / seenProposals;
-      },
-      (error: unknown) => {
-        inFlightBlocks -= count;
-        if (!failed.happened) Object.assign(failed, { error, happened: true });
-      },
-    );
-    pending.add(p);
-    void p.finally(() => pending.delete(p));
+  /** Moves LIMIT to the blocks expected to cover what is wanted, within the ring and budget. */
+  const setLimit = () => {
+    const wanted = o.wanted();
+    const perBlock = Math.max(1, blockSize * rate);
+    // No slack: a block past the end is wasted work, while a block short is just claimed by
+    // the calling thread once the limit moves on.
+    const need = Number.isFinite(wanted) ? Math.ceil(wanted / perBlock) : Infinity;
+    Atomics.store(ctl, CTL.LIMIT, Math.min(emit + slots, emit + need, o.maxBlocks));
   };
 
-  const release = (slot: TaskSlot) => {
-    if (--slot.unyielded === 0) {
-      live.delete(slot);
-      giveShared(slot.buf);
+  /** Starts pool tasks until every pool worker has one or nothing is left to claim. */
+  const startTasks = () => {
+    const claimable = Atomics.load(ctl, CTL.LIMIT) - Atomics.load(ctl, CTL.NEXT);
+    for (let k = running.size; k < Math.min(helpers, claimable); k++) {
+      const p = runOnPool(helpers, task).then(
+        () => undefined,
+        (error: unknown) => {
+          if (!failed.happened) Object.assign(failed, { error, happened: true });
+        },
+      );
+      running.add(p);
+      void p.finally(() => {
+        running.delete(p);
+        settled();
+        taskSettled = new Promise<void>((r) => (settled = r));
+      });
     }
   };
 
   try {
+    setLimit();
+    startTasks();
     while (true) {
       if (o.signal?.aborted) throw abortError(o.signal);
       if (failed.happened) throw failed.error;
-      // Keep the pool busy while the blocks in flight are not expected to cover what is wanted.
-      while (pending.size < window && next < o.maxBlocks && o.wanted() > 0) {
-        const perBlock = Math.max(1, blockSize * rate);
-        const missing = o.wanted() - acceptedAhead - inFlightBlocks * perBlock * 0.8;
-        if (missing <= 0 && pending.size > 0) break;
-        const blocksNeeded = Math.max(1, Math.ceil(missing / perBlock));
-        const count = Math.min(MAX_BLOCKS_PER_TASK, o.maxBlocks - next, Math.max(1, Math.floor(blocksNeeded / (2 * workers))));
-        dispatch(count);
-      }
-      const ready = done.get(emit);
-      if (ready) {
-        done.delete(emit);
-        acceptedAhead -= ready.stats[0];
-        try {
-          yield { block: emit, rows: new Float64Array(ready.slot.buf, ready.offset * 8, ready.stats[0] * d), stats: ready.stats };
-        } finally {
-          release(ready.slot);
-        }
+      const bell = Atomics.load(ctl, CTL.DONE);
+      const s = emit % slots;
+      if (Atomics.load(ctl, CTL.TAGS + s) === emit) {
+        const st = stats.subarray(s * STATS, s * STATS + STATS);
+        seenAccepted += st[0];
+        seenProposals += st[1];
+        if (seenAccepted > 0) rate = seenAccepted / seenProposals;
+        yield { block: emit, rows: new Float64Array(ring.rows, s * slotBytes, st[0] * d), stats: st };
         emit++;
         if (o.wanted() <= 0) return;
+        setLimit();
+        startTasks();
         continue;
       }
-      if (pending.size === 0) return; // budget exhausted
-      await Promise.race(pending);
+      // Block `emit` is not done yet: run a block here rather than wait.
+      const b = claimBlock(ctl);
+      if (b >= 0) {
+        // The next block in order, with every earlier one yielded, can go straight to the caller.
+        const direct = b === emit ? directDest(o) : null;
+        const dest = direct ?? new Float64Array(ring.rows, (b % slots) * slotBytes, blockSize * d);
+        const st = run(b, dest);
+        if (direct) {
+          seenAccepted += st[0];
+          seenProposals += st[1];
+          rate = seenAccepted > 0 ? seenAccepted / seenProposals : rate;
+          yield { block: emit, rows: direct.subarray(0, st[0] * d), stats: st };
+          emit++;
+          if (o.wanted() <= 0) return;
+          setLimit();
+          startTasks();
+        } else {
+          stats.set(st, (b % slots) * STATS);
+          Atomics.store(ctl, CTL.TAGS + (b % slots), b);
+          Atomics.add(ctl, CTL.DONE, 1);
+        }
+        if ((++ownBlocks & 7) === 0) await yieldToEventLoop();
+        continue;
+      }
+      if (running.size === 0) {
+        // Nothing runs and block `emit` is not done: either the budget is spent, or the
+        // claims stopped at the limit and must go on.
+        if (Atomics.load(ctl, CTL.NEXT) >= o.maxBlocks) return;
+        setLimit();
+        startTasks();
+        if (Atomics.load(ctl, CTL.NEXT) >= Atomics.load(ctl, CTL.LIMIT)) throw new Error('internal: pooled sampling stalled');
+        continue;
+      }
+      const w = waitAsync(ctl, CTL.DONE, bell);
+      if (w.async) await Promise.race([w.value, taskSettled]);
     }
   } finally {
-    // Blocks still in flight are not needed; wait for them so that no worker writes into a
-    // slot after it is handed out again.
-    await Promise.allSettled([...pending]);
-    for (const slot of live) giveShared(slot.buf);
+    Atomics.store(ctl, CTL.STOP, 1);
+    // Release this run's pending doorbell waits, then let the tasks finish their current
+    // block (or start, see STOP and return) before the ring is reused. Waiting here also keeps
+    // the pool clean for the next run: Piscina hands a worker its next task only after this
+    // thread has processed the previous task's completion, and the next run keeps this thread
+    // busy with blocks, so a task left behind would hold the worker off for most of that run.
+    Atomics.add(ctl, CTL.DONE, 1);
+    Atomics.notify(ctl, CTL.DONE);
+    await Promise.allSettled([...running]);
+    giveRing(ring, slotBytes);
   }
 }
 

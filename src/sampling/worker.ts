@@ -1,21 +1,22 @@
 /**
- * Piscina worker: runs one block of a sampling job and writes the accepted rows into the shared
- * slot the main thread handed over (slots are reused across blocks and calls, so no fresh pages
- * are touched per block). Returns the block's stats.
+ * Piscina worker: one task per worker per pooled run. It claims blocks from the run's shared
+ * ring (ring.ts) until none is left below the claim limit, writing each block's accepted rows
+ * and stats into the block's ring slot. Returns how many blocks it ran.
  */
 import { kernelByName } from './kernel.js';
 import { importLogDensity, type LogDensityFn } from './resolve.js';
+import { claimBlock, publishBlock, STATS } from './ring.js';
 
-export interface BlockTask {
+export interface ClaimTask {
   kernel: 'native' | 'js';
   job: Float64Array;
   seed: number;
-  /** first block; the task runs blocks block .. block + count - 1 */
-  block: number;
-  count: number;
   nProposals: number;
   d: number;
-  slot: SharedArrayBuffer;
+  slots: number;
+  ctl: SharedArrayBuffer;
+  stats: SharedArrayBuffer;
+  rows: SharedArrayBuffer;
   external: { url: string; exportName: string } | null;
 }
 
@@ -29,33 +30,37 @@ function buffers(n: number, d: number) {
   return scratch;
 }
 
-/** Runs the task's blocks in order; block i's rows go to region i of the slot. */
-export default async function runBlocks(task: BlockTask): Promise<Float64Array> {
-  const kernel = kernelByName(task.kernel);
-  const per = task.nProposals * task.d;
-  const stats = new Float64Array(5 * task.count);
-  let fn: LogDensityFn | null = null;
-  if (task.external) {
-    const key = `${task.external.url}#${task.external.exportName}`;
-    fn = fns.get(key) ?? null;
-    if (!fn) {
-      fn = await importLogDensity(task.external.url, task.external.exportName);
-      fns.set(key, fn);
-    }
+async function externalFn(ext: NonNullable<ClaimTask['external']>): Promise<LogDensityFn> {
+  const key = `${ext.url}#${ext.exportName}`;
+  let fn = fns.get(key);
+  if (!fn) {
+    fn = await importLogDensity(ext.url, ext.exportName);
+    fns.set(key, fn);
   }
-  for (let i = 0; i < task.count; i++) {
-    const block = task.block + i;
-    const out = new Float64Array(task.slot, i * per * 8, per);
+  return fn;
+}
+
+export default async function claimBlocks(task: ClaimTask): Promise<number> {
+  const kernel = kernelByName(task.kernel);
+  const fn = task.external ? await externalFn(task.external) : null;
+  const ctl = new Int32Array(task.ctl);
+  const stats = new Float64Array(task.stats);
+  const per = task.nProposals * task.d;
+  let ran = 0;
+  for (let b = claimBlock(ctl); b >= 0; b = claimBlock(ctl), ran++) {
+    const s = b % task.slots;
+    const out = new Float64Array(task.rows, s * per * 8, per);
     let st: Float64Array;
     if (!fn) {
-      st = kernel.sampleBlock(task.job, task.seed, block, task.nProposals, out);
+      st = kernel.sampleBlock(task.job, task.seed, b, task.nProposals, out);
     } else {
       const { xs, logq, logp } = buffers(task.nProposals, task.d);
-      kernel.proposeBlock(task.job, task.seed, block, task.nProposals, xs, logq);
+      kernel.proposeBlock(task.job, task.seed, b, task.nProposals, xs, logq);
       fn(xs, logp, task.d);
-      st = kernel.acceptBlock(task.job, task.seed, block, xs, logq, logp, out);
+      st = kernel.acceptBlock(task.job, task.seed, b, xs, logq, logp, out);
     }
-    stats.set(st, 5 * i);
+    stats.set(st, s * STATS);
+    publishBlock(ctl, task.slots, b);
   }
-  return stats;
+  return ran;
 }

@@ -1,0 +1,78 @@
+// The pooled block scheduler: the calling thread and pool workers claim blocks from a shared
+// ring. Output must be the same bytes as one worker however the claims interleave: with a
+// slow consumer (the ring fills and pool tasks return, then restart), after an early stop
+// (tasks still finishing when the next run starts), with runs sharing the pool, and when a
+// worker fails.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sample, RejectionSampler, closePools } from '../dist/index.js';
+
+const T2 = { target: 'mixture(0.3*normal(-2,0.5), 0.7*normal(1.5,1))', proposal: 'normal(0,3)', M: 2.42 };
+const T1 = { target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576 };
+const bytes = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+test('workers 2, 3 and 5 give the bytes and stats of one worker', async () => {
+  for (const [task, n] of [[T1, 200000], [T2, 150000], [T2, 1000]]) {
+    const one = await sample({ ...task, n, seed: 11, workers: 1 });
+    for (const workers of [2, 3, 5]) {
+      const many = await sample({ ...task, n, seed: 11, workers });
+      assert.ok(bytes(one.samples).equals(bytes(many.samples)), `workers ${workers}, n ${n}`);
+      assert.deepEqual({ ...many.stats, seconds: 0, workers: 0 }, { ...one.stats, seconds: 0, workers: 0 });
+    }
+  }
+});
+
+test('a slow consumer: the ring fills, pool tasks return and restart, output unchanged', async () => {
+  const n = 400000;
+  const whole = await sample({ ...T1, n, seed: 3, workers: 1 });
+  const parts = [];
+  for await (const b of new RejectionSampler({ ...T1, n, seed: 3, workers: 3 }).batches()) {
+    parts.push(b);
+    await sleep(3); // workers run 12 slots ahead at most, then stop until the consumer catches up
+  }
+  assert.ok(parts.length > 12, `${parts.length} batches`);
+  assert.ok(bytes(whole.samples).equals(Buffer.concat(parts.map(bytes))));
+});
+
+test('an early stop, then at once another run on the same pool', async () => {
+  const ref = await sample({ ...T2, n: 300000, seed: 5, workers: 1 });
+  for (let i = 0; i < 3; i++) {
+    for await (const b of new RejectionSampler({ ...T2, seed: 99, workers: 2 }).batches()) {
+      assert.ok(b.length > 0);
+      break; // pool tasks are still claiming blocks of the endless stream
+    }
+    const again = await sample({ ...T2, n: 300000, seed: 5, workers: 2 });
+    assert.ok(bytes(ref.samples).equals(bytes(again.samples)));
+  }
+});
+
+test('concurrent runs share the pool and each gets its own output', async () => {
+  const seeds = [21, 22, 23];
+  const refs = await Promise.all(seeds.map((seed) => sample({ ...T1, n: 150000, seed, workers: 1 })));
+  const runs = await Promise.all(seeds.map((seed) => sample({ ...T1, n: 150000, seed, workers: 2 })));
+  runs.forEach((r, i) => assert.ok(bytes(refs[i].samples).equals(bytes(r.samples)), `seed ${seeds[i]}`));
+});
+
+test('a pool worker that throws fails the run with its error; the pool still works after', async () => {
+  const mod = new URL('./fixtures/logdensity.mjs', import.meta.url).href;
+  const base = { proposal: 'uniform(0,1)', M: 2.4576, n: 2_000_000, seed: 8 };
+  await assert.rejects(sample({ ...base, target: { module: mod, export: 'failsInWorkers' }, workers: 2 }), /worker density exploded/);
+  const a = await sample({ ...base, target: { module: mod, export: 'beta25' }, workers: 2 });
+  const b = await sample({ ...base, target: { module: mod, export: 'beta25' }, workers: 1 });
+  assert.ok(bytes(a.samples).equals(bytes(b.samples)));
+});
+
+test('abort mid-run rejects with the reason and leaves the pool usable', async () => {
+  const ac = new AbortController();
+  const run = sample({ ...T2, n: 5_000_000, seed: 1, workers: 2, signal: ac.signal });
+  setTimeout(() => ac.abort(new Error('stop now')), 5);
+  await assert.rejects(run, /stop now/);
+  const ref = await sample({ ...T2, n: 100000, seed: 6, workers: 1 });
+  const again = await sample({ ...T2, n: 100000, seed: 6, workers: 2 });
+  assert.ok(bytes(ref.samples).equals(bytes(again.samples)));
+});
+
+test('teardown', async () => {
+  await closePools();
+});
