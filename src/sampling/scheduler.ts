@@ -178,10 +178,13 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
     Atomics.store(ctl, CTL.LIMIT, Math.min(emit + slots, emit + need, o.maxBlocks));
   };
 
-  /** Starts pool tasks until every pool worker has one or nothing is left to claim. */
+  /**
+   * Starts pool tasks until every pool worker has one or the claimable blocks are covered (the
+   * calling thread takes one of them itself: a one-block run starts no task).
+   */
   const startTasks = () => {
     const claimable = Atomics.load(ctl, CTL.LIMIT) - Atomics.load(ctl, CTL.NEXT);
-    for (let k = running.size; k < Math.min(helpers, claimable); k++) {
+    for (let k = running.size; k < Math.min(helpers, claimable - 1); k++) {
       const p = runOnPool(helpers, task).then(
         () => undefined,
         (error: unknown) => {
