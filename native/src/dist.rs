@@ -113,6 +113,22 @@ fn wedge_test(t: &Zig, i: usize, z: f64, lhs: f64) -> bool {
     lhs < fm::exp(-0.5 * z * z)
 }
 
+/// The linear bounds of `wedge_test` without branches: (settled accept, settled reject) for
+/// a layer with kind != 0 (meaningless for kind 0).
+#[inline(always)]
+fn wedge_bounds(t: &Zig, i: usize, z: f64, lhs: f64) -> (bool, bool) {
+    let (a, b, fa, fb) = (t.x[i + 1], t.x[i], t.f[i + 1], t.f[i]);
+    let chord = fb + t.cs[i] * (b - z);
+    let ta = fa * (1.0 - a * (z - a));
+    let tb = fb * (1.0 + b * (b - z));
+    let convex = t.kind[i] == 1;
+    let tmax = if ta > tb { ta } else { tb };
+    let tmin = if ta < tb { ta } else { tb };
+    let lo = std::hint::select_unpredictable(convex, tmax, chord);
+    let hi = std::hint::select_unpredictable(convex, chord, tmin);
+    (lhs < lo * (1.0 - WEDGE_TOL), lhs > hi * (1.0 + WEDGE_TOL))
+}
+
 /// Built once per process with std's exp/ln/sqrt:
 /// ```text
 /// f = exp(-0.5 R R); X[0] = V / f; X[1] = R; X[256] = 0
@@ -248,8 +264,9 @@ const NBUF: usize = 512;
 /// Pass 1 runs the rectangle test on every prefetched u64 without branches
 /// (values written straight into `out`, misses marked in a bit mask); pass 2 walks the misses in
 /// order, running the slow path for each (which consumes the following u64s, the same ones
-/// scalar code would) and shifting later values down. A slow attempt consumes >= 2 u64s, so
-/// values only ever move left (the compaction is in place).
+/// scalar code would; the common wedge case is settled inline without branches), writing its
+/// value at the miss's own slot and marking the consumed slots dropped; one in-place
+/// compaction (`compact_kept`, vcompresspd on AVX-512) then removes the dropped slots.
 #[inline(always)]
 fn normal_fill_body(rng: &mut Stream, t: &Zig, out: &mut [f64], mu: f64, s: f64) {
     let n = out.len();
@@ -281,8 +298,13 @@ fn normal_fill_body(rng: &mut Stream, t: &Zig, out: &mut [f64], mu: f64, s: f64)
             k += m;
             continue;
         }
-        // pass 2: j = next unconsumed u64 of the block, w = values written for the block
-        let (mut j, mut w) = (0usize, 0usize);
+        // pass 2: the misses in order (j = next unconsumed u64 of the block); a miss's slow
+        // path consumes the u64s after it (the ones scalar code would), its value goes to the
+        // miss's own slot and the slots it consumed are marked dropped; then one compaction
+        // pass (from the first dropped slot) removes them
+        let mut drop = [0u64; NBUF / 64];
+        let mut first = m;
+        let mut j = 0usize;
         let words = (m + 63) / 64;
         let mut b = 0;
         while b < words {
@@ -297,26 +319,97 @@ fn normal_fill_body(rng: &mut Stream, t: &Zig, out: &mut [f64], mu: f64, s: f64)
                 continue;
             }
             let e = b * 64 + mw.trailing_zeros() as usize;
-            // values j..e are final: move them down to w
-            if w != j {
-                o.copy_within(j..e, w);
+            // the common case without branches (the layer kind and the wedge outcome are
+            // unpredictable): a layer > 0 with a wedge, buf[e + 1] its uniform, the linear
+            // bounds settle the test, and on a rejection the next attempt buf[e + 2] lies in
+            // its rectangle (pass 1 has its value in o): exactly what `std_normal_slow` does
+            // with these draws. Anything else takes `std_normal_slow`.
+            let bits = buf[e];
+            let i = (bits & 255) as usize;
+            let z = (bits >> 11) as f64 * (1.0 / 9007199254740992.0) * t.x[i];
+            let (acc, rej) = if e + 2 < m {
+                let u = crate::rng::u64_to_open01(buf[e + 1]);
+                wedge_bounds(t, i, z, t.f[i] + u * (t.f[i + 1] - t.f[i]))
+            } else {
+                (false, false)
+            };
+            let next_hit = e + 2 < m && (miss[(e + 2).min(m - 1) / 64] >> ((e + 2) % 64)) & 1 == 0;
+            let simple = (i != 0) & (t.kind[i] != 0) & (z >= t.x[i + 1]) & (acc | (rej & next_hit));
+            if simple {
+                let va = mu + s * zig_sign(z, bits);
+                o[e] = std::hint::select_unpredictable(acc, va, o[e + 2]);
+                drop[(e + 1) / 64] |= 1 << ((e + 1) % 64);
+                // (a rejection only when the accept bound did not settle it: wedge_test
+                // checks acceptance first)
+                drop[(e + 2) / 64] |= (!acc as u64) << ((e + 2) % 64);
+                j = e + 3 - acc as usize;
+                first = first.min(e + 1);
+                continue;
             }
-            w += e - j;
             let mut src = Prefetched { buf, pos: e + 1, rng: &mut *rng };
             let z = std_normal_slow(&mut src, t, buf[e]);
             j = src.pos;
-            o[w] = mu + s * z;
-            w += 1;
+            o[e] = mu + s * z;
+            let end = j.min(m);
+            if e + 1 < end && e + 1 < first {
+                first = e + 1;
+            }
+            for p in e + 1..end {
+                drop[p / 64] |= 1 << (p % 64);
+            }
             if j >= m {
                 break;
             }
         }
-        if j < m {
-            o.copy_within(j..m, w);
-            w += m - j;
-        }
+        let w = if first < m { compact_kept(o, first, &drop) } else { m };
         k += w;
     }
+}
+
+/// Removes the slots marked in `drop` from `o` (slots before `first` are not marked):
+/// in place, order kept; returns the number of slots left.
+#[inline(always)]
+fn compact_kept(o: &mut [f64], first: usize, drop: &[u64]) -> usize {
+    let m = o.len();
+    let mut c = first;
+    let mut p = first;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::rng::simd() == crate::rng::Simd::Avx512 && drop.len() * 64 >= m {
+            // SAFETY: the CPU has the features (checked above); drop covers the m slots
+            let (c8, p8) = unsafe { compact_kept_avx512(o.as_mut_ptr(), m, first, drop.as_ptr()) };
+            c = c8;
+            p = p8;
+        }
+    }
+    while p < m {
+        o[c] = o[p];
+        c += ((drop[p / 64] >> (p % 64)) & 1 == 0) as usize;
+        p += 1;
+    }
+    c
+}
+
+/// The 8-slot groups of `compact_kept` (from the group holding `first`): returns (slots
+/// kept so far, next slot).
+///
+/// # Safety
+/// AVX-512 CPU; `o` holds m doubles and `drop` ceil(m / 64) words.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,popcnt")]
+unsafe fn compact_kept_avx512(o: *mut f64, m: usize, first: usize, drop: *const u64) -> (usize, usize) {
+    use std::arch::x86_64::*;
+    let mut p = first & !7;
+    let mut c = p;
+    while p + 8 <= m {
+        let keep = !((*drop.add(p / 64) >> (p % 64)) as u8);
+        let v = _mm512_loadu_pd(o.add(p));
+        // c <= p: the full-vector store reaches at most the vector just loaded
+        _mm512_storeu_pd(o.add(c), _mm512_maskz_compress_pd(keep, v));
+        c += keep.count_ones() as usize;
+        p += 8;
+    }
+    (c, p)
 }
 
 /// Pass 1 of `normal_fill_body` on AVX-512 with the generator stepped inside the loop (its
@@ -371,11 +464,7 @@ fn fused_pass1(rng: &mut Stream, t: &Zig, buf: &mut [u64], o: &mut [f64], mu: f6
 #[allow(clippy::too_many_arguments)]
 unsafe fn zig_pass1_gen_avx512(st: &mut crate::rng::State, t: &Zig, buf: *mut u64, o: *mut f64, a: usize, len: usize, mu: f64, s: f64, miss: *mut u64) {
     use std::arch::x86_64::*;
-    let sp = st.as_mut_ptr() as *mut u64;
-    let mut s0 = _mm512_loadu_si512(sp as *const _);
-    let mut s1 = _mm512_loadu_si512(sp.add(8) as *const _);
-    let mut s2 = _mm512_loadu_si512(sp.add(16) as *const _);
-    let mut s3 = _mm512_loadu_si512(sp.add(24) as *const _);
+    let mut regs = crate::rng::avx512::load(st);
     let m255 = _mm512_set1_epi64(255);
     let sbit = _mm512_set1_epi64(0x100);
     let scale = _mm512_set1_pd(1.0 / 9007199254740992.0);
@@ -385,15 +474,7 @@ unsafe fn zig_pass1_gen_avx512(st: &mut crate::rng::State, t: &Zig, buf: *mut u6
     let mut p = a;
     let mut acc = 0u64;
     while p < a + len {
-        // xoshiro256++ on 8 lanes (rng.rs `wide_bulk`): output, then step
-        let bits = _mm512_add_epi64(_mm512_rol_epi64::<23>(_mm512_add_epi64(s0, s3)), s0);
-        let t17 = _mm512_slli_epi64::<17>(s1);
-        s2 = _mm512_xor_si512(s2, s0);
-        s3 = _mm512_xor_si512(s3, s1);
-        s1 = _mm512_xor_si512(s1, s2);
-        s0 = _mm512_xor_si512(s0, s3);
-        s2 = _mm512_xor_si512(s2, t17);
-        s3 = _mm512_rol_epi64::<45>(s3);
+        let bits = crate::rng::avx512::next(&mut regs);
         _mm512_storeu_si512(buf.add(p) as *mut _, bits);
         let i = _mm512_and_si512(bits, m255);
         let xi = _mm512_i64gather_pd::<8>(i, xt as *const _);
@@ -416,10 +497,7 @@ unsafe fn zig_pass1_gen_avx512(st: &mut crate::rng::State, t: &Zig, buf: *mut u6
             acc = 0;
         }
     }
-    _mm512_storeu_si512(sp as *mut _, s0);
-    _mm512_storeu_si512(sp.add(8) as *mut _, s1);
-    _mm512_storeu_si512(sp.add(16) as *mut _, s2);
-    _mm512_storeu_si512(sp.add(24) as *mut _, s3);
+    crate::rng::avx512::store(st, &regs);
 }
 
 /// Dispatched `normal_fill_body` (LLVM keeps the table lookups scalar; the rest is wide).

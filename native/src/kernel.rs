@@ -899,13 +899,9 @@ fn sample_block_fast(job: &Job, f: &Fast, urng: &mut Stream, n: usize, out: &mut
                     if lmax > gt {
                         // (usually the first chunk of a block, g still 0) route by lmax instead:
                         // the decided lanes with hi > lmax are a subset of those routed so far
-                        s.idx.clear();
-                        for i in 0..m {
-                            let r = flags[i] == 2 || sq.cell_of(xs[i]).is_some_and(|c| sq.bounds(c).1 > lmax);
-                            if r {
-                                s.idx.push(i as u32);
-                            }
-                        }
+                        // (one more wide pass over the drawn u64s: same flags, and the lanes
+                        // with H >= floor(lmax 2^32), a superset of those with hi > lmax)
+                        sq.decide_bits(level, xs, ub, flags, lmax, &mut s.idx);
                     }
                     let k = s.idx.len();
                     if k > 0 {

@@ -218,6 +218,51 @@ fn wide_bulk<T: Copy, F: Fn(u64) -> T>(st: &mut State, out: &mut [T], conv: F) {
     *st = [s0, s1, s2, s3];
 }
 
+/// xoshiro256++ on 8 lanes held in AVX-512 registers, one register per state word (`State`'s
+/// layout), for loops that draw their uniforms as they go (the ziggurat's first pass, the
+/// squeeze decide loop) instead of filling a buffer first. Same sequence as `wide_bulk`.
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512 {
+    use super::State;
+    use std::arch::x86_64::*;
+
+    pub(crate) type Regs = [__m512i; 4];
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(crate) unsafe fn load(st: &State) -> Regs {
+        let p = st.as_ptr() as *const __m512i;
+        [_mm512_loadu_si512(p as *const _), _mm512_loadu_si512(p.add(1) as *const _), _mm512_loadu_si512(p.add(2) as *const _), _mm512_loadu_si512(p.add(3) as *const _)]
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(crate) unsafe fn store(st: &mut State, s: &Regs) {
+        let p = st.as_mut_ptr() as *mut __m512i;
+        for (w, v) in s.iter().enumerate() {
+            _mm512_storeu_si512(p.add(w) as *mut _, *v);
+        }
+    }
+
+    /// The next 8 outputs (from the old state), then the step.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(crate) unsafe fn next(s: &mut Regs) -> __m512i {
+        let [s0, s1, s2, s3] = *s;
+        let out = _mm512_add_epi64(_mm512_rol_epi64::<23>(_mm512_add_epi64(s0, s3)), s0);
+        // the step with three-way XORs (vpternlogq 0x96): s0 ^= s3 ^ s1, s1 ^= s2 ^ s0,
+        // s2 ^= s0 ^ (s1 << 17), s3 = rotl(s3 ^ s1, 45), all on the old values
+        let t17 = _mm512_slli_epi64::<17>(s1);
+        *s = [
+            _mm512_ternarylogic_epi64::<0x96>(s0, s3, s1),
+            _mm512_ternarylogic_epi64::<0x96>(s1, s2, s0),
+            _mm512_ternarylogic_epi64::<0x96>(s2, s0, t17),
+            _mm512_rol_epi64::<45>(_mm512_xor_si512(s3, s1)),
+        ];
+        out
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::State;

@@ -448,12 +448,9 @@ impl Squeeze {
         use std::arch::x86_64::*;
         let n = xs.len();
         let st = gen.map(|s| s as *mut State);
-        let (mut s0, mut s1, mut s2, mut s3) = match st {
-            Some(p) => {
-                let p = p as *const u64;
-                (_mm512_loadu_si512(p as *const _), _mm512_loadu_si512(p.add(8) as *const _), _mm512_loadu_si512(p.add(16) as *const _), _mm512_loadu_si512(p.add(24) as *const _))
-            }
-            None => (_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()),
+        let mut regs = match st {
+            Some(p) => crate::rng::avx512::load(&*p),
+            None => [_mm512_setzero_si512(); 4],
         };
         let x0 = _mm512_set1_pd(self.x0);
         let x1 = _mm512_set1_pd(self.x1);
@@ -461,7 +458,6 @@ impl Squeeze {
         let th = _mm512_set1_epi64(tt as i64);
         let lo_mask = _mm512_set1_epi64(0xFFFF_FFFF);
         let nm1 = _mm256_set1_epi32((self.n - 1) as i32);
-        let zero_i = _mm256_setzero_si256();
         let ones = _mm_set1_epi8(1);
         let twos = _mm_set1_epi8(2);
         let tbl = self.itbl.as_ptr() as *const i64;
@@ -476,33 +472,26 @@ impl Squeeze {
         while i + 8 <= n {
             let x = _mm512_loadu_pd(xs.as_ptr().add(i));
             let raw = if gen {
-                // xoshiro256++ on 8 lanes (rng.rs `wide_bulk`): output, then step
-                let r = _mm512_add_epi64(_mm512_rol_epi64::<23>(_mm512_add_epi64(s0, s3)), s0);
-                let t17 = _mm512_slli_epi64::<17>(s1);
-                s2 = _mm512_xor_si512(s2, s0);
-                s3 = _mm512_xor_si512(s3, s1);
-                s1 = _mm512_xor_si512(s1, s2);
-                s0 = _mm512_xor_si512(s0, s3);
-                s2 = _mm512_xor_si512(s2, t17);
-                s3 = _mm512_rol_epi64::<45>(s3);
+                let r = crate::rng::avx512::next(&mut regs);
                 _mm512_storeu_si512(ub.add(i) as *mut _, r);
                 r
             } else {
                 _mm512_loadu_si512(ub.add(i) as *const _)
             };
             let t = _mm512_srli_epi64::<32>(raw);
-            let inr = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(x, x0) & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, x1);
+            // inr = x0 <= x < x1 (a masked compare: no separate mask AND)
+            let inr = _mm512_mask_cmp_pd_mask::<_CMP_LT_OQ>(_mm512_cmp_pd_mask::<_CMP_GE_OQ>(x, x0), x, x1);
             let c = _mm512_cvttpd_epi32(_mm512_mul_pd(_mm512_sub_pd(x, x0), iw));
-            let c = _mm256_max_epi32(_mm256_min_epi32(c, nm1), zero_i);
+            // unsigned min: a negative (or invalid, 0x80000000) index only occurs outside
+            // [x0, x1) (inr false) and just has to stay in the table, like the clamp to 0 did
+            let c = _mm256_min_epu32(c, nm1);
             let e = _mm512_i32gather_epi64::<8>(c, tbl);
             let lo = _mm512_and_si512(e, lo_mask);
             let hi = _mm512_srli_epi64::<32>(e);
-            let acc = _mm512_cmplt_epu64_mask(t, lo);
-            let rej = _mm512_cmpgt_epu64_mask(t, hi);
-            let dec = inr & (acc | rej);
-            let am = dec & acc;
+            let am = _mm512_mask_cmplt_epu64_mask(inr, t, lo);
+            let dec = am | _mm512_mask_cmpgt_epu64_mask(inr, t, hi);
             let um = !dec;
-            let fl = _mm_or_si128(_mm_maskz_mov_epi8(am as u16, ones), _mm_maskz_mov_epi8(um as u16, twos));
+            let fl = _mm_mask_blend_epi8(am as u16, _mm_maskz_mov_epi8(um as u16, twos), ones);
             _mm_storel_epi64(flags.as_mut_ptr().add(i) as *mut __m128i, fl);
             let rm = um | _mm512_cmpge_epu64_mask(hi, th);
             // unconditional (idx has room): a branch on rm mispredicts often enough near the
@@ -515,11 +504,7 @@ impl Squeeze {
         }
         idx.set_len(base + k);
         if let Some(p) = st {
-            let p = p as *mut u64;
-            _mm512_storeu_si512(p as *mut _, s0);
-            _mm512_storeu_si512(p.add(8) as *mut _, s1);
-            _mm512_storeu_si512(p.add(16) as *mut _, s2);
-            _mm512_storeu_si512(p.add(24) as *mut _, s3);
+            crate::rng::avx512::store(&mut *p, &regs);
         }
         let mut l = _mm512_reduce_max_epu64(lmax);
         let (x0, x1, inv_w, nm1) = (self.x0, self.x1, self.inv_w, (self.n - 1) as u32);

@@ -796,3 +796,60 @@ fn normal_fill_matches_scalar_mid_buffer() {
         }
     }
 }
+
+/// `compact_kept` (the end of `normal_fill`'s pass 2) on every path: the kept slots in order,
+/// for random drop masks of every density, first positions and lengths.
+#[test]
+fn compact_kept_matches_reference() {
+    let mut r = Stream::new(77, 0, 0);
+    for &m in &[1usize, 7, 8, 9, 63, 64, 65, 100, 511, 512] {
+        for density in [0u32, 1, 4, 16, 64] {
+            for _ in 0..20 {
+                let src: Vec<f64> = (0..m).map(|k| k as f64 + 0.25).collect();
+                let mut drop = [0u64; NBUF / 64];
+                let first = (r.next_u64() % m as u64) as usize;
+                for p in first..m {
+                    if (r.next_u64() % 64) < density as u64 {
+                        drop[p / 64] |= 1 << (p % 64);
+                    }
+                }
+                let want: Vec<f64> = (0..m).filter(|&p| (drop[p / 64] >> (p % 64)) & 1 == 0).map(|p| src[p]).collect();
+                let mut o = src.clone();
+                let w = compact_kept(&mut o, first, &drop);
+                assert_eq!(&o[..w], &want[..], "m {m} first {first}");
+                #[cfg(target_arch = "x86_64")]
+                if crate::rng::simd() == crate::rng::Simd::Avx512 {
+                    let mut o2 = src.clone();
+                    // SAFETY: AVX-512 CPU; o2 holds m doubles, drop covers them
+                    let (mut c, mut p) = unsafe { compact_kept_avx512(o2.as_mut_ptr(), m, first, drop.as_ptr()) };
+                    while p < m {
+                        o2[c] = o2[p];
+                        c += ((drop[p / 64] >> (p % 64)) & 1 == 0) as usize;
+                        p += 1;
+                    }
+                    assert_eq!(&o2[..c], &want[..], "avx512: m {m} first {first}");
+                }
+            }
+        }
+    }
+}
+
+/// Many ziggurat misses (so the branch-free common case of pass 2, its fallbacks and misses
+/// at block ends all occur), mu = 0 (signed zeros) and a large block: the values and stream
+/// position of scalar draws.
+#[test]
+fn normal_fill_matches_scalar_many_misses() {
+    let t = zig();
+    for seed in 0..6u64 {
+        for &(mu, s) in &[(0.0, 3.0), (0.0, 1.0), (-2.0, 0.5)] {
+            let n = 200_000;
+            let mut r1 = Stream::new(seed, 9, 0);
+            let mut r2 = Stream::new(seed, 9, 0);
+            let want: Vec<f64> = (0..n).map(|_| mu + s * std_normal(&mut r1, t)).collect();
+            let mut got = vec![0.0; n];
+            normal_fill(&mut r2, &mut got, mu, s);
+            assert!(got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "seed {seed} mu {mu} s {s}");
+            assert_eq!(r1.next_u64(), r2.next_u64());
+        }
+    }
+}
