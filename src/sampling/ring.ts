@@ -1,12 +1,14 @@
 /**
- * The shared block ring between the main thread and the pool workers of one pooled run.
+ * The shared block ring between the calling thread and the pool workers of one pooled run.
  *
- * Workers do not get blocks assigned: each runs one long task that claims the next block
- * number from a shared counter, writes the block's accepted rows into ring slot b % slots,
- * publishes b in that slot's tag and rings a doorbell. The main thread consumes blocks strictly
- * in block order and moves the claim limit forward as it frees slots. So load balances itself
- * to within one block, a run costs one message per worker instead of one per task, and a slow
- * consumer makes workers stop (their task returns) instead of blocking a pool thread.
+ * Nobody gets blocks assigned: each pool worker runs one long task, and the calling thread
+ * works between its other duties, claiming the next block number from a shared counter,
+ * writing the block's accepted rows into ring slot b % slots and publishing b in that slot's
+ * tag (workers also ring a doorbell the calling thread may be waiting on). The calling thread
+ * consumes blocks strictly in block order and moves the claim limit forward as it frees
+ * slots. So load balances itself to within one block, a run costs one message per worker
+ * instead of one per task, and a slow consumer makes workers stop (their task returns)
+ * instead of blocking a pool thread.
  *
  * Ring safety: a block b may be claimed only while b < LIMIT, and LIMIT never exceeds
  * consumed + slots; consumed only grows, so the slot a claim writes is never one the main
@@ -42,10 +44,7 @@ export function ctlBytes(slots: number): number {
   return (CTL.TAGS + slots) * 4;
 }
 
-/**
- * Claims the next block below LIMIT, or returns -1 when there is none (or STOP is set).
- * Called by workers only.
- */
+/** Claims the next block below LIMIT, or returns -1 when there is none (or STOP is set). */
 export function claimBlock(ctl: Int32Array): number {
   for (;;) {
     if (Atomics.load(ctl, CTL.STOP) !== 0) return -1;
@@ -55,7 +54,7 @@ export function claimBlock(ctl: Int32Array): number {
   }
 }
 
-/** Publishes block b as finished in its slot and rings the doorbell. Called by workers only. */
+/** Publishes block b as finished in its slot and rings the doorbell (for pool workers). */
 export function publishBlock(ctl: Int32Array, slots: number, b: number): void {
   Atomics.store(ctl, CTL.TAGS + (b % slots), b);
   Atomics.add(ctl, CTL.DONE, 1);
