@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sample, RejectionSampler, closePools } from '../dist/index.js';
+import { sample, RejectionSampler, closePools, dist } from '../dist/index.js';
 
 const T2 = { target: 'mixture(0.3*normal(-2,0.5), 0.7*normal(1.5,1))', proposal: 'normal(0,3)', M: 2.42 };
 const T1 = { target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576 };
@@ -21,6 +21,19 @@ test('workers 2, 3 and 5 give the bytes and stats of one worker', async () => {
       assert.deepEqual({ ...many.stats, seconds: 0, workers: 0 }, { ...one.stats, seconds: 0, workers: 0 });
     }
   }
+});
+
+test('wide rows (fewer ring slots) give the bytes of one worker too', async () => {
+  const d = 40;
+  const target = dist.mvnormal(Array.from({ length: d }, (_, i) => i / d), Array(d).fill(1));
+  const proposal = dist.mvnormal(Array.from({ length: d }, (_, i) => i / d), Array(d).fill(1.02));
+  // 65536 proposals x 40 numbers = 21 MB per slot: the ring shrinks to workers + 2 = 5 slots
+  const opts = { target, proposal, M: 'auto', n: 300000, seed: 4 };
+  const one = await sample({ ...opts, workers: 1 });
+  const many = await sample({ ...opts, workers: 3 });
+  assert.equal(one.stats.dim, d);
+  assert.ok(one.stats.blocks > 5, `${one.stats.blocks} blocks`);
+  assert.ok(bytes(one.samples).equals(bytes(many.samples)));
 });
 
 test('a slow consumer: the ring fills, pool tasks return and restart, output unchanged', async () => {

@@ -72,7 +72,10 @@ function blockRunner(o: ScheduleOptions): (block: number, dest: Float64Array) =>
   };
 }
 
-/** Where the calling thread writes block `block`: straight into the caller's output when it is next in order and fits. */
+/**
+ * The caller's output at its fill point when a whole block fits there: where the calling
+ * thread writes the block that is next in order, saving a copy.
+ */
 function directDest(o: ScheduleOptions): Float64Array | null {
   if (!o.direct) return null;
   const at = o.direct.filledRows() * o.plan.d;
@@ -116,8 +119,13 @@ async function* inline(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   }
 }
 
-/** Ring slots per worker: how far the claims may run ahead of the blocks yielded. */
+/**
+ * Ring slots per worker: how far the claims may run ahead of the blocks yielded. Wide rows
+ * get fewer (a slot holds every proposal of a block: 52 MB at d = 100), down to workers + 2:
+ * one block in flight per claiming thread, one held by the consumer, one to claim.
+ */
 const SLOTS_PER_WORKER = 4;
+const RING_BYTES = 64 * 2 ** 20;
 
 /** Rings are reused across calls, keyed by their shape (fresh pages are slow to touch here). */
 const freeRings = new Map<string, RingBuffers[]>();
@@ -158,7 +166,7 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   if (ext && !ext.module) throw new Error('internal: function targets run inline');
   const helpers = workers - 1;
   const slotBytes = blockSize * d * 8;
-  const slots = SLOTS_PER_WORKER * workers;
+  const slots = Math.max(workers + 2, Math.min(SLOTS_PER_WORKER * workers, Math.floor(RING_BYTES / slotBytes)));
   const ring = takeRing(slots, slotBytes);
   const ctl = new Int32Array(ring.ctl);
   const stats = new Float64Array(ring.stats);
