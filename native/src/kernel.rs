@@ -1858,7 +1858,7 @@ mod tests {
 
     /// Thread CPU seconds (CLOCK_THREAD_CPUTIME_ID): excludes time the scheduler gives to other
     /// processes on a busy machine.
-    fn thread_cpu() -> f64 {
+    pub(super) fn thread_cpu() -> f64 {
         #[repr(C)]
         struct Ts {
             s: i64,
@@ -1982,20 +1982,8 @@ mod tests {
 /// in the three modes; `prof_t2` (RSFT_PROF=build|block) is a loop to run under perf.
 #[cfg(test)]
 mod steps_bench {
+    use super::tests::thread_cpu;
     use super::*;
-    fn thread_cpu() -> f64 {
-        #[repr(C)]
-        struct Ts {
-            s: i64,
-            ns: i64,
-        }
-        extern "C" {
-            fn clock_gettime(clk: i32, ts: *mut Ts) -> i32;
-        }
-        let mut ts = Ts { s: 0, ns: 0 };
-        unsafe { clock_gettime(3, &mut ts) };
-        ts.s as f64 + ts.ns as f64 * 1e-9
-    }
     /// perf target: `RSFT_PROF=build|block` loops one thing for ~2 s.
     #[test]
     #[ignore]
