@@ -36,6 +36,7 @@ import { IGNORE_INDEX } from '../dist/train/gpt-model.js';
 import { CharTokenizer } from '../dist/rft/lm/tokenizer.js';
 import { addition, encodeExamples } from '../dist/rft/lm/tasks.js';
 import { createGenerator } from '../dist/rft/lm/generate.js';
+import { median } from './stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: a } = parseArgs({ options: { quick: { type: 'boolean', default: process.env.BENCH_TRAIN_QUICK === '1' }, config: { type: 'string' }, threads: { type: 'string' }, rounds: { type: 'string' } } });
@@ -83,11 +84,6 @@ function largeConfig() {
   const prompts = Array.from({ length: 16 }, () => Array.from({ length: 6 + Math.floor(r() * 8) }, () => chars[Math.floor(r() * chars.length)]).join(''));
   return { name: 'large', tok, cfg, data: { tokens, targets, n: BATCH, T: context }, prompts, maxNew: 96, iters: 15, reps: 5 };
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** Weights for the generation comparison: rsft's initial weights with EOS made (practically) unsampleable. */
 function generationWeights(cfg, eos) {

@@ -2,6 +2,7 @@
 // medians and ratios measured in the same run, never absolute thresholds.
 import { Bench } from 'tinybench';
 import { sample } from '../dist/index.js';
+import { median } from './stats.js';
 
 /** Median accepted samples per second of sample() for one configuration. */
 export async function acceptedPerSecond(task, { n, workers, kernel, iterations = 7 }) {
@@ -20,11 +21,6 @@ export async function acceptedPerSecond(task, { n, workers, kernel, iterations =
 export function fmtRate(r) {
   return `${(r / 1e6).toFixed(1)} M/s`;
 }
-
-const median = (a) => {
-  const s = [...a].sort((x, y) => x - y), m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /**
  * One worker against `workers` workers on the same task, alternating in `rounds` rounds (each

@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { closePools, nativeInfo } from '../dist/index.js';
 import { tasks } from './tasks.js';
 import { acceptedPerSecond, fmtRate, workerScaling } from './measure.js';
+import { median } from './stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const n = Number(process.env.BENCH_N ?? 1e6);
@@ -30,10 +31,6 @@ function runPython(py) {
   return JSON.parse(r.stdout);
 }
 
-const median = (a) => {
-  const s = [...a].sort((x, y) => x - y), m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const spread = (a) => `${median(a).toFixed(2)}x (${Math.min(...a).toFixed(2)}-${Math.max(...a).toFixed(2)})`;
 
 const py = findPython();

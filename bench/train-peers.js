@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { CONFIGS, BATCH, stepMs } from './train.js';
+import { median } from './stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.env.BENCH_TRAIN_QUICK === '1';
@@ -43,10 +44,6 @@ const threadSets = cores > 1 ? [1, cores] : [1];
 // (so both see the same load), each round's ratio is taken within the round, and the table
 // shows medians over rounds with the range of the per-round ratios.
 const ROUNDS = quick ? 1 : Number(process.env.BENCH_TRAIN_ROUNDS ?? 5);
-const median = (a) => {
-  const s = [...a].sort((x, y) => x - y), m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const rows = [];
 let info = null;
 for (const c of CONFIGS) {
