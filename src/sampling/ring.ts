@@ -4,7 +4,7 @@
  * Nobody gets blocks assigned: each pool worker runs one long task, and the calling thread
  * works between its other duties, claiming the next block number from a shared counter,
  * writing the block's accepted rows into ring slot b % slots and publishing b in that slot's
- * tag (workers also ring a doorbell the calling thread may be waiting on). The calling thread
+ * tag, ringing a doorbell the calling thread may be waiting on. The calling thread
  * consumes blocks strictly in block order and moves the claim limit forward as it frees
  * slots. So load balances itself to within one block, a run costs one message per worker
  * instead of one per task, and a slow consumer makes workers stop (their task returns)
@@ -54,7 +54,7 @@ export function claimBlock(ctl: Int32Array): number {
   }
 }
 
-/** Publishes block b as finished in its slot and rings the doorbell (for pool workers). */
+/** Publishes block b as finished in its slot and rings the doorbell. */
 export function publishBlock(ctl: Int32Array, slots: number, b: number): void {
   Atomics.store(ctl, CTL.TAGS + (b % slots), b);
   Atomics.add(ctl, CTL.DONE, 1);

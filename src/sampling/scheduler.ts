@@ -9,7 +9,7 @@
 import type { Kernel } from './kernel-types.js';
 import type { Plan } from './resolve.js';
 import { runOnPool } from './pool.js';
-import { CTL, STATS, claimBlock, ctlBytes, type RingBuffers } from './ring.js';
+import { CTL, STATS, claimBlock, ctlBytes, publishBlock, type RingBuffers } from './ring.js';
 import { waitAsync } from '../wait-async.js';
 import type { ClaimTask } from './worker.js';
 
@@ -232,54 +232,49 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
       if (failed.happened) throw failed.error;
       const bell = Atomics.load(ctl, CTL.DONE);
       const s = emit % slots;
+      let next: BlockResult | null = null;
       if (Atomics.load(ctl, CTL.TAGS + s) === emit) {
         const st = stats.subarray(s * STATS, s * STATS + STATS);
-        seenAccepted += st[0];
-        seenProposals += st[1];
-        if (seenAccepted > 0) rate = seenAccepted / seenProposals;
-        yield { block: emit, rows: new Float64Array(ring.rows, s * slotBytes, st[0] * d), stats: st };
-        emit++;
-        if (o.wanted() <= 0) return;
-        setLimit();
-        startTasks();
-        continue;
-      }
-      // Block `emit` is not done yet: run a block here rather than wait.
-      const b = claimBlock(ctl);
-      if (b >= 0) {
+        next = { block: emit, rows: new Float64Array(ring.rows, s * slotBytes, st[0] * d), stats: st };
+      } else {
+        // Block `emit` is not done yet: run a block here rather than wait.
+        const b = claimBlock(ctl);
+        if (b < 0) {
+          if (running.size === 0) {
+            // Nothing runs and block `emit` is not done: either the budget is spent, or the
+            // claims stopped at the limit and must go on.
+            if (Atomics.load(ctl, CTL.NEXT) >= o.maxBlocks) return;
+            setLimit();
+            startTasks();
+            if (Atomics.load(ctl, CTL.NEXT) >= Atomics.load(ctl, CTL.LIMIT)) throw new Error('internal: pooled sampling stalled');
+            continue;
+          }
+          const w = waitAsync(ctl, CTL.DONE, bell);
+          if (w.async) await Promise.race([w.value, taskSettled]);
+          continue;
+        }
         // The next block in order, with every earlier one yielded, can go straight to the caller.
         const direct = b === emit ? directDest(o) : null;
         const dest = direct ?? new Float64Array(ring.rows, (b % slots) * slotBytes, blockSize * d);
         const st = run(b, dest);
         if (direct) {
-          seenAccepted += st[0];
-          seenProposals += st[1];
-          rate = seenAccepted > 0 ? seenAccepted / seenProposals : rate;
-          yield { block: emit, rows: direct.subarray(0, st[0] * d), stats: st };
-          emit++;
-          if (o.wanted() <= 0) return;
-          setLimit();
-          startTasks();
+          next = { block: emit, rows: direct.subarray(0, st[0] * d), stats: st };
         } else {
           stats.set(st, (b % slots) * STATS);
-          Atomics.store(ctl, CTL.TAGS + (b % slots), b);
-          Atomics.add(ctl, CTL.DONE, 1);
+          publishBlock(ctl, slots, b);
         }
         const p = pause();
         if (p) await p;
-        continue;
+        if (!next) continue;
       }
-      if (running.size === 0) {
-        // Nothing runs and block `emit` is not done: either the budget is spent, or the
-        // claims stopped at the limit and must go on.
-        if (Atomics.load(ctl, CTL.NEXT) >= o.maxBlocks) return;
-        setLimit();
-        startTasks();
-        if (Atomics.load(ctl, CTL.NEXT) >= Atomics.load(ctl, CTL.LIMIT)) throw new Error('internal: pooled sampling stalled');
-        continue;
-      }
-      const w = waitAsync(ctl, CTL.DONE, bell);
-      if (w.async) await Promise.race([w.value, taskSettled]);
+      seenAccepted += next.stats[0];
+      seenProposals += next.stats[1];
+      if (seenAccepted > 0) rate = seenAccepted / seenProposals;
+      yield next;
+      emit++;
+      if (o.wanted() <= 0) return;
+      setLimit();
+      startTasks();
     }
   } finally {
     Atomics.store(ctl, CTL.STOP, 1);
