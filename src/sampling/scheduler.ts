@@ -9,6 +9,7 @@
 import type { Kernel } from './kernel-types.js';
 import type { Plan } from './resolve.js';
 import { runOnPool } from './pool.js';
+import { blockRunner, type BlockRunner } from './block.js';
 import { CTL, STATS, claimBlock, ctlBytes, publishBlock, type RingBuffers } from './ring.js';
 import { waitAsync } from '../wait-async.js';
 import type { ClaimTask } from './worker.js';
@@ -57,19 +58,11 @@ function abortError(signal: AbortSignal): Error {
   return r instanceof Error ? r : new Error('sampling aborted');
 }
 
-/** Runs one block on the calling thread; a JS log-density target goes propose, fn, accept. */
-function blockRunner(o: ScheduleOptions): (block: number, dest: Float64Array) => Float64Array {
-  const { plan, kernel, seed, blockSize } = o;
-  const ext = plan.external;
-  if (!ext) return (block, dest) => kernel.sampleBlock(plan.job, seed, block, blockSize, dest);
-  const fn = ext.fn;
-  if (!fn) throw new Error('internal: external target without a function');
-  const xs = new Float64Array(blockSize * plan.d), logq = new Float64Array(blockSize), logp = new Float64Array(blockSize);
-  return (block, dest) => {
-    kernel.proposeBlock(plan.job, seed, block, blockSize, xs, logq);
-    fn(xs, logp, plan.d);
-    return kernel.acceptBlock(plan.job, seed, block, xs, logq, logp, dest);
-  };
+/** The calling thread's block runner for a run. */
+function runnerOf(o: ScheduleOptions): BlockRunner {
+  const ext = o.plan.external;
+  if (ext && !ext.fn) throw new Error('internal: external target without a function');
+  return blockRunner(o.kernel, o.plan.job, o.seed, o.blockSize, o.plan.d, ext?.fn ?? null);
 }
 
 /**
@@ -103,7 +96,7 @@ function eventLoopYielder(): () => Promise<void> | null {
 async function* inline(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   const d = o.plan.d;
   const slot = takeLocal(o.blockSize * d);
-  const run = blockRunner(o);
+  const run = runnerOf(o);
   const pause = eventLoopYielder();
   try {
     for (let block = 0; block < o.maxBlocks && o.wanted() > 0; block++) {
@@ -170,7 +163,7 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   const ring = takeRing(slots, slotBytes);
   const ctl = new Int32Array(ring.ctl);
   const stats = new Float64Array(ring.stats);
-  const run = blockRunner(o);
+  const run = runnerOf(o);
   const task: ClaimTask = {
     kernel: kernel.name, job: plan.job, seed, nProposals: blockSize, d, slots,
     ctl: ring.ctl, stats: ring.stats, rows: ring.rows, external: ext ? ext.module : null,

@@ -6,6 +6,7 @@
 import { kernelByName } from './kernel.js';
 import { importLogDensity, type LogDensityFn } from './resolve.js';
 import { claimBlock, publishBlock, STATS } from './ring.js';
+import { blockRunner } from './block.js';
 
 export interface ClaimTask {
   kernel: 'native' | 'js';
@@ -21,14 +22,6 @@ export interface ClaimTask {
 }
 
 const fns = new Map<string, LogDensityFn>();
-let scratch: { xs: Float64Array; logq: Float64Array; logp: Float64Array } | null = null;
-
-function buffers(n: number, d: number) {
-  if (!scratch || scratch.logq.length !== n || scratch.xs.length !== n * d) {
-    scratch = { xs: new Float64Array(n * d), logq: new Float64Array(n), logp: new Float64Array(n) };
-  }
-  return scratch;
-}
 
 async function externalFn(ext: NonNullable<ClaimTask['external']>): Promise<LogDensityFn> {
   const key = `${ext.url}#${ext.exportName}`;
@@ -41,25 +34,15 @@ async function externalFn(ext: NonNullable<ClaimTask['external']>): Promise<LogD
 }
 
 export default async function claimBlocks(task: ClaimTask): Promise<number> {
-  const kernel = kernelByName(task.kernel);
   const fn = task.external ? await externalFn(task.external) : null;
+  const run = blockRunner(kernelByName(task.kernel), task.job, task.seed, task.nProposals, task.d, fn);
   const ctl = new Int32Array(task.ctl);
   const stats = new Float64Array(task.stats);
   const per = task.nProposals * task.d;
   let ran = 0;
   for (let b = claimBlock(ctl); b >= 0; b = claimBlock(ctl), ran++) {
     const s = b % task.slots;
-    const out = new Float64Array(task.rows, s * per * 8, per);
-    let st: Float64Array;
-    if (!fn) {
-      st = kernel.sampleBlock(task.job, task.seed, b, task.nProposals, out);
-    } else {
-      const { xs, logq, logp } = buffers(task.nProposals, task.d);
-      kernel.proposeBlock(task.job, task.seed, b, task.nProposals, xs, logq);
-      fn(xs, logp, task.d);
-      st = kernel.acceptBlock(task.job, task.seed, b, xs, logq, logp, out);
-    }
-    stats.set(st, s * STATS);
+    stats.set(run(b, new Float64Array(task.rows, s * per * 8, per)), s * STATS);
     publishBlock(ctl, task.slots, b);
   }
   return ran;
