@@ -948,24 +948,7 @@ pub fn try_sample_block_chunked(
     chunk: usize,
     level: Simd,
 ) -> Result<BlockStats, String> {
-    try_sample_block_opts(job, seed, block, n, out, chunk, level, true)
-}
-
-/// `try_sample_block_chunked`, with the linear-density fast path allowed or not (when not,
-/// every decision is made in log space; both give the same result).
-#[allow(clippy::too_many_arguments)]
-pub fn try_sample_block_opts(
-    job: &Job,
-    seed: u64,
-    block: u64,
-    n: usize,
-    out: &mut [f64],
-    chunk: usize,
-    level: Simd,
-    allow_fast: bool,
-) -> Result<BlockStats, String> {
-    let mode = if allow_fast { Mode::Squeeze } else { Mode::Log };
-    try_sample_block_mode(job, seed, block, n, out, chunk, level, mode)
+    try_sample_block_mode(job, seed, block, n, out, chunk, level, Mode::Squeeze)
 }
 
 /// How `try_sample_block_mode` decides: all in log space, linear fast path without the
@@ -1573,7 +1556,7 @@ mod tests {
             let n = 30_000;
             for block in 0..3 {
                 let mut want = vec![0.0; n];
-                let ws = try_sample_block_opts(&job, 7, block, n, &mut want, CHUNK, simd(), false).unwrap();
+                let ws = try_sample_block_mode(&job, 7, block, n, &mut want, CHUNK, simd(), Mode::Log).unwrap();
                 let k = ws[0] as usize;
                 assert!(k > 0, "case {ci}");
                 for level in Simd::available() {
