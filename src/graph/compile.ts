@@ -257,15 +257,21 @@ const gradName = (name: string) => `grad/${name}`;
 
 /**
  * Append clipping + optimizer update to `g`: declares lr, step and the state inputs,
- * outputs grad_norm, next params and next state. Shared by the fused train step and
- * the apply model of gradient accumulation, so both update identically.
+ * outputs grad_norm, next params and next state. Shared by the fused train step, the
+ * packed train step and the apply model of gradient accumulation, so all update
+ * identically. With `packed`, the params it lists get one optimizer update over the
+ * packed vectors (its inputs and outputs; weight decay by a per-element mask) instead of
+ * one each; clipping and grad_norm still see the per-parameter gradients in the same
+ * order. Returns the per-parameter state inputs and outputs.
  */
-function emitUpdate(spec: TrainingSpec, g: Graph, dtype: FloatDType, trainable: ParamSpec[], params: Record<string, Value>, grads: Value[], slots: string[]): StateIO[] {
+function emitUpdate(spec: TrainingSpec, g: Graph, dtype: FloatDType, trainable: ParamSpec[], params: Record<string, Value>, grads: Value[], slots: string[], packed?: PackedLayout): StateIO[] {
   const lr = g.input('lr', dtype, []);
   const step = g.input('step', 'int64', []);
+  const packedAt = new Map((packed?.params ?? []).map((p, i) => [p.name, i]));
   const stateIO: StateIO[] = [];
   const stateIn: Record<string, Record<string, Value>> = {};
   for (const p of trainable) {
+    if (packedAt.has(p.name)) continue;
     stateIn[p.name] = {};
     for (const s of slots) {
       const name = `state/${s}/${p.name}`;
@@ -278,65 +284,49 @@ function emitUpdate(spec: TrainingSpec, g: Graph, dtype: FloatDType, trainable: 
   else norm = globalNorm(grads);
   g.output('grad_norm', norm);
   const opt = prepareOptimizer(spec.optimizer, { lr, step });
-  trainable.forEach((p, i) => {
-    const r = opt.update(params[p.name], grads[i], stateIn[p.name], p.decay !== false);
-    g.output(nextName(p.name), r.param);
-    for (const s of slots) g.output(nextName(`state/${s}/${p.name}`), r.state[s]);
-  });
-  return stateIO;
-}
-
-/**
- * The packed train step (CompiledTraining.packedTrainModel): forward and gradients as in
- * the train model, clipping and grad_norm on the per-parameter gradients (same reduction
- * order), then one optimizer update over the packed vectors and the usual per-parameter
- * update of the params left out.
- */
-function buildPackedTrain(spec: TrainingSpec, dtype: FloatDType, trainable: ParamSpec[], slots: string[], layout: PackedLayout): Uint8Array {
-  const b = buildForward(spec, dtype, 'train', undefined, layout);
-  const g = b.graph;
-  const { loss } = lossOf(spec, b, true);
-  let grads = grad(loss, trainable.map((p) => b.params[p.name]));
-  g.output('loss', loss);
-  const lr = g.input('lr', dtype, []);
-  const step = g.input('step', 'int64', []);
-  let norm: Value;
-  if (spec.clipGradNorm !== undefined) ({ grads, norm } = clipByGlobalNorm(grads, spec.clipGradNorm));
-  else norm = globalNorm(grads);
-  g.output('grad_norm', norm);
-  const opt = prepareOptimizer(spec.optimizer, { lr, step });
-  const packedAt = new Map(layout.params.map((p, i) => [p.name, i]));
   const packedGrads: Value[] = [];
   trainable.forEach((p, i) => {
     const k = packedAt.get(p.name);
     if (k !== undefined) {
-      packedGrads[k] = op.reshape(grads[i], [layout.params[k].size]);
+      packedGrads[k] = op.reshape(grads[i], [packed!.params[k].size]);
       return;
     }
-    const state: Record<string, Value> = {};
-    for (const s of slots) state[s] = g.input(`state/${s}/${p.name}`, dtype, p.shape);
-    const r = opt.update(b.params[p.name], grads[i], state, p.decay !== false);
+    const r = opt.update(params[p.name], grads[i], stateIn[p.name], p.decay !== false);
     g.output(nextName(p.name), r.param);
     for (const s of slots) g.output(nextName(`state/${s}/${p.name}`), r.state[s]);
   });
-  if (layout.size > 0) {
+  if (packed && packed.size > 0) {
     const state: Record<string, Value> = {};
-    for (const s of layout.state) state[s.slot] = g.input(s.input, dtype, [layout.size]);
+    for (const s of packed.state) state[s.slot] = g.input(s.input, dtype, [packed.size]);
     const flatGrad = packedGrads.length === 1 ? packedGrads[0] : op.concat(packedGrads, 0);
-    const flatParams = g.inputs.find((v) => v.name === layout.input)!;
+    const flatParams = g.inputs.find((v) => v.name === packed.input)!;
     const byName = new Map(trainable.map((p) => [p.name, p.decay !== false]));
-    const decays = layout.params.map((p) => byName.get(p.name)!);
+    const decays = packed.params.map((p) => byName.get(p.name)!);
     let decay: boolean | Value = decays[0];
     if (decays.some((d) => d !== decays[0])) {
-      const mask = new Uint8Array(layout.size);
-      layout.params.forEach((p, i) => mask.fill(decays[i] ? 1 : 0, p.offset, p.offset + p.size));
-      decay = g.constant('bool', [layout.size], mask);
+      const mask = new Uint8Array(packed.size);
+      packed.params.forEach((p, i) => mask.fill(decays[i] ? 1 : 0, p.offset, p.offset + p.size));
+      decay = g.constant('bool', [packed.size], mask);
     }
     const r = opt.update(flatParams, flatGrad, state, decay);
-    g.output(layout.output, r.param);
-    for (const s of layout.state) g.output(s.output, r.state[s.slot]);
+    g.output(packed.output, r.param);
+    for (const s of packed.state) g.output(s.output, r.state[s.slot]);
   }
-  return serialize(g, { docString: 'rsft train step (packed parameters and state)' });
+  return stateIO;
+}
+
+/**
+ * The packed train step (CompiledTraining.packedTrainModel): the train model's forward and
+ * gradients, with the packed params split out of one flat input, and emitUpdate over the
+ * packed layout.
+ */
+function buildPackedTrain(spec: TrainingSpec, dtype: FloatDType, trainable: ParamSpec[], slots: string[], layout: PackedLayout): Uint8Array {
+  const b = buildForward(spec, dtype, 'train', undefined, layout);
+  const { loss } = lossOf(spec, b, true);
+  const grads = grad(loss, trainable.map((p) => b.params[p.name]));
+  b.graph.output('loss', loss);
+  emitUpdate(spec, b.graph, dtype, trainable, b.params, grads, slots, layout);
+  return serialize(b.graph, { docString: 'rsft train step (packed parameters and state)' });
 }
 
 export function compileTraining(spec: TrainingSpec): CompiledTraining {
