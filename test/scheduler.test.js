@@ -1,6 +1,7 @@
 // The pooled block scheduler: the calling thread and pool workers claim blocks from a shared
 // ring. Output must be the same bytes as one worker however the claims interleave: with a
-// slow consumer (the ring fills and pool tasks return, then restart), after an early stop
+// slow consumer (the ring fills and pool tasks wait, or return and restart), with a shared
+// output that every thread places blocks into, after an early stop
 // (tasks still finishing when the next run starts), with runs sharing the pool, and when a
 // worker fails.
 import { test } from 'node:test';
@@ -36,16 +37,45 @@ test('wide rows (fewer ring slots) give the bytes of one worker too', async () =
   assert.ok(bytes(one.samples).equals(bytes(many.samples)));
 });
 
-test('a slow consumer: the ring fills, pool tasks return and restart, output unchanged', async () => {
+test('a slow consumer: the ring fills, pool tasks wait or return and restart, output unchanged', async () => {
   const n = 400000;
   const whole = await sample({ ...T1, n, seed: 3, workers: 1 });
-  const parts = [];
-  for await (const b of new RejectionSampler({ ...T1, n, seed: 3, workers: 3 }).batches()) {
-    parts.push(b);
-    await sleep(3); // workers run 12 slots ahead at most, then stop until the consumer catches up
+  // Workers run 12 slots ahead at most. A pause shorter than their 5 ms wait for the claim
+  // limit keeps the tasks waiting; a longer one makes them return and be started again.
+  for (const pauseMs of [2, 8]) {
+    const parts = [];
+    for await (const b of new RejectionSampler({ ...T1, n, seed: 3, workers: 3 }).batches()) {
+      parts.push(b);
+      await sleep(pauseMs);
+    }
+    assert.ok(parts.length > 12, `${parts.length} batches`);
+    assert.ok(bytes(whole.samples).equals(Buffer.concat(parts.map(bytes))), `pause ${pauseMs} ms`);
   }
-  assert.ok(parts.length > 12, `${parts.length} batches`);
-  assert.ok(bytes(whole.samples).equals(Buffer.concat(parts.map(bytes))));
+});
+
+test('a shared output is filled in place by every thread, with the bytes of one worker', async () => {
+  const d40 = {
+    target: dist.mvnormal(Array.from({ length: 40 }, (_, i) => i / 40), Array(40).fill(1)),
+    proposal: dist.mvnormal(Array.from({ length: 40 }, (_, i) => i / 40), Array(40).fill(1.02)),
+    M: 'auto',
+  };
+  const cases = [[T1, 200000, 'native'], [T2, 150000, 'native'], [T2, 1000, 'native'], [T1, 60000, 'js'], [d40, 100000, 'native']];
+  for (const [task, n, kernel] of cases) {
+    const one = await sample({ ...task, n, seed: 11, workers: 1, kernel });
+    const d = one.stats.dim;
+    for (const workers of [2, 3]) {
+      // a view into a larger shared buffer: rows go between the sentinels, nowhere else
+      const buf = new Float64Array(new SharedArrayBuffer((n * d + 10) * 8));
+      buf.fill(-7);
+      const out = buf.subarray(3, 3 + n * d + 4);
+      const many = await sample({ ...task, n, seed: 11, workers, kernel, out });
+      const what = `${kernel} d ${d} n ${n} workers ${workers}`;
+      assert.equal(many.samples.buffer, buf.buffer, what);
+      assert.ok(bytes(one.samples).equals(bytes(many.samples)), what);
+      assert.deepEqual({ ...many.stats, seconds: 0, workers: 0 }, { ...one.stats, seconds: 0, workers: 0 }, what);
+      assert.deepEqual([...buf.subarray(0, 3), ...buf.subarray(3 + n * d)], Array(10).fill(-7), `${what}: wrote outside the rows`);
+    }
+  }
 });
 
 test('an early stop, then at once another run on the same pool', async () => {
@@ -77,10 +107,12 @@ test('a pool worker that throws fails the run with its error; the pool still wor
 });
 
 test('abort mid-run rejects with the reason and leaves the pool usable', async () => {
-  const ac = new AbortController();
-  const run = sample({ ...T2, n: 5_000_000, seed: 1, workers: 2, signal: ac.signal });
-  setTimeout(() => ac.abort(new Error('stop now')), 5);
-  await assert.rejects(run, /stop now/);
+  for (const out of [undefined, new Float64Array(new SharedArrayBuffer(5_000_000 * 8))]) {
+    const ac = new AbortController();
+    const run = sample({ ...T2, n: 5_000_000, seed: 1, workers: 2, signal: ac.signal, out });
+    setTimeout(() => ac.abort(new Error('stop now')), 5);
+    await assert.rejects(run, /stop now/);
+  }
   const ref = await sample({ ...T2, n: 100000, seed: 6, workers: 1 });
   const again = await sample({ ...T2, n: 100000, seed: 6, workers: 2 });
   assert.ok(bytes(ref.samples).equals(bytes(again.samples)));

@@ -8,6 +8,7 @@ pub mod expr;
 pub mod kernel;
 pub mod density;
 pub mod squeeze;
+pub mod copy;
 // Not compiled into `cargo test` binaries: the napi_* symbols exist only inside node.
 #[cfg(not(test))]
 mod napi;

@@ -393,6 +393,18 @@ unsafe fn accept_block_impl(env: napi_env, info: napi_callback_info) -> R<napi_v
     stats_array(env, &st)
 }
 
+/// copyRows(src, dst): src into the front of dst (see copy.rs).
+unsafe fn copy_rows_impl(env: napi_env, info: napi_callback_info) -> R<napi_value> {
+    const F: &str = "copyRows";
+    let a = args(env, info)?;
+    let src = f64_array(env, a[0], F, 1, "src")?;
+    let dst = f64_array(env, a[1], F, 2, "dst")?;
+    need(F, 2, "dst", dst.1, Some(src.1))?;
+    let src = Input::new(src, &[dst]);
+    crate::copy::copy_rows(crate::rng::simd(), src.get(), out_slice(dst));
+    undefined(env)
+}
+
 unsafe fn kernel_info_impl(env: napi_env, _info: napi_callback_info) -> R<napi_value> {
     let s = format!(
         "{{\"simd\":\"{}\",\"version\":\"{}\"}}",
@@ -429,9 +441,10 @@ export!(js_sample_block, sample_block_impl);
 export!(js_propose_block, propose_block_impl);
 export!(js_accept_block, accept_block_impl);
 export!(js_kernel_info, kernel_info_impl);
+export!(js_copy_rows, copy_rows_impl);
 
 unsafe fn register(env: napi_env, exports: napi_value) -> R<()> {
-    let table: [(&str, unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value); 8] = [
+    let table: [(&str, unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value); 9] = [
         ("uniforms", js_uniforms),
         ("sampleDist", js_sample_dist),
         ("logpdfDist", js_logpdf_dist),
@@ -440,6 +453,7 @@ unsafe fn register(env: napi_env, exports: napi_value) -> R<()> {
         ("proposeBlock", js_propose_block),
         ("acceptBlock", js_accept_block),
         ("kernelInfo", js_kernel_info),
+        ("copyRows", js_copy_rows),
     ];
     for (name, f) in table {
         let c = cstring(name);

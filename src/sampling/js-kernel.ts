@@ -150,6 +150,11 @@ export const jsKernel: Kernel = {
     dd.logpdf(xs, out);
   },
 
+  copyRows(src, dst) {
+    if (dst.length < src.length) throw new Error(`copyRows: dst holds ${dst.length} numbers, needs ${src.length}`);
+    dst.set(src);
+  },
+
   evalExpr(code, xs, out) {
     const e = expr(code);
     if (xs.length !== out.length * e.dim) throw new Error(`evalExpr: ${xs.length} numbers is not ${out.length} rows of ${e.dim}`);

@@ -15,4 +15,6 @@ export interface Kernel {
   sampleBlock(job: Float64Array, seed: number, block: number, nProposals: number, out: Float64Array): BlockStats;
   proposeBlock(job: Float64Array, seed: number, block: number, nProposals: number, xsOut: Float64Array, logqOut: Float64Array): void;
   acceptBlock(job: Float64Array, seed: number, block: number, xs: Float64Array, logq: Float64Array, logp: Float64Array, out: Float64Array): BlockStats;
+  /** src into the front of dst: how finished blocks' rows reach the caller's output */
+  copyRows(src: Float64Array, dst: Float64Array): void;
 }

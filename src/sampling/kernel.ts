@@ -25,6 +25,7 @@ function wrapNative(): Kernel | null {
     sampleBlock: m.sampleBlock,
     proposeBlock: m.proposeBlock,
     acceptBlock: m.acceptBlock,
+    copyRows: m.copyRows,
   };
   return nativeKernel;
 }

@@ -227,8 +227,8 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
   const acc = new StatsAccumulator(p);
   let filled = 0;
   for await (const rows of acceptedRows(p, n, acc, o.signal, o.onProgress, out)) {
-    // Rows the kernel wrote straight into place need no copy.
-    if (rows.buffer !== out.buffer || rows.byteOffset !== out.byteOffset + filled * d * 8) out.set(rows, filled * d);
+    // Rows the kernel wrote (or a pool worker placed) straight into place need no copy.
+    if (rows.buffer !== out.buffer || rows.byteOffset !== out.byteOffset + filled * d * 8) p.kernel.copyRows(rows, out.subarray(filled * d));
     filled += rows.length / d;
   }
   return { samples: out, stats: acc.result((performance.now() - t0) / 1000) };

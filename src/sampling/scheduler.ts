@@ -9,8 +9,9 @@
 import type { Kernel } from './kernel-types.js';
 import type { Plan } from './resolve.js';
 import { runOnPool } from './pool.js';
-import { blockRunner, type BlockRunner } from './block.js';
-import { CTL, STATS, claimBlock, ctlBytes, publishBlock, type RingBuffers } from './ring.js';
+import { blockRunner, runRingBlock, type BlockRunner } from './block.js';
+import { CTL, STATS, claimBlock, ctlBytes, ringView, setClaimLimit, stopClaims, slotRows, type RingBuffers } from './ring.js';
+import { atLength, isPlacing, placeReady, placedRows } from './place.js';
 import { waitAsync } from '../wait-async.js';
 import type { ClaimTask } from './worker.js';
 
@@ -129,10 +130,12 @@ function takeRing(slots: number, slotBytes: number): RingBuffers {
     ctl: new SharedArrayBuffer(ctlBytes(slots)),
     stats: new SharedArrayBuffer(slots * STATS * 8),
     rows: new SharedArrayBuffer(slots * slotBytes),
+    at: new SharedArrayBuffer(atLength(slots) * 8),
   };
   const ctl = new Int32Array(ring.ctl);
   ctl.fill(0);
   ctl.fill(-1, CTL.TAGS);
+  new Float64Array(ring.at).fill(0);
   return ring;
 }
 
@@ -160,13 +163,15 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   const helpers = workers - 1;
   const slotBytes = blockSize * d * 8;
   const slots = Math.max(workers + 2, Math.min(SLOTS_PER_WORKER * workers, Math.floor(RING_BYTES / slotBytes)));
-  const ring = takeRing(slots, slotBytes);
-  const ctl = new Int32Array(ring.ctl);
-  const stats = new Float64Array(ring.stats);
+  const buffers = takeRing(slots, slotBytes);
+  // A shared output (its rows from the current fill point on) is filled by whichever thread
+  // finishes a block (place.ts); a plain one only by this thread.
+  const sharedOut = o.direct && o.direct.out.buffer instanceof SharedArrayBuffer ? o.direct.out.subarray(o.direct.filledRows() * d) : null;
+  const ring = ringView(buffers, blockSize, d, sharedOut, kernel.copyRows);
+  const { ctl, stats } = ring;
   const run = runnerOf(o);
   const task: ClaimTask = {
-    kernel: kernel.name, job: plan.job, seed, nProposals: blockSize, d, slots,
-    ctl: ring.ctl, stats: ring.stats, rows: ring.rows, external: ext ? ext.module : null,
+    kernel: kernel.name, job: plan.job, seed, nProposals: blockSize, d, ring: buffers, sharedOut, external: ext ? ext.module : null,
   };
 
   // In-flight tasks are never cancelled (Piscina terminates a worker whose running task is
@@ -192,7 +197,7 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
     // No slack: a block past the end is wasted work, while a block short is just claimed by
     // the calling thread once the limit moves on.
     const need = Number.isFinite(wanted) ? Math.ceil(wanted / perBlock) : Infinity;
-    Atomics.store(ctl, CTL.LIMIT, Math.min(emit + slots, emit + need, o.maxBlocks));
+    setClaimLimit(ctl, Math.min(emit + slots, emit + need, o.maxBlocks));
   };
 
   /**
@@ -217,6 +222,16 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
     }
   };
 
+  /** Block `emit` when it can be yielded: finished, and with a shared output, placed. */
+  const ready = (): BlockResult | null => {
+    const s = emit % slots;
+    if (Atomics.load(ctl, CTL.TAGS + s) !== emit) return null;
+    const st = stats.subarray(s * STATS, s * STATS + STATS);
+    if (!isPlacing(ring)) return { block: emit, rows: slotRows(ring, s).subarray(0, st[0] * d), stats: st };
+    if (Atomics.load(ctl, CTL.PLACED) <= emit) placeReady(ring);
+    return Atomics.load(ctl, CTL.PLACED) > emit ? { block: emit, rows: placedRows(ring, emit), stats: st } : null;
+  };
+
   try {
     setLimit();
     startTasks();
@@ -224,13 +239,9 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
       if (o.signal?.aborted) throw abortError(o.signal);
       if (failed.happened) throw failed.error;
       const bell = Atomics.load(ctl, CTL.DONE);
-      const s = emit % slots;
-      let next: BlockResult | null = null;
-      if (Atomics.load(ctl, CTL.TAGS + s) === emit) {
-        const st = stats.subarray(s * STATS, s * STATS + STATS);
-        next = { block: emit, rows: new Float64Array(ring.rows, s * slotBytes, st[0] * d), stats: st };
-      } else {
-        // Block `emit` is not done yet: run a block here rather than wait.
+      let next = ready();
+      if (!next) {
+        // Block `emit` is not ready yet: run a block here rather than wait.
         const b = claimBlock(ctl);
         if (b < 0) {
           if (running.size === 0) {
@@ -246,15 +257,14 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
           if (w.async) await Promise.race([w.value, taskSettled]);
           continue;
         }
-        // The next block in order, with every earlier one yielded, can go straight to the caller.
-        const direct = b === emit ? directDest(o) : null;
-        const dest = direct ?? new Float64Array(ring.rows, (b % slots) * slotBytes, blockSize * d);
-        const st = run(b, dest);
+        // With a plain output, the next block in order, with every earlier one yielded, can go
+        // straight to the caller; with a shared one, runRingBlock places blocks itself.
+        const direct = !isPlacing(ring) && b === emit ? directDest(o) : null;
         if (direct) {
+          const st = run(b, direct);
           next = { block: emit, rows: direct.subarray(0, st[0] * d), stats: st };
         } else {
-          stats.set(st, (b % slots) * STATS);
-          publishBlock(ctl, slots, b);
+          runRingBlock(ring, run, b);
         }
         const p = pause();
         if (p) await p;
@@ -270,16 +280,14 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
       startTasks();
     }
   } finally {
-    Atomics.store(ctl, CTL.STOP, 1);
-    // Release this run's pending doorbell waits, then let the tasks finish their current
-    // block (or start, see STOP and return) before the ring is reused. Waiting here also keeps
-    // the pool clean for the next run: Piscina hands a worker its next task only after this
+    // Stop the claims and release every wait on this run, then let the tasks finish their
+    // current block (or start, see STOP and return) before the ring is reused. Waiting here
+    // also keeps the pool clean for the next run: Piscina hands a worker its next task only after this
     // thread has processed the previous task's completion, and the next run keeps this thread
     // busy with blocks, so a task left behind would hold the worker off for most of that run.
-    Atomics.add(ctl, CTL.DONE, 1);
-    Atomics.notify(ctl, CTL.DONE);
+    stopClaims(ctl);
     await Promise.allSettled([...running]);
-    giveRing(ring, slotBytes);
+    giveRing(buffers, slotBytes);
   }
 }
 
