@@ -14,7 +14,7 @@ export { uniforms } from './sampling/rng.js';
 export { getKernel } from './sampling/kernel.js';
 export type { Kernel } from './sampling/kernel-types.js';
 export { nativeInfo, nativeLoadError } from './sampling/native.js';
-export { closePools } from './sampling/pool.js';
+export { closePools } from './sampling/crew.js';
 export { UsageError } from './errors.js';
 export { writeSamples, type SampleFormat } from './io/write-samples.js';
 

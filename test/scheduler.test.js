@@ -118,6 +118,24 @@ test('abort mid-run rejects with the reason and leaves the pool usable', async (
   assert.ok(bytes(ref.samples).equals(bytes(again.samples)));
 });
 
+test('pool threads that idled out are started again; a process that never calls closePools still exits', async () => {
+  const ref = await sample({ ...T1, n: 300000, seed: 12, workers: 1 });
+  for (let i = 0; i < 2; i++) {
+    const again = await sample({ ...T1, n: 300000, seed: 12, workers: 2 });
+    assert.ok(bytes(ref.samples).equals(bytes(again.samples)), `run ${i}`);
+    await sleep(250); // past the standing tasks' 100 ms idle time: they return
+  }
+  const script = `import { sample } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+const r = await sample({ target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576, n: 300000, seed: 1, workers: 2 });
+console.log(r.samples.length);`;
+  const { spawnSync } = await import('node:child_process');
+  const t0 = performance.now();
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20000 });
+  assert.equal(child.status, 0, child.stderr);
+  assert.equal(child.stdout.trim(), '300000');
+  assert.ok(performance.now() - t0 < 15000, 'the process did not exit by itself');
+});
+
 test('teardown', async () => {
   await closePools();
 });

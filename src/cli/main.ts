@@ -4,7 +4,7 @@
  * line and exit 2; anything else is a bug and prints its stack (exit 1).
  */
 import { UsageError } from '../errors.js';
-import { closePools } from '../sampling/pool.js';
+import { closePools } from '../sampling/crew.js';
 import { sampleCommand } from './sample-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { demoCommand } from './demo-command.js';

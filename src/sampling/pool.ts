@@ -1,13 +1,13 @@
 /**
  * The worker pool: one Piscina per thread count, created on first use and kept for later calls
  * (workers load the native module once). A run with w workers uses the pool of w - 1 threads
- * (the calling thread is the w-th). Idle workers are unref'd by Piscina, so an idle pool does
- * not keep the process alive; closePools() tears them down explicitly.
+ * (the calling thread is the w-th), each running one standing task (crew.ts). Idle workers are
+ * unref'd by Piscina, so an idle pool does not keep the process alive; closePools() tears
+ * them down explicitly.
  */
 import { Piscina } from 'piscina';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { ClaimTask } from './worker.js';
 
 const pools = new Map<number, Piscina>();
 const workerFile = fileURLToPath(new URL('./worker.js', import.meta.url));
@@ -20,8 +20,7 @@ export function getPool(threads: number): Piscina {
   let p = pools.get(threads);
   if (!p) {
     p = new Piscina({
-      // One task per worker at a time: a run starts one claiming task per pool worker, and
-      // they must land on different threads.
+      // One task per worker at a time: each thread runs one standing task.
       filename: workerFile, minThreads: threads, maxThreads: threads, idleTimeout: 30_000, concurrentTasksPerWorker: 1,
       // Piscina loads the task module with require() first. On Node >= 20.19 that is require(esm),
       // which can abort the whole process (V8 fatal "IsGraphAsync must be used on an instantiated
@@ -37,21 +36,8 @@ export function getPool(threads: number): Piscina {
   return p;
 }
 
-/** Tasks not yet settled: closePools() lets them finish rather than terminate them mid-block. */
-const inFlight = new Set<Promise<unknown>>();
-
-export function runOnPool(threads: number, task: ClaimTask): Promise<number> {
-  const p = getPool(threads).run(task) as Promise<number>;
-  inFlight.add(p);
-  void p.then(
-    () => inFlight.delete(p),
-    () => inFlight.delete(p),
-  );
-  return p;
-}
-
-export async function closePools(): Promise<void> {
-  await Promise.allSettled([...inFlight]);
+/** Tears the pools down (their standing tasks must have returned: see crew.ts closePools). */
+export async function destroyPools(): Promise<void> {
   const all = [...pools.values()];
   pools.clear();
   await Promise.all(all.map((p) => p.destroy()));

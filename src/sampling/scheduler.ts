@@ -8,7 +8,7 @@
  */
 import type { Kernel } from './kernel-types.js';
 import type { Plan } from './resolve.js';
-import { runOnPool } from './pool.js';
+import { activeIn, dispatch, failureIn, type Crew } from './crew.js';
 import { blockRunner, runRingBlock, type BlockRunner } from './block.js';
 import { CTL, STATS, claimBlock, ctlBytes, ringView, setClaimLimit, stopClaims, slotRows, type RingBuffers } from './ring.js';
 import { atLength, isPlacing, placeReady, placedRows } from './place.js';
@@ -121,10 +121,22 @@ async function* inline(o: ScheduleOptions): AsyncGenerator<BlockResult> {
 const SLOTS_PER_WORKER = 4;
 const RING_BYTES = 64 * 2 ** 20;
 
-/** Rings are reused across calls, keyed by their shape (fresh pages are slow to touch here). */
+/**
+ * Rings are reused across calls, keyed by their shape (fresh pages are slow to touch here).
+ * A ring given back while pool threads may still be in its last run's final block waits in
+ * `leaving` until they are out.
+ */
 const freeRings = new Map<string, RingBuffers[]>();
+const leaving: { ring: RingBuffers; slotBytes: number; crew: Crew }[] = [];
 
 function takeRing(slots: number, slotBytes: number): RingBuffers {
+  for (let i = leaving.length - 1; i >= 0; i--) {
+    const l = leaving[i];
+    if (activeIn(l.crew) === 0) {
+      leaving.splice(i, 1);
+      giveRing(l.ring, l.slotBytes, l.crew);
+    }
+  }
   const ring = freeRings.get(`${slots}x${slotBytes}`)?.pop() ?? {
     slots,
     ctl: new SharedArrayBuffer(ctlBytes(slots)),
@@ -139,7 +151,11 @@ function takeRing(slots: number, slotBytes: number): RingBuffers {
   return ring;
 }
 
-function giveRing(ring: RingBuffers, slotBytes: number): void {
+function giveRing(ring: RingBuffers, slotBytes: number, crew: Crew): void {
+  if (activeIn(crew) > 0) {
+    if (leaving.length < 8) leaving.push({ ring, slotBytes, crew });
+    return;
+  }
   const key = `${ring.slots}x${slotBytes}`;
   const list = freeRings.get(key) ?? [];
   if (list.length < 2) list.push(ring);
@@ -153,7 +169,9 @@ function giveRing(ring: RingBuffers, slotBytes: number): void {
  * matters on small machines: a thread that only waits for workers and copies their rows is
  * one more thread than there are cores, and the OS may not run it for a millisecond or more.
  * The limit also stops at the blocks expected to cover what is still wanted, so that little
- * work is wasted past the end; when the estimate falls short, pool tasks are started again.
+ * work is wasted past the end; when the estimate falls short, the run is handed to the pool
+ * threads again. Pool threads are reached through standing tasks (crew.ts): handing a run
+ * over is a futex wake, not a Piscina task.
  */
 async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   const { plan, kernel, seed, blockSize, workers } = o;
@@ -174,13 +192,9 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
     kernel: kernel.name, job: plan.job, seed, nProposals: blockSize, d, ring: buffers, sharedOut, external: ext ? ext.module : null,
   };
 
-  // In-flight tasks are never cancelled (Piscina terminates a worker whose running task is
-  // aborted): stopping sets STOP, and the tasks return after their current block.
-  const running = new Set<Promise<void>>();
-  const failed: { error?: unknown; happened: boolean } = { happened: false };
-  // Resolved (and replaced) whenever a task settles, to wake the wait below.
-  let settled!: () => void;
-  let taskSettled = new Promise<void>((r) => (settled = r));
+  // The standing tasks this run was handed to (crew.ts). They are never interrupted:
+  // stopping sets STOP, and they leave the ring after their current block.
+  const crew: Crew = new Map();
 
   let emit = 0; // next block to yield
   const pause = eventLoopYielder();
@@ -201,24 +215,14 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   };
 
   /**
-   * Starts pool tasks until every pool worker has one or the claimable blocks are covered (the
-   * calling thread takes one of them itself: a one-block run starts no task).
+   * Hands the run to pool threads until every one works on it or the claimable blocks are
+   * covered (the calling thread takes one of them itself: a one-block run uses no thread).
+   * Threads busy with other runs are skipped; this is tried again after every block yielded.
    */
   const startTasks = () => {
     const claimable = Atomics.load(ctl, CTL.LIMIT) - Atomics.load(ctl, CTL.NEXT);
-    for (let k = running.size; k < Math.min(helpers, claimable - 1); k++) {
-      const p = runOnPool(helpers, task).then(
-        () => undefined,
-        (error: unknown) => {
-          if (!failed.happened) Object.assign(failed, { error, happened: true });
-        },
-      );
-      running.add(p);
-      void p.finally(() => {
-        running.delete(p);
-        settled();
-        taskSettled = new Promise<void>((r) => (settled = r));
-      });
+    for (let k = activeIn(crew); k < Math.min(helpers, claimable - 1); k++) {
+      if (!dispatch(helpers, task, ctl, crew)) return;
     }
   };
 
@@ -237,14 +241,15 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
     startTasks();
     while (true) {
       if (o.signal?.aborted) throw abortError(o.signal);
-      if (failed.happened) throw failed.error;
+      const failed = failureIn(crew);
+      if (failed) throw failed.error;
       const bell = Atomics.load(ctl, CTL.DONE);
       let next = ready();
       if (!next) {
         // Block `emit` is not ready yet: run a block here rather than wait.
         const b = claimBlock(ctl);
         if (b < 0) {
-          if (running.size === 0) {
+          if (activeIn(crew) === 0) {
             // Nothing runs and block `emit` is not done: either the budget is spent, or the
             // claims stopped at the limit and must go on.
             if (Atomics.load(ctl, CTL.NEXT) >= o.maxBlocks) return;
@@ -253,8 +258,10 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
             if (Atomics.load(ctl, CTL.NEXT) >= Atomics.load(ctl, CTL.LIMIT)) throw new Error('internal: pooled sampling stalled');
             continue;
           }
+          // Pool threads ring the doorbell after every block, when they leave the run, and
+          // (crew.ts) when one dies in it.
           const w = waitAsync(ctl, CTL.DONE, bell);
-          if (w.async) await Promise.race([w.value, taskSettled]);
+          if (w.async) await w.value;
           continue;
         }
         // With a plain output, the next block in order, with every earlier one yielded, can go
@@ -280,14 +287,10 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
       startTasks();
     }
   } finally {
-    // Stop the claims and release every wait on this run, then let the tasks finish their
-    // current block (or start, see STOP and return) before the ring is reused. Waiting here
-    // also keeps the pool clean for the next run: Piscina hands a worker its next task only after this
-    // thread has processed the previous task's completion, and the next run keeps this thread
-    // busy with blocks, so a task left behind would hold the worker off for most of that run.
+    // Stop the claims and release every wait on this run. Pool threads still in a block
+    // finish it; the ring is reused only once they have all left it (takeRing).
     stopClaims(ctl);
-    await Promise.allSettled([...running]);
-    giveRing(buffers, slotBytes);
+    giveRing(buffers, slotBytes, crew);
   }
 }
 

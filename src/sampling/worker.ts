@@ -1,14 +1,19 @@
 /**
- * Piscina worker: one task per worker per pooled run. It claims blocks from the run's shared
- * ring (ring.ts) until the run stops or the claim limit stands still for IDLE_WAIT_MS, writing each block's accepted rows
- * and stats into the block's ring slot, or with a shared output, placing them there
- * (place.ts). Returns how many blocks it ran.
+ * Piscina worker. Each pool thread runs one standing task (crew.ts): it parks on its mailbox,
+ * and for every pooled run handed to it claims blocks from the run's shared ring (ring.ts)
+ * until the run stops or the claim limit stands still for IDLE_WAIT_MS, writing each block's
+ * accepted rows and stats into the block's ring slot, or with a shared output, placing them
+ * there (place.ts). After STANDING_IDLE_MS without a run it returns, so an idle pool lets the
+ * process exit.
  */
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { kernelByName } from './kernel.js';
 import { importLogDensity, type LogDensityFn } from './resolve.js';
-import { claimBlock, ringView, waitForClaims, type RingBuffers } from './ring.js';
+import { CTL, claimBlock, ringView, waitForClaims, type RingBuffers } from './ring.js';
 import { blockRunner, runRingBlock } from './block.js';
+import { MAIL, STATE } from './crew-mail.js';
 
+/** One pooled run, as handed to a standing task. */
 export interface ClaimTask {
   kernel: 'native' | 'js';
   job: Float64Array;
@@ -21,12 +26,26 @@ export interface ClaimTask {
   external: { url: string; exportName: string } | null;
 }
 
+/** What Piscina runs on each pool thread. */
+export interface StandingTask {
+  mail: SharedArrayBuffer;
+  port: MessagePort;
+}
+
 /**
- * How long a task waits for the claim limit to move before it returns: far longer than the
- * calling thread takes to yield a block (so a run's task does not end and restart whenever it
- * gets a ring ahead), short enough that a consumer that stopped pulling frees the thread soon.
+ * How long a run's claims wait for the claim limit to move before the task goes back to its
+ * mailbox: far longer than the calling thread takes to yield a block (so the task does not
+ * leave whenever it gets a ring ahead), short enough that a consumer that stopped pulling
+ * frees the thread soon.
  */
 const IDLE_WAIT_MS = 5;
+
+/**
+ * How long a standing task waits for a run before it returns: long enough to serve calls in
+ * a loop without a restart, short enough not to hold up the exit of a process that forgot
+ * closePools() (a running task keeps it alive).
+ */
+const STANDING_IDLE_MS = 100;
 
 const fns = new Map<string, LogDensityFn>();
 
@@ -40,19 +59,47 @@ async function externalFn(ext: NonNullable<ClaimTask['external']>): Promise<LogD
   return fn;
 }
 
-export default async function claimBlocks(task: ClaimTask): Promise<number> {
+async function claimBlocks(task: ClaimTask): Promise<void> {
   const fn = task.external ? await externalFn(task.external) : null;
   const kernel = kernelByName(task.kernel);
   const run = blockRunner(kernel, task.job, task.seed, task.nProposals, task.d, fn);
   const ring = ringView(task.ring, task.nProposals, task.d, task.sharedOut, kernel.copyRows);
-  let ran = 0;
   for (;;) {
     const b = claimBlock(ring.ctl);
-    if (b >= 0) {
-      runRingBlock(ring, run, b);
-      ran++;
-    } else if (!waitForClaims(ring.ctl, IDLE_WAIT_MS)) {
-      return ran;
+    if (b >= 0) runRingBlock(ring, run, b);
+    else if (!waitForClaims(ring.ctl, IDLE_WAIT_MS)) return;
+  }
+}
+
+export default async function serve(standing: StandingTask): Promise<void> {
+  const mail = new Int32Array(standing.mail);
+  const { port } = standing;
+  port.unref();
+  let seq = 0;
+  for (;;) {
+    if (Atomics.load(mail, MAIL.SEQ) === seq) {
+      // Nothing handed over: leave if asked to (a run handed over is served first).
+      if (Atomics.load(mail, MAIL.SHUT) !== 0) return;
+      const r = Atomics.wait(mail, MAIL.SEQ, seq, STANDING_IDLE_MS);
+      if (r === 'timed-out' && Atomics.compareExchange(mail, MAIL.STATE, STATE.IDLE, STATE.GONE) === STATE.IDLE) return;
+      continue; // a run, a shutdown, or a hand-over that won the race with the time-out
+    }
+    seq = Atomics.load(mail, MAIL.SEQ);
+    const msg = receiveMessageOnPort(port);
+    if (!msg) throw new Error('internal: a run was handed over without its message');
+    const task = msg.message as ClaimTask;
+    const ctl = new Int32Array(task.ring.ctl);
+    try {
+      await claimBlocks(task);
+    } catch (error) {
+      port.postMessage({ seq, error });
+      Atomics.store(mail, MAIL.ERR, seq);
+    } finally {
+      // Done with the ring: the calling thread may reuse it, and this task may get a new run.
+      Atomics.store(mail, MAIL.ACK, seq);
+      Atomics.store(mail, MAIL.STATE, STATE.IDLE);
+      Atomics.add(ctl, CTL.DONE, 1);
+      Atomics.notify(ctl, CTL.DONE);
     }
   }
 }

@@ -1,0 +1,143 @@
+/**
+ * Standing tasks on the worker pool: each pool thread runs one long Piscina task that serves
+ * pooled runs handed to it through a shared mailbox, and returns after STANDING_IDLE_MS
+ * without work.
+ *
+ * Why: a Piscina task per run costs its message round trip on every call, ~0.25 ms before the
+ * worker starts and ~0.25 ms after it finishes before the calling thread hears of it, a tenth
+ * of a 10^6-sample run. A parked standing task starts on a futex wake, and says it is done
+ * through shared memory.
+ *
+ * Mailbox (Int32Array over a SharedArrayBuffer, one per standing task):
+ *   STATE  IDLE, BUSY (a run was handed over, or is running) or GONE (the task returned);
+ *          the calling thread takes a task IDLE -> BUSY, the task itself goes BUSY -> IDLE
+ *          after a run and IDLE -> GONE on idling out, so exactly one side wins a race;
+ *   SEQ    number of runs handed over: the run itself is a message on the task's port, posted
+ *          before SEQ moves (the task reads it with receiveMessageOnPort);
+ *   ACK    SEQ of the last run the task finished with (it touches that run's ring no more);
+ *   ERR    SEQ of the last run that failed; its error was posted back on the port first;
+ *   SHUT   nonzero: return instead of serving (closePools).
+ */
+import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { destroyPools, getPool } from './pool.js';
+import { CTL } from './ring.js';
+import { MAIL, STATE } from './crew-mail.js';
+import type { ClaimTask, StandingTask } from './worker.js';
+
+
+/** A standing task as the calling thread sees it. */
+interface Member {
+  mail: Int32Array;
+  port: MessagePort;
+  /** runs handed over so far (mirrors SEQ) */
+  seq: number;
+  /** the ring control words of the run handed over last: rung if the task dies */
+  ctl: Int32Array | null;
+  /** set when the Piscina task has settled; with the error when it failed */
+  ended: { error: unknown } | null;
+  settled: Promise<void>;
+}
+
+/** One run's hand-overs: which task, under which SEQ. */
+export type Crew = Map<Member, number>;
+
+const crews = new Map<number, Member[]>();
+
+function ring(ctl: Int32Array): void {
+  Atomics.add(ctl, CTL.DONE, 1);
+  Atomics.notify(ctl, CTL.DONE);
+}
+
+function startMember(threads: number): Member {
+  const { port1, port2 } = new MessageChannel();
+  const mail = new Int32Array(new SharedArrayBuffer(MAIL.WORDS * 4));
+  const standing: StandingTask = { mail: mail.buffer as SharedArrayBuffer, port: port2 };
+  const m: Member = { mail, port: port1, seq: 0, ctl: null, ended: null, settled: Promise.resolve() };
+  m.settled = getPool(threads)
+    .run(standing, { transferList: [port2] })
+    .then(
+      () => ({ error: undefined }),
+      (error: unknown) => ({ error }),
+    )
+    .then((ended) => {
+      m.ended = ended;
+      Atomics.store(mail, MAIL.STATE, STATE.GONE);
+      port1.close();
+      // A run handed over but never finished (the task died) is waiting on its doorbell.
+      if (m.ctl && Atomics.load(mail, MAIL.ACK) < m.seq) ring(m.ctl);
+    });
+  port1.unref();
+  return m;
+}
+
+function handOver(m: Member, task: ClaimTask, ctl: Int32Array, crew: Crew): void {
+  m.seq++;
+  m.ctl = ctl;
+  crew.set(m, m.seq);
+  m.port.postMessage(task);
+  Atomics.store(m.mail, MAIL.SEQ, m.seq);
+  Atomics.notify(m.mail, MAIL.SEQ);
+}
+
+/**
+ * Hands a run to an idle standing task of the pool of `threads` threads, starting one when
+ * fewer than `threads` are alive. Returns false when every thread is busy (with other runs).
+ */
+export function dispatch(threads: number, task: ClaimTask, ctl: Int32Array, crew: Crew): boolean {
+  let members = crews.get(threads) ?? [];
+  for (const m of members) {
+    if (Atomics.compareExchange(m.mail, MAIL.STATE, STATE.IDLE, STATE.BUSY) === STATE.IDLE) {
+      handOver(m, task, ctl, crew);
+      return true;
+    }
+  }
+  members = members.filter((m) => Atomics.load(m.mail, MAIL.STATE) !== STATE.GONE);
+  crews.set(threads, members);
+  if (members.length >= threads) return false;
+  const m = startMember(threads);
+  Atomics.store(m.mail, MAIL.STATE, STATE.BUSY);
+  members.push(m);
+  handOver(m, task, ctl, crew);
+  return true;
+}
+
+/** Hand-overs of this run still running. */
+export function activeIn(crew: Crew): number {
+  let k = 0;
+  for (const [m, seq] of crew) if (Atomics.load(m.mail, MAIL.ACK) < seq && !m.ended) k++;
+  return k;
+}
+
+/** The first failure among this run's hand-overs, if any: an error thrown in a block, or a task that died. */
+export function failureIn(crew: Crew): { error: unknown } | null {
+  for (const [m, seq] of crew) {
+    if (Atomics.load(m.mail, MAIL.ERR) === seq) {
+      // The port may still hold the error of an earlier run that failed in a block nobody
+      // needed in the end: take messages up to this run's.
+      for (let msg = receiveMessageOnPort(m.port); msg; msg = receiveMessageOnPort(m.port)) {
+        const { seq: from, error } = msg.message as { seq: number; error: unknown };
+        if (from === seq) return { error };
+      }
+      return { error: new Error('a pool worker failed') };
+    }
+    if (m.ended && Atomics.load(m.mail, MAIL.ACK) < seq) {
+      return { error: m.ended.error ?? new Error('internal: a pool worker returned in the middle of a run') };
+    }
+  }
+  return null;
+}
+
+/**
+ * Asks every standing task to return once its current run is done, waits for them, and tears
+ * the pools down. Calls in flight finish first.
+ */
+export async function closePools(): Promise<void> {
+  const all = [...crews.values()].flat();
+  crews.clear();
+  for (const m of all) {
+    Atomics.store(m.mail, MAIL.SHUT, 1);
+    Atomics.notify(m.mail, MAIL.SEQ);
+  }
+  await Promise.all(all.map((m) => m.settled));
+  await destroyPools();
+}
