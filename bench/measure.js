@@ -25,10 +25,12 @@ export function fmtRate(r) {
 /**
  * One worker against `workers` workers on the same task, alternating in `rounds` rounds (each
  * round: three calls of each, in alternating order) so both see the same machine load. Returns
- * the median rates and the median and range of the per-round speed-ups.
+ * the median rates and the median and range of the per-round speed-ups. `shared`: the output
+ * is backed by a SharedArrayBuffer, which pool workers fill themselves (one worker writes it
+ * exactly as it writes a plain one).
  */
-export async function workerScaling(task, { n, workers, kernel, rounds = 7 }) {
-  const out = new Float64Array(n);
+export async function workerScaling(task, { n, workers, kernel, rounds = 7, shared = false }) {
+  const out = shared ? new Float64Array(new SharedArrayBuffer(n * 8)) : new Float64Array(n);
   const once = async (w) => {
     const t0 = performance.now();
     await sample({ target: task.target, proposal: task.proposal, M: task.M, n, seed: 7, workers: w, kernel, out });
@@ -47,4 +49,9 @@ export async function workerScaling(task, { n, workers, kernel, rounds = 7 }) {
     ratios.push(median(a) / median(b));
   }
   return { one: n / (median(one) / 1000), many: n / (median(many) / 1000), ratio: median(ratios), lo: Math.min(...ratios), hi: Math.max(...ratios) };
+}
+
+/** "1.85x (1.70-1.95)": median and range of a scaling's per-round ratios. */
+export function fmtScaling(s) {
+  return `${s.ratio.toFixed(2)}x (${s.lo.toFixed(2)}-${s.hi.toFixed(2)})`;
 }

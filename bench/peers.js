@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { closePools, nativeInfo } from '../dist/index.js';
 import { tasks } from './tasks.js';
-import { acceptedPerSecond, fmtRate, workerScaling } from './measure.js';
+import { acceptedPerSecond, fmtRate, fmtScaling, workerScaling } from './measure.js';
 import { median } from './stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -73,8 +73,10 @@ for (const task of tasks) {
 }
 const cores = availableParallelism();
 if (cores > 1) {
-  const scaling = [];
-  for (const task of tasks) scaling.push([task.name, await workerScaling(task, { n, workers: cores, kernel })]);
-  console.log(`\nall cores (${cores}) vs one worker, median of alternating rounds (range): ${scaling.map(([k, s]) => `${k} ${s.ratio.toFixed(2)}x (${s.lo.toFixed(2)}-${s.hi.toFixed(2)})`).join(', ')} (target >= 1.8x)`);
+  for (const shared of [false, true]) {
+    const scaling = [];
+    for (const task of tasks) scaling.push([task.name, await workerScaling(task, { n, workers: cores, kernel, shared })]);
+    console.log(`${shared ? '' : '\n'}all cores (${cores}) vs one worker, ${shared ? 'shared' : 'plain'} out, median of alternating rounds (range): ${scaling.map(([k, s]) => `${k} ${fmtScaling(s)}`).join(', ')} (target >= 1.8x)`);
+  }
 }
 await closePools();

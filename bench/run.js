@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // npm run bench: accepted samples per second for T1, T2, T3 and a custom expression, on one
-// worker and on all cores, native and js kernels. Medians of repeated runs; one worker and all
-// cores alternate in rounds, and the scaling is the median of the per-round ratios.
+// worker (native and js kernels), then all cores against one worker for two call sizes and
+// both kinds of output. Medians of repeated runs; one worker and all cores alternate in rounds,
+// and the scaling is the median of the per-round ratios.
 import { availableParallelism } from 'node:os';
 import { closePools, nativeInfo } from '../dist/index.js';
 import { tasks } from './tasks.js';
-import { acceptedPerSecond, fmtRate, workerScaling } from './measure.js';
+import { acceptedPerSecond, fmtRate, fmtScaling, workerScaling } from './measure.js';
 
 const cores = availableParallelism();
 const native = nativeInfo();
@@ -16,23 +17,35 @@ console.log(`rsft bench: ${cores} cores, native kernel ${native ? `(${native.sim
 const rows = [];
 for (const task of tasks) {
   const row = { task: task.name };
-  if (native) {
-    if (cores > 1) {
-      const s = await workerScaling(task, { n: nNative, workers: cores, kernel: 'native' });
-      Object.assign(row, { native1: s.one, nativeAll: s.many, scale: `${s.ratio.toFixed(2)}x (${s.lo.toFixed(2)}-${s.hi.toFixed(2)})` });
-    } else {
-      row.native1 = await acceptedPerSecond(task, { n: nNative, workers: 1, kernel: 'native' });
-    }
-  }
+  if (native) row.native1 = await acceptedPerSecond(task, { n: nNative, workers: 1, kernel: 'native' });
   row.js1 = await acceptedPerSecond(task, { n: nJs, workers: 1, kernel: 'js', iterations: 5 });
   rows.push(row);
 }
-await closePools();
 
-console.log(`| task | native, 1 worker | native, ${cores} workers | scaling (median, range over rounds) | js, 1 worker | native / js |`);
-console.log('| --- | --- | --- | --- | --- | --- |');
+console.log('| task | native, 1 worker | js, 1 worker | native / js |');
+console.log('| --- | --- | --- | --- |');
 for (const r of rows) {
-  const scale = r.scale ?? '-';
   const vsJs = r.native1 ? `${(r.native1 / r.js1).toFixed(1)}x` : '-';
-  console.log(`| ${r.task} | ${r.native1 ? fmtRate(r.native1) : '-'} | ${r.nativeAll ? fmtRate(r.nativeAll) : '-'} | ${scale} | ${fmtRate(r.js1)} | ${vsJs} |`);
+  console.log(`| ${r.task} | ${r.native1 ? fmtRate(r.native1) : '-'} | ${fmtRate(r.js1)} | ${vsJs} |`);
 }
+
+// All cores against one worker, per call size and kind of output: the pool's fixed cost per
+// call (a futex wake, the last block's tail) weighs more on short calls, and with a plain
+// output the calling thread copies every pool worker's rows in.
+if (native && cores > 1) {
+  const sizes = (process.env.BENCH_SCALING_N ?? `${nNative},${nNative * 10}`).split(',').map(Number);
+  console.log(`\nall cores (${cores}) vs one worker, native: median of the per-round ratios over 7 alternating rounds (range)\n`);
+  console.log(`| task | ${sizes.flatMap((n) => [`n = ${n.toExponential(0)}, plain out`, `n = ${n.toExponential(0)}, shared out`]).join(' | ')} |`);
+  console.log(`| --- | ${sizes.flatMap(() => ['---', '---']).join(' | ')} |`);
+  for (const task of tasks) {
+    const cells = [];
+    for (const n of sizes) {
+      for (const shared of [false, true]) {
+        const s = await workerScaling(task, { n, workers: cores, kernel: 'native', shared });
+        cells.push(`${fmtScaling(s)}, ${fmtRate(s.many)}`);
+      }
+    }
+    console.log(`| ${task.name} | ${cells.join(' | ')} |`);
+  }
+}
+await closePools();

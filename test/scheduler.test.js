@@ -118,6 +118,30 @@ test('abort mid-run rejects with the reason and leaves the pool usable', async (
   assert.ok(bytes(ref.samples).equals(bytes(again.samples)));
 });
 
+test('after an abort, pool threads no longer write into a shared output', async () => {
+  // A custom expression: slow enough (~90 ms for n) that every abort below lands mid-run.
+  const CUSTOM = { target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)' }, proposal: 'normal(0,1)', M: 2 * Math.sqrt(2 * Math.PI) * 1.001 };
+  await sample({ ...CUSTOM, n: 100000, seed: 1, workers: 2 }); // the pool thread is up and parked
+  const n = 4_000_000;
+  const out = new Float64Array(new SharedArrayBuffer(n * 8));
+  for (let i = 0; i < 8; i++) {
+    out.fill(-7); // rows are placed as a prefix; -7 marks what is not written yet
+    const ac = new AbortController();
+    const run = sample({ ...CUSTOM, n, seed: 1, workers: 2, signal: ac.signal, out });
+    setTimeout(() => ac.abort(new Error('stop now')), 8 + 2 * i);
+    await assert.rejects(run, /stop now/);
+    // At once (a pool thread's block takes ~1 ms): the first unwritten number, by bisection.
+    let lo = 0, hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (out[mid] === -7) hi = mid;
+      else lo = mid + 1;
+    }
+    await sleep(20);
+    assert.ok(lo === n || out[lo] === -7, `round ${i}: number ${lo} was written after the run rejected`);
+  }
+});
+
 test('pool threads that idled out are started again; a process that never calls closePools still exits', async () => {
   const ref = await sample({ ...T1, n: 300000, seed: 12, workers: 1 });
   for (let i = 0; i < 2; i++) {

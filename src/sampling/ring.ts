@@ -1,14 +1,14 @@
 /**
  * The shared block ring between the calling thread and the pool workers of one pooled run.
  *
- * Nobody gets blocks assigned: each pool worker runs one long task, and the calling thread
- * works between its other duties, claiming the next block number from a shared counter,
- * writing the block's accepted rows into ring slot b % slots and publishing b in that slot's
- * tag, ringing a doorbell the calling thread may be waiting on. The calling thread
+ * Nobody gets blocks assigned: each pool worker is handed the run once (crew.ts), and the
+ * calling thread works between its other duties, claiming the next block number from a shared
+ * counter, writing the block's accepted rows into ring slot b % slots and publishing b in that
+ * slot's tag, ringing a doorbell the calling thread may be waiting on. The calling thread
  * consumes blocks strictly in block order and moves the claim limit forward as it frees
- * slots. So load balances itself to within one block, a run costs one message per worker
- * instead of one per task, and a slow consumer makes workers stop (their task returns)
- * instead of blocking a pool thread.
+ * slots. So load balances itself to within one block, a run costs one hand-over per worker
+ * instead of one per block, and a slow consumer makes workers wait for the limit a few
+ * milliseconds and then leave the run, instead of blocking a pool thread.
  *
  * Ring safety: a block b may be claimed only while b < LIMIT, and LIMIT never exceeds
  * consumed + slots; consumed only grows, so the slot a claim writes is never one the main

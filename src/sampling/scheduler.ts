@@ -195,6 +195,7 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   // The standing tasks this run was handed to (crew.ts). They are never interrupted:
   // stopping sets STOP, and they leave the ring after their current block.
   const crew: Crew = new Map();
+  let finished = false; // set on the normal ends of the run
 
   let emit = 0; // next block to yield
   const pause = eventLoopYielder();
@@ -252,7 +253,7 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
           if (activeIn(crew) === 0) {
             // Nothing runs and block `emit` is not done: either the budget is spent, or the
             // claims stopped at the limit and must go on.
-            if (Atomics.load(ctl, CTL.NEXT) >= o.maxBlocks) return;
+            if (Atomics.load(ctl, CTL.NEXT) >= o.maxBlocks) return void (finished = true);
             setLimit();
             startTasks();
             if (Atomics.load(ctl, CTL.NEXT) >= Atomics.load(ctl, CTL.LIMIT)) throw new Error('internal: pooled sampling stalled');
@@ -282,7 +283,7 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
       if (seenAccepted > 0) rate = seenAccepted / seenProposals;
       yield next;
       emit++;
-      if (o.wanted() <= 0) return;
+      if (o.wanted() <= 0) return void (finished = true);
       setLimit();
       startTasks();
     }
@@ -290,6 +291,13 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
     // Stop the claims and release every wait on this run. Pool threads still in a block
     // finish it; the ring is reused only once they have all left it (takeRing).
     stopClaims(ctl);
+    // A run that filled a shared output wrote all of it: a pool thread still in a block can
+    // only place nothing more. After a failure or an abort it could still write into the
+    // caller's memory, so the caller hears of the end only once every pool thread is out.
+    while (isPlacing(ring) && !finished && activeIn(crew) > 0) {
+      const w = waitAsync(ctl, CTL.DONE, Atomics.load(ctl, CTL.DONE));
+      if (w.async && activeIn(crew) > 0) await w.value;
+    }
     giveRing(buffers, slotBytes, crew);
   }
 }
