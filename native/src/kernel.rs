@@ -544,6 +544,83 @@ fn compact_inplace(level: Simd, out: &mut [f64], d: usize, start: usize, flags: 
     cursor
 }
 
+/// The lanes `< m` whose bit in `keep` (bit i of byte i / 8) is clear, in increasing order.
+fn routed_lanes(keep: &[u8], m: usize, idx: &mut Vec<u32>) {
+    idx.clear();
+    idx.reserve(m);
+    let m = m.min(keep.len() * 8);
+    let mut k = 0usize;
+    let p = idx.as_mut_ptr();
+    let mut word = |w: usize, mut z: u64| {
+        while z != 0 {
+            // SAFETY: at most one entry per lane < m, and idx has room for m
+            unsafe { *p.add(k) = (w * 64 + z.trailing_zeros() as usize) as u32 };
+            k += 1;
+            z &= z - 1;
+        }
+    };
+    let full = m / 64;
+    for (w, ch) in keep[..full * 8].chunks_exact(8).enumerate() {
+        word(w, !u64::from_le_bytes([ch[0], ch[1], ch[2], ch[3], ch[4], ch[5], ch[6], ch[7]]));
+    }
+    if full * 64 < m {
+        let mut b = [0xFFu8; 8];
+        let tail = &keep[full * 8..m.div_ceil(8)];
+        b[..tail.len()].copy_from_slice(tail);
+        word(full, !u64::from_le_bytes(b) & ((1u64 << (m - full * 64)) - 1));
+    }
+    // SAFETY: k entries were written (k <= m <= capacity)
+    unsafe { idx.set_len(k) };
+}
+
+/// `compact_inplace` of 1-column rows `start..start+m` with the flags as bits (bit i of
+/// `bits[i / 8]`).
+fn compact_inplace_bits(level: Simd, out: &mut [f64], start: usize, m: usize, bits: &[u8], cursor: usize) -> usize {
+    if cursor > start || start + m > out.len() || bits.len() * 8 < m {
+        return cursor; // unreachable: callers keep the invariants (no panic across FFI)
+    }
+    let base = out.as_mut_ptr();
+    // SAFETY: rows start..start+m are in bounds and bits covers them (checked above);
+    // dst = base + cursor <= src, and every write lands at dst + c with c <= i
+    unsafe {
+        let (src, dst) = (base.add(start) as *const f64, base.add(cursor));
+        #[cfg(target_arch = "x86_64")]
+        {
+            if level == Simd::Avx512 && simd() == Simd::Avx512 {
+                return cursor + compact1_bits_avx512(src, dst, m, bits.as_ptr());
+            }
+        }
+        let _ = level;
+        let mut c = 0usize;
+        for i in 0..m {
+            *dst.add(c) = *src.add(i);
+            c += ((bits[i / 8] >> (i % 8)) & 1) as usize;
+        }
+        cursor + c
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,popcnt")]
+unsafe fn compact1_bits_avx512(src: *const f64, dst: *mut f64, n: usize, bits: *const u8) -> usize {
+    use std::arch::x86_64::*;
+    let mut c = 0usize;
+    let mut i = 0usize;
+    while i + 8 <= n {
+        let m = *bits.add(i / 8);
+        let v = _mm512_loadu_pd(src.add(i));
+        _mm512_storeu_pd(dst.add(c), _mm512_maskz_compress_pd(m, v));
+        c += m.count_ones() as usize;
+        i += 8;
+    }
+    while i < n {
+        *dst.add(c) = *src.add(i);
+        c += ((*bits.add(i / 8) >> (i % 8)) & 1) as usize;
+        i += 1;
+    }
+    c
+}
+
 /// Apply the support box: rows with any coordinate outside [lo, hi] (or NaN) get -inf.
 fn apply_box(job: &Job, xs: &[f64], logp: &mut [f64]) {
     if job.has_box {
@@ -778,6 +855,9 @@ struct FastScratch {
     fr: Vec<u8>,
     idx: Vec<u32>,
     cand: Vec<u32>,
+    /// the squeeze's accept / keep bit masks (bit i of byte i / 8)
+    acc: Vec<u8>,
+    keep: Vec<u8>,
 }
 
 impl FastScratch {
@@ -793,6 +873,8 @@ impl FastScratch {
             fr: Vec::new(),
             idx: Vec::new(),
             cand: Vec::new(),
+            acc: Vec::new(),
+            keep: Vec::new(),
         }
     }
     fn ensure(&mut self, chunk: usize) {
@@ -803,6 +885,8 @@ impl FastScratch {
             self.ub.resize(chunk, 0);
             self.flags.resize(chunk, 0);
             self.fr.resize(chunk, 0);
+            self.acc.resize(chunk.div_ceil(8), 0);
+            self.keep.resize(chunk.div_ceil(8), 0);
         }
     }
 }
@@ -888,21 +972,23 @@ fn sample_block_fast(job: &Job, f: &Fast, urng: &mut Stream, n: usize, out: &mut
         while start < n {
             let m = chunk.min(n - start);
             let xs = &out[start..start + m];
-            let flags = &mut s.flags[..m];
             match sq {
                 Some(sq) => {
                     // raw u64s: the squeeze compares their top 32 bits with integer thresholds;
                     // only the routed lanes' uniforms are converted (same values as fill_f64)
                     let ub = &mut s.ub[..m];
+                    let nb = m.div_ceil(8);
+                    let (am, km) = (&mut s.acc[..nb], &mut s.keep[..nb]);
                     let gt = g * (1.0 - LIN_TOL) / f.m;
-                    let lmax = sq.decide_gen(level, xs, urng, ub, flags, gt, &mut s.idx);
+                    let lmax = sq.decide_gen(level, xs, urng, ub, am, km, gt);
                     if lmax > gt {
                         // (usually the first chunk of a block, g still 0) route by lmax instead:
                         // the decided lanes with hi > lmax are a subset of those routed so far
-                        // (one more wide pass over the drawn u64s: same flags, and the lanes
+                        // (one more wide pass over the drawn u64s: same decisions, and the lanes
                         // with H >= floor(lmax 2^32), a superset of those with hi > lmax)
-                        sq.decide_bits(level, xs, ub, flags, lmax, &mut s.idx);
+                        sq.decide_bits(level, xs, ub, am, km, lmax);
                     }
+                    routed_lanes(km, m, &mut s.idx);
                     let k = s.idx.len();
                     if k > 0 {
                         for (j, &i) in s.idx.iter().enumerate() {
@@ -911,11 +997,19 @@ fn sample_block_fast(job: &Job, f: &Fast, urng: &mut Stream, n: usize, out: &mut
                         }
                         lin_lanes(job, f, level, &s.xr[..k], &s.ur[..k], &mut s.pr, &mut s.qr, &mut s.fr, &mut acc, &mut g, &mut s.cand);
                         for (j, &i) in s.idx.iter().enumerate() {
-                            flags[i as usize] = s.fr[j];
+                            let (b, sh) = (i as usize / 8, i % 8);
+                            am[b] = (am[b] & !(1 << sh)) | s.fr[j] << sh;
                         }
                     }
+                    acc.proposals += m as u64;
+                    let before = cursor;
+                    cursor = compact_inplace_bits(level, out, start, m, am, cursor);
+                    acc.accepted += (cursor - before) as u64;
+                    start += m;
+                    continue;
                 }
                 None => {
+                    let flags = &mut s.flags[..m];
                     let u = &mut s.u[..m];
                     urng.fill_f64(u);
                     lin_lanes(job, f, level, xs, u, &mut s.pr, &mut s.qr, flags, &mut acc, &mut g, &mut s.cand)
@@ -1708,42 +1802,50 @@ mod tests {
                     assert_eq!(idx, want_idx, "pair {ci} {level:?}");
                     assert!(lmax >= 0.0 && lmax < 1.0);
                 }
-                // decide_bits (integer thresholds on the raw u64s): every lane it decides is
-                // decided as above, it leaves at most a handful more undecided, it routes a
-                // superset, and every SIMD level gives the same flags and routing
+                // decide_bits (integer thresholds on the raw u64s, bit masks): every lane it
+                // keeps is decided as above, it leaves at most a handful more undecided, it
+                // routes a superset, and every SIMD level gives the same masks and lmax
                 let mut ub = vec![0u64; n];
                 Stream::new(3, block, 1).fill_u64(&mut ub);
                 assert!(ub.iter().zip(&u).all(|(&b, &v)| crate::rng::u64_to_open01(b) == v));
-                let mut first: Option<(Vec<u8>, Vec<u32>, f64)> = None;
+                let bit = |v: &[u8], i: usize| (v[i / 8] >> (i % 8)) & 1 == 1;
+                let mut first: Option<(Vec<u8>, Vec<u8>, f64)> = None;
                 for level in Simd::available() {
-                    let mut flags = vec![9u8; n];
-                    let mut idx = Vec::new();
-                    let lmax = sq.decide_bits(level, &xs, &ub, &mut flags, thr, &mut idx);
+                    let (mut am, mut km) = (vec![0x5Au8; n / 8], vec![0xA5u8; n / 8]);
+                    let lmax = sq.decide_bits(level, &xs, &ub, &mut am, &mut km, thr);
                     let mut extra = 0;
+                    let mut routed = Vec::new();
                     for i in 0..n {
-                        if flags[i] == 2 {
-                            extra += (want_flags[i] != 2) as usize;
+                        if bit(&km, i) {
+                            assert!(want_flags[i] != 2 && bit(&am, i) == (want_flags[i] == 1), "pair {ci} {level:?} lane {i}");
                         } else {
-                            assert_eq!(flags[i], want_flags[i], "pair {ci} {level:?} lane {i}");
+                            routed.push(i as u32);
+                            extra += (want_flags[i] != 2 && !(sq.bounds(sq.cell_of(xs[i]).unwrap()).1 > thr - 1e-9)) as usize;
                         }
                     }
                     assert!(extra <= 2, "pair {ci} {level:?}: {extra} more undecided");
-                    let mut routed = vec![false; n];
-                    for &i in &idx {
-                        routed[i as usize] = true;
+                    let mut ix = Vec::new();
+                    routed_lanes(&km, n, &mut ix);
+                    assert_eq!(ix, routed);
+                    let mut r = vec![false; n];
+                    for &i in &routed {
+                        r[i as usize] = true;
                     }
-                    assert!(want_idx.iter().all(|&i| routed[i as usize]), "pair {ci} {level:?}");
-                    assert!(idx.windows(2).all(|w| w[0] < w[1]));
+                    assert!(want_idx.iter().all(|&i| r[i as usize]), "pair {ci} {level:?}");
                     assert!(lmax >= 0.0 && lmax < 1.0);
+                    // lmax is the largest L of a lane in a cell: at most that lane's lo
+                    let top = (0..n).filter_map(|i| sq.cell_of(xs[i]).map(|c| sq.bounds(c).0)).fold(0.0, f64::max);
+                    assert!(lmax <= top && lmax > top - 2.4e-10, "pair {ci} {level:?}: lmax {lmax} top lo {top}");
+                    let am: Vec<u8> = (0..n).map(|i| (bit(&km, i) && bit(&am, i)) as u8).collect();
                     match &first {
-                        None => first = Some((flags, idx, lmax)),
-                        Some((f0, i0, l0)) => assert!(*f0 == flags && *i0 == idx && *l0 == lmax, "pair {ci} {level:?}"),
+                        None => first = Some((am, km, lmax)),
+                        Some((a0, k0, l0)) => assert!(*a0 == am && *k0 == km && *l0 == lmax, "pair {ci} {level:?}"),
                     }
                 }
                 // decide_gen (uniforms drawn inside the loop) = fill_u64 + decide_bits, also
                 // mid-buffer and for odd lengths, and leaves the stream at the same place
                 if block < 2 {
-                    for skip in [0usize, 3, 256] {
+                    for skip in [0usize, 3, 8, 256] {
                         for level in Simd::available() {
                             let mut r1 = Stream::new(5, block, 1);
                             let mut r2 = Stream::new(5, block, 1);
@@ -1751,16 +1853,21 @@ mod tests {
                                 assert_eq!(r1.next_u64(), r2.next_u64());
                             }
                             let mut at = 0;
-                            for len in [1000usize, 7, 1024, 1, 333, 4096] {
+                            for len in [1000usize, 7, 1024, 1, 333, 4096, 9, 4096] {
                                 let xs = &xs[at..at + len];
                                 at += len;
+                                let nb = len.div_ceil(8);
                                 let (mut u1, mut u2) = (vec![0u64; len], vec![0u64; len]);
-                                let (mut f1, mut f2) = (vec![9u8; len], vec![9u8; len]);
-                                let (mut i1, mut i2) = (Vec::new(), Vec::new());
+                                let (mut a1, mut a2) = (vec![0x5Au8; nb], vec![0xA5u8; nb]);
+                                let (mut k1, mut k2) = (vec![0x33u8; nb], vec![0xCCu8; nb]);
                                 r1.fill_u64(&mut u1);
-                                let l1 = sq.decide_bits(level, xs, &u1, &mut f1, thr, &mut i1);
-                                let l2 = sq.decide_gen(level, xs, &mut r2, &mut u2, &mut f2, thr, &mut i2);
-                                assert!(u1 == u2 && f1 == f2 && i1 == i2 && l1 == l2, "pair {ci} {level:?} skip {skip} len {len}");
+                                let l1 = sq.decide_bits(level, xs, &u1, &mut a1, &mut k1, thr);
+                                let l2 = sq.decide_gen(level, xs, &mut r2, &mut u2, &mut a2, &mut k2, thr);
+                                assert!(u1 == u2 && a1 == a2 && k1 == k2 && l1 == l2, "pair {ci} {level:?} skip {skip} len {len}");
+                                // bits past the last lane are clear
+                                if len % 8 != 0 {
+                                    assert!(a1[nb - 1] >> (len % 8) == 0 && k1[nb - 1] >> (len % 8) == 0);
+                                }
                             }
                             for _ in 0..300 {
                                 assert_eq!(r1.next_u64(), r2.next_u64());

@@ -13,9 +13,9 @@
 //! finally rounded outward to f32 (lo down, hi up) and packed into one u64 per cell
 //! (lo bits | hi bits << 32: one gather per lane).
 //!
-//! Per proposal x with uniform u (`decide`): x outside [x0, x1) -> undecided; otherwise
-//! c = min(trunc((x - x0) / w), N - 1), accept when u < lo[c], reject when u >= hi[c],
-//! else undecided. A decided lane is decided exactly as the log-space test
+//! Per proposal x with uniform u (`decide`): c = floor(fma(x, 1/w, -x0/w)); c outside
+//! [0, N) (and NaN x) -> the extra open cell N (undecided, no separate range test); accept
+//! when u < lo[c], reject when u >= hi[c], else undecided. A decided lane is decided exactly as the log-space test
 //! `ln u < logp - logM - logq` decides it (the margin is > 1e-9 relative, the log-space
 //! computation is good to ~1e-12).
 //!
@@ -24,6 +24,8 @@
 //! t < floor(lo 2^32) and rejects when t > ceil(hi 2^32) - 1, which imply u < lo and u > hi:
 //! every lane it decides is decided as above; the lanes at a threshold (about 2^-31 of them)
 //! are left undecided and go through the exact path, so the rows and statistics do not change.
+//! Its results are bit masks (accept, keep = decided and not routed), 8 lanes a byte: the
+//! AVX-512 loop is then a handful of vector ops per 8 lanes besides the gather.
 //! `decide_gen` also draws the u64s inside its AVX-512 loop.
 //!
 //! Statistics: a cell whose (widened) hi is >= 1 could hold an envelope violation, so such
@@ -34,8 +36,10 @@
 //! the running maxLogRatio (see `kernel.rs`).
 //!
 //! Cell boundaries: the enclosure of cell c is taken over [x0 + (c - e) w, x0 + (c + 1 + e) w]
-//! clipped to [x0, x1], where e w dominates the rounding of the index computation (e >= 1e-6;
-//! the squeeze is not built when e would exceed 0.01).
+//! clipped to [x0 - e w, x1 + e w] and to q's support, where e w dominates the rounding of the
+//! index computation (e >= 1e-6; the squeeze is not built when e would exceed 0.01). Cells
+//! that may hold the ratio's maximum (hi >= the largest lo) get 16x finer pieces, so fewer
+//! lanes are routed for maxLogRatio.
 
 use crate::density::{Lin, HUGE, TINY};
 use crate::rng::{Simd, State, Stream};
@@ -48,6 +52,8 @@ const ABS_TOL: f64 = 1e-30;
 pub const DEFAULT_CELLS: usize = 4096;
 /// Pieces per cell in the enclosure computation.
 pub const DEFAULT_SUB: usize = 4;
+/// Pieces per cell of the refinement of the cells around the ratio's peak (see `build`).
+const PEAK_FINE: usize = 64;
 /// Proposal mass left outside the table on each infinite side.
 pub const TAIL: f64 = 1e-6;
 
@@ -55,8 +61,11 @@ pub struct Squeeze {
     x0: f64,
     x1: f64,
     inv_w: f64,
+    /// -(x0 inv_w), rounded: the cell of x is floor(fma(x, inv_w, nx0iw)) (`cell_ix`)
+    nx0iw: f64,
     n: usize,
-    /// f32 lo bits | f32 hi bits << 32, n entries
+    /// f32 lo bits | f32 hi bits << 32, n + 1 entries (the last one, for x mapped to no
+    /// cell, is open: lo = 0, hi = inf)
     tbl: Vec<u64>,
     /// The same bounds as thresholds on the top 32 bits t of a uniform's u64 (`decide_bits`):
     /// L | H << 32 with L = floor(lo 2^32), H = ceil(hi 2^32) - 1 (2^32 - 1 when hi >= 1).
@@ -148,12 +157,18 @@ impl Squeeze {
             return None;
         }
         let sub = sub.clamp(1, 64);
+        // x maps to cell floor(fma(x, inv_w, nx0iw)) (`cell_ix`): within `slack` of its
+        // interval [x0 + c w, x0 + (c + 1) w) (the rounding of nx0iw and of the fma are a few
+        // ulps of x0 and of the range); cells 0 and n - 1 can so receive x slightly outside
+        // [x0, x1], which is inside q's support unless x0 / x1 is its end (no x beyond it)
+        let nx0iw = -(x0 * inv_w);
+        let (s0, s1) = q.support();
         // pieces: cell c is cut into `sub` pieces; its outer ends carry the slack
         let mut pts = Vec::with_capacity(n * (sub + 1));
         let step = w / sub as f64;
         for c in 0..n {
-            let a = (x0 + (c as f64) * w - slack).max(x0);
-            let b = (x0 + (c as f64 + 1.0) * w + slack).min(x1);
+            let a = (x0 + (c as f64) * w - slack).max(s0.max(x0 - slack));
+            let b = (x0 + (c as f64 + 1.0) * w + slack).min(s1.min(x1 + slack));
             pts.push(a);
             for k in 1..sub {
                 pts.push((x0 + (c as f64) * w + k as f64 * step).clamp(a, b));
@@ -177,49 +192,77 @@ impl Squeeze {
                 }
             }
         }
-        let mut tbl = Vec::with_capacity(n);
-        for c in 0..n {
-            // the cell's ratio bounds: min / max over its pieces (bounding p and q separately
-            // on smaller pieces keeps the bounds close to the ratio's own range)
-            let r = c * sub..(c + 1) * sub;
-            let (mut lo, mut hi, ok) = cell_bounds(m, &pl[r.clone()], &ph[r.clone()], &ql[r.clone()], &qh[r]);
-            // a cell that might hold p > M q decides nothing; when M is tight, the ratio's peak
-            // is flat and p, q bounded separately overshoot: retry such cells with finer pieces
-            let mut fine = sub;
-            while ok && hi * (1.0 + SQ_TOL) + ABS_TOL >= 1.0 && fine < 4096 {
-                fine *= 16;
-                let a = pts[c * (sub + 1)];
-                let b = pts[c * (sub + 1) + sub];
-                let mut fp: Vec<f64> = (0..=fine).map(|k| a + (b - a) * (k as f64 / fine as f64)).collect();
-                fp[fine] = b;
-                let (mut fpl, mut fph, mut fql, mut fqh) = (vec![0.0; fine], vec![0.0; fine], vec![0.0; fine], vec![0.0; fine]);
-                q.enclose_grid(&fp, fine, &mut fql, &mut fqh);
-                p.enclose_grid(&fp, fine, &mut fpl, &mut fph);
-                if let Some((bl, bh)) = bx {
-                    for j in 0..fine {
-                        let (a, b) = (fp[j], fp[j + 1]);
-                        if !(a >= bl && b <= bh) {
-                            let (ca, cb) = (a.max(bl), b.min(bh));
-                            fpl[j] = 0.0;
-                            fph[j] = if ca <= cb { p.enclose(ca, cb).1 } else { 0.0 };
-                        }
+        // a cell's bounds from `fine` equal pieces of its interval (None when unusable)
+        let refine = |c: usize, fine: usize| -> Option<(f64, f64)> {
+            let a = pts[c * (sub + 1)];
+            let b = pts[c * (sub + 1) + sub];
+            let mut fp: Vec<f64> = (0..=fine).map(|k| a + (b - a) * (k as f64 / fine as f64)).collect();
+            fp[fine] = b;
+            let (mut fpl, mut fph, mut fql, mut fqh) = (vec![0.0; fine], vec![0.0; fine], vec![0.0; fine], vec![0.0; fine]);
+            q.enclose_grid(&fp, fine, &mut fql, &mut fqh);
+            p.enclose_grid(&fp, fine, &mut fpl, &mut fph);
+            if let Some((bl, bh)) = bx {
+                for j in 0..fine {
+                    let (a, b) = (fp[j], fp[j + 1]);
+                    if !(a >= bl && b <= bh) {
+                        let (ca, cb) = (a.max(bl), b.min(bh));
+                        fpl[j] = 0.0;
+                        fph[j] = if ca <= cb { p.enclose(ca, cb).1 } else { 0.0 };
                     }
                 }
-                let (l2, h2, ok2) = cell_bounds(m, &fpl, &fph, &fql, &fqh);
-                if !ok2 {
-                    break;
-                }
-                lo = lo.max(l2);
-                hi = hi.min(h2);
             }
+            let (l2, h2, ok2) = cell_bounds(m, &fpl, &fph, &fql, &fqh);
+            if ok2 {
+                Some((l2, h2))
+            } else {
+                None
+            }
+        };
+        // the cell's ratio bounds: min / max over its pieces (bounding p and q separately
+        // on smaller pieces keeps the bounds close to the ratio's own range)
+        let bounds: Vec<(f64, f64, bool)> = (0..n)
+            .map(|c| {
+                let r = c * sub..(c + 1) * sub;
+                cell_bounds(m, &pl[r.clone()], &ph[r.clone()], &ql[r.clone()], &qh[r])
+            })
+            .collect();
+        // the largest lo: cells whose hi reaches it may hold the block's largest ratio, and
+        // the kernel routes lanes of cells with hi above the largest ratio seen so far
+        // through the exact path (for maxLogRatio); near the ratio's flat peak, p and q
+        // bounded separately overshoot, so such cells get finer pieces (as do cells whose hi
+        // reaches 1: when M is tight they might hold p > M q and would decide nothing)
+        // (round by round: each round's largest lo is that of the bounds refined so far)
+        let mut bounds = bounds;
+        let mut fine = sub;
+        while fine < 4096 {
+            fine *= 16;
+            let usable = |b: &(f64, f64, bool)| b.2 && b.1 * (1.0 + SQ_TOL) + ABS_TOL < 1.0;
+            let lmax = bounds.iter().filter(|b| usable(b)).fold(0.0f64, |a, b| a.max(b.0));
+            for (c, b) in bounds.iter_mut().enumerate() {
+                if b.2 && ((b.1 >= lmax && fine <= PEAK_FINE) || !usable(b)) {
+                    if let Some((l2, h2)) = refine(c, fine) {
+                        *b = (b.0.max(l2), b.1.min(h2), true);
+                    }
+                }
+            }
+        }
+        let mut tbl = Vec::with_capacity(n + 1);
+        for &(lo, hi, ok) in &bounds {
             let lo = lo * (1.0 - SQ_TOL) - ABS_TOL;
             let hi = hi * (1.0 + SQ_TOL) + ABS_TOL;
             let (lo, hi) = if ok && hi < 1.0 && lo.is_finite() { (lo.max(0.0), hi) } else { (0.0, f64::INFINITY) };
             let (lf, hf) = (f32_down(lo), f32_up(hi));
             tbl.push(lf.to_bits() as u64 | (hf.to_bits() as u64) << 32);
         }
+        // x = x1 at the end of q's support (where its density may be defined either way)
+        // decides nothing, as before the fma mapping
+        if cell_ix(x1, inv_w, nx0iw, n) < n && x1 >= s1 {
+            tbl[cell_ix(x1, inv_w, nx0iw, n)] = (f32::INFINITY.to_bits() as u64) << 32;
+        }
+        // the open cell of x mapped to no cell
+        tbl.push((f32::INFINITY.to_bits() as u64) << 32);
         let itbl = tbl.iter().map(|&e| int_bounds(f32::from_bits(e as u32), f32::from_bits((e >> 32) as u32))).collect();
-        Some(Squeeze { x0, x1, inv_w, n, tbl, itbl })
+        Some(Squeeze { x0, x1, inv_w, nx0iw, n, tbl, itbl })
     }
 
     pub fn cells(&self) -> usize {
@@ -230,11 +273,11 @@ impl Squeeze {
         (self.x0, self.x1)
     }
 
-    /// The cell of x (None outside [x0, x1)), as `decide` computes it.
+    /// The cell of x (None when `decide` maps it to no cell), as `decide` computes it.
     pub fn cell_of(&self, x: f64) -> Option<usize> {
-        if x >= self.x0 && x < self.x1 {
-            let t = (x - self.x0) * self.inv_w;
-            Some(((t as u32) as usize).min(self.n - 1))
+        let c = cell_ix(x, self.inv_w, self.nx0iw, self.n);
+        if c < self.n {
+            Some(c)
         } else {
             None
         }
@@ -254,7 +297,7 @@ impl Squeeze {
     /// One pass over a chunk: `flags[i]` = 1 accept, 0 reject, 2 undecided; the indices of
     /// the lanes to route through the exact path (undecided, or decided with hi > `thr`) are
     /// appended to `idx` in increasing order. Returns the largest lo over decided lanes (0 if
-    /// none).
+    /// none). (The reference form of the test: the kernel runs `decide_gen`.)
     pub fn decide(&self, level: Simd, xs: &[f64], u: &[f64], flags: &mut [u8], thr: f64, idx: &mut Vec<u32>) -> f64 {
         let n = xs.len().min(u.len()).min(flags.len());
         let (xs, u, flags) = (&xs[..n], &u[..n], &mut flags[..n]);
@@ -268,11 +311,11 @@ impl Squeeze {
                 return unsafe { self.decide_avx512(xs, u, flags, thr, idx) };
             }
         }
-        let (x0, x1, inv_w, nm1, tbl) = (self.x0, self.x1, self.inv_w, (self.n - 1) as u32, &self.tbl[..]);
-        crate::simd_dispatch!(level, fn(xs: &[f64], u: &[f64], flags: &mut [u8], thr: f64, idx: &mut Vec<u32>, x0: f64, x1: f64, inv_w: f64, nm1: u32, tbl: &[u64]) -> f64 {
+        let (inv_w, nx0iw, n, tbl) = (self.inv_w, self.nx0iw, self.n, &self.tbl[..]);
+        crate::simd_dispatch!(level, fn(xs: &[f64], u: &[f64], flags: &mut [u8], thr: f64, idx: &mut Vec<u32>, inv_w: f64, nx0iw: f64, n: usize, tbl: &[u64]) -> f64 {
             let mut lmax = 0.0f64;
             for i in 0..xs.len() {
-                let (l, f, k) = lane(xs[i], u[i], x0, x1, inv_w, nm1, tbl);
+                let (l, f, k) = lane(xs[i], u[i], inv_w, nx0iw, n, tbl);
                 flags[i] = f;
                 if k > thr {
                     idx.push(i as u32);
@@ -288,12 +331,10 @@ impl Squeeze {
     unsafe fn decide_avx512(&self, xs: &[f64], u: &[f64], flags: &mut [u8], thr: f64, idx: &mut Vec<u32>) -> f64 {
         use std::arch::x86_64::*;
         let n = xs.len();
-        let x0 = _mm512_set1_pd(self.x0);
-        let x1 = _mm512_set1_pd(self.x1);
         let iw = _mm512_set1_pd(self.inv_w);
+        let nx0 = _mm512_set1_pd(self.nx0iw);
         let th = _mm512_set1_pd(thr);
-        let nm1 = _mm256_set1_epi32((self.n - 1) as i32);
-        let zero_i = _mm256_setzero_si256();
+        let nv = _mm256_set1_epi32(self.n as i32);
         let ones = _mm_set1_epi8(1);
         let twos = _mm_set1_epi8(2);
         let tbl = self.tbl.as_ptr() as *const i64;
@@ -307,18 +348,12 @@ impl Squeeze {
         while i + 8 <= n {
             let x = _mm512_loadu_pd(xs.as_ptr().add(i));
             let uv = _mm512_loadu_pd(u.as_ptr().add(i));
-            let inr = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(x, x0) & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, x1);
-            let t = _mm512_mul_pd(_mm512_sub_pd(x, x0), iw);
-            // truncation toward zero; lanes outside the range give garbage, clamped into the table
-            let c = _mm512_cvttpd_epi32(t);
-            let c = _mm256_max_epi32(_mm256_min_epi32(c, nm1), zero_i);
+            let c = _mm256_min_epu32(_mm512_cvt_roundpd_epu32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_fmadd_pd(x, iw, nx0)), nv);
             let e = _mm512_i32gather_epi64::<8>(c, tbl);
             let lo = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_cvtepi64_epi32(e)));
             let hi = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_cvtepi64_epi32(_mm512_srli_epi64::<32>(e))));
-            let acc = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(uv, lo);
-            let rej = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(uv, hi);
-            let dec = inr & (acc | rej);
-            let am = dec & acc;
+            let am = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(uv, lo);
+            let dec = am | _mm512_cmp_pd_mask::<_CMP_GE_OQ>(uv, hi);
             let um = !dec;
             let fl = _mm_or_si128(_mm_maskz_mov_epi8(am as u16, ones), _mm_maskz_mov_epi8(um as u16, twos));
             _mm_storel_epi64(flags.as_mut_ptr().add(i) as *mut __m128i, fl);
@@ -334,9 +369,9 @@ impl Squeeze {
         }
         idx.set_len(base + k);
         let mut l = _mm512_reduce_max_pd(lmax);
-        let (x0, x1, inv_w, nm1) = (self.x0, self.x1, self.inv_w, (self.n - 1) as u32);
+        let (inv_w, nx0iw, nn) = (self.inv_w, self.nx0iw, self.n);
         while i < n {
-            let (lo, f, key) = lane(xs[i], u[i], x0, x1, inv_w, nm1, &self.tbl);
+            let (lo, f, key) = lane(xs[i], u[i], inv_w, nx0iw, nn, &self.tbl);
             flags[i] = f;
             if key > thr {
                 idx.push(i as u32);
@@ -348,41 +383,68 @@ impl Squeeze {
     }
 
     /// `decide` on the raw u64s of the uniforms (u = u64_to_open01(x)), with integer
-    /// thresholds on t = x >> 32: accept when t < L, reject when t > H. Every lane it decides is
-    /// decided the same way by `decide` (t < L implies u < lo, t > H implies u > hi); the rare
-    /// lanes at a threshold (t = L or t = H + 1, about 2^-31 of them) are left undecided, which
-    /// only routes them through the exact path. Routed: the undecided lanes plus the decided
-    /// ones with H >= floor(thr 2^32) (a superset of those with hi > thr). Returns the largest
-    /// L 2^-32 over decided lanes (0 if none): at most the lo of that lane's cell, so the
-    /// routing argument of `kernel.rs` (thr = that value) still holds.
-    pub fn decide_bits(&self, level: Simd, xs: &[f64], ub: &[u64], flags: &mut [u8], thr: f64, idx: &mut Vec<u32>) -> f64 {
-        let n = xs.len().min(ub.len()).min(flags.len());
-        let (xs, ub, flags) = (&xs[..n], &ub[..n], &mut flags[..n]);
-        idx.clear();
-        idx.reserve(n + 16);
+    /// thresholds on t = x >> 32 (accept when t < L, reject when t > H: every lane decided
+    /// here is decided the same way by `decide`; the rare lanes at a threshold, about 2^-31 of
+    /// them, are left undecided, which only routes them through the exact path), as bit masks:
+    /// bit i (byte i / 8, bit i % 8) of `keep` is set when lane i is decided and not routed,
+    /// and then bit i of `acc` says accept (`acc` is meaningless for the other lanes). Routed
+    /// (keep clear): the undecided lanes plus the decided ones with H >= floor(thr 2^32) (a
+    /// superset of those with hi > thr). `acc` and `keep` need ceil(n / 8) bytes (bits from n
+    /// on, in the last byte, are left clear). Returns the largest L 2^-32 over the lanes mapped
+    /// to a cell, decided or not (0 if none): at most the lo of that lane's cell, hence at
+    /// most its true ratio, so the routing argument of `kernel.rs` (thr = that value) holds.
+    pub fn decide_bits(&self, level: Simd, xs: &[f64], ub: &[u64], acc: &mut [u8], keep: &mut [u8], thr: f64) -> f64 {
+        let n = xs.len().min(ub.len()).min(acc.len() * 8).min(keep.len() * 8);
+        let (xs, ub) = (&xs[..n], &ub[..n]);
+        let nb = n.div_ceil(8);
+        let (acc, keep) = (&mut acc[..nb], &mut keep[..nb]);
         let tt = int_thr(thr);
         #[cfg(target_arch = "x86_64")]
         {
             if level == Simd::Avx512 && crate::rng::simd() == Simd::Avx512 {
-                // SAFETY: the CPU has the features (checked above); lengths are equal (n) and
-                // idx has room for n more entries (+16 for the full-vector compress store)
-                // (ub is only read when no generator is given)
-                return unsafe { self.decide_bits_avx512(xs, ub.as_ptr() as *mut u64, None, flags, tt, idx, 0) } as f64 * (1.0 / 4294967296.0);
+                let bulk = n / 8 * 8;
+                // SAFETY: the CPU has the features (checked above); xs, ub hold `bulk` lanes
+                // (a multiple of 8), acc and keep bulk / 8 bytes (ub is only read: no generator)
+                let l = unsafe { self.decide_bits_avx512(&xs[..bulk], ub.as_ptr() as *mut u64, None, acc.as_mut_ptr(), keep.as_mut_ptr(), tt) };
+                let l2 = self.bits_lanes(xs, ub, bulk, acc, keep, tt);
+                return (if l2 > l { l2 } else { l }) as f64 * (1.0 / 4294967296.0);
             }
         }
-        let (x0, x1, inv_w, nm1, tbl) = (self.x0, self.x1, self.inv_w, (self.n - 1) as u32, &self.itbl[..]);
-        crate::simd_dispatch!(level, fn(xs: &[f64], ub: &[u64], flags: &mut [u8], tt: u64, idx: &mut Vec<u32>, x0: f64, x1: f64, inv_w: f64, nm1: u32, tbl: &[u64]) -> f64 {
+        let (inv_w, nx0iw, nn, tbl) = (self.inv_w, self.nx0iw, self.n, &self.itbl[..]);
+        crate::simd_dispatch!(level, fn(xs: &[f64], ub: &[u64], acc: &mut [u8], keep: &mut [u8], tt: u64, inv_w: f64, nx0iw: f64, nn: usize, tbl: &[u64]) -> f64 {
             let mut lmax = 0u64;
-            for i in 0..xs.len() {
-                let (l, f, r) = lane_bits(xs[i], ub[i], x0, x1, inv_w, nm1, tbl, tt);
-                flags[i] = f;
-                if r {
-                    idx.push(i as u32);
+            for (g, (xc, uc)) in xs.chunks(8).zip(ub.chunks(8)).enumerate() {
+                let (mut a, mut k) = (0u8, 0u8);
+                for j in 0..xc.len() {
+                    let (l, ab, kb) = lane_bits(xc[j], uc[j], inv_w, nx0iw, nn, tbl, tt);
+                    a |= (ab as u8) << j;
+                    k |= (kb as u8) << j;
+                    lmax = if l > lmax { l } else { lmax };
                 }
-                lmax = if l > lmax { l } else { lmax };
+                acc[g] = a;
+                keep[g] = k;
             }
             lmax as f64 * (1.0 / 4294967296.0)
         })
+    }
+
+    /// Scalar lanes `from..xs.len()` of `decide_bits` (bits written one by one); returns the
+    /// largest L.
+    fn bits_lanes(&self, xs: &[f64], ub: &[u64], from: usize, acc: &mut [u8], keep: &mut [u8], tt: u64) -> u64 {
+        let mut l = 0u64;
+        for i in from..xs.len() {
+            let (lo, a, k) = lane_bits(xs[i], ub[i], self.inv_w, self.nx0iw, self.n, &self.itbl, tt);
+            let (b, s) = (i / 8, i % 8);
+            if s == 0 {
+                // (so the bits past the last lane stay clear)
+                acc[b] = 0;
+                keep[b] = 0;
+            }
+            acc[b] = (acc[b] & !(1 << s)) | (a as u8) << s;
+            keep[b] = (keep[b] & !(1 << s)) | (k as u8) << s;
+            l = if lo > l { lo } else { l };
+        }
+        l
     }
 
     /// `decide_bits` with the uniforms' u64s drawn from `rng` into `ub` (`ub[..n]` = the
@@ -390,61 +452,51 @@ impl Squeeze {
     /// generator steps inside the decision loop (its dependency chain then overlaps the table
     /// gathers instead of running alone); the result is the same on every path.
     #[allow(clippy::too_many_arguments)]
-    pub fn decide_gen(&self, level: Simd, xs: &[f64], rng: &mut Stream, ub: &mut [u64], flags: &mut [u8], thr: f64, idx: &mut Vec<u32>) -> f64 {
-        let n = xs.len().min(ub.len()).min(flags.len());
-        let (xs, ub, flags) = (&xs[..n], &mut ub[..n], &mut flags[..n]);
+    pub fn decide_gen(&self, level: Simd, xs: &[f64], rng: &mut Stream, ub: &mut [u64], acc: &mut [u8], keep: &mut [u8], thr: f64) -> f64 {
+        let n = xs.len().min(ub.len()).min(acc.len() * 8).min(keep.len() * 8);
+        let (xs, ub) = (&xs[..n], &mut ub[..n]);
         #[cfg(target_arch = "x86_64")]
         {
             if level == Simd::Avx512 && crate::rng::simd() == Simd::Avx512 {
                 let head = rng.take_buffered(ub);
-                let bulk = (n - head) / 8 * 8;
-                idx.clear();
-                idx.reserve(n + 16);
-                let tt = int_thr(thr);
-                let (x0, x1, inv_w, nm1) = (self.x0, self.x1, self.inv_w, (self.n - 1) as u32);
-                let mut l = 0u64;
-                for i in 0..head {
-                    let (lo, f, r) = lane_bits(xs[i], ub[i], x0, x1, inv_w, nm1, &self.itbl, tt);
-                    flags[i] = f;
-                    if r {
-                        idx.push(i as u32);
+                if head % 8 == 0 {
+                    let bulk = (n - head) / 8 * 8;
+                    let tt = int_thr(thr);
+                    let mut l = self.bits_lanes(&xs[..head], ub, 0, acc, keep, tt);
+                    if bulk > 0 {
+                        let (r, b) = (head..head + bulk, head / 8..(head + bulk) / 8);
+                        // SAFETY: the CPU has the features (checked above); xs and ub hold
+                        // `bulk` lanes from head (a multiple of 8), acc and keep bulk / 8 bytes
+                        // from head / 8
+                        let lv = unsafe { self.decide_bits_avx512(&xs[r.clone()], ub[r].as_mut_ptr(), Some(rng.state_mut()), acc[b.clone()].as_mut_ptr(), keep[b].as_mut_ptr(), tt) };
+                        l = if lv > l { lv } else { l };
                     }
-                    l = if lo > l { lo } else { l };
-                }
-                if bulk > 0 {
-                    let r = head..head + bulk;
-                    // SAFETY: the CPU has the features (checked above); the slices have equal
-                    // lengths (bulk, a multiple of 8) and idx has room for bulk + 16 more entries
-                    let lv = unsafe { self.decide_bits_avx512(&xs[r.clone()], ub[r.clone()].as_mut_ptr(), Some(rng.state_mut()), &mut flags[r], tt, idx, head as u32) };
-                    l = if lv > l { lv } else { l };
-                }
-                let rest = head + bulk;
-                if rest < n {
-                    rng.fill_u64_short(&mut ub[rest..]);
-                    for i in rest..n {
-                        let (lo, f, r) = lane_bits(xs[i], ub[i], x0, x1, inv_w, nm1, &self.itbl, tt);
-                        flags[i] = f;
-                        if r {
-                            idx.push(i as u32);
-                        }
-                        l = if lo > l { lo } else { l };
+                    let rest = head + bulk;
+                    if rest < n {
+                        rng.fill_u64_short(&mut ub[rest..]);
+                        let lr = self.bits_lanes(xs, ub, rest, acc, keep, tt);
+                        l = if lr > l { lr } else { l };
                     }
+                    return l as f64 * (1.0 / 4294967296.0);
                 }
-                return l as f64 * (1.0 / 4294967296.0);
+                // (a stream left mid-step by odd requests: draw first, then decide)
+                rng.fill_u64(&mut ub[head..]);
+                return self.decide_bits(level, xs, ub, acc, keep, thr);
             }
         }
         rng.fill_u64(ub);
-        self.decide_bits(level, xs, ub, flags, thr, idx)
+        self.decide_bits(level, xs, ub, acc, keep, thr)
     }
 
-    /// The AVX-512 loop of `decide_bits` over lanes whose indices start at `off` (`ub` points
-    /// to xs.len() u64s); with `gen`, the u64s are generated here (8 xoshiro lanes stepped per
-    /// group, written to `ub`; xs.len() must then be a multiple of 8), otherwise read from
-    /// `ub`. Returns the largest L over decided lanes.
+    /// The AVX-512 loop of `decide_bits` (xs.len() a multiple of 8, `ub` points to xs.len()
+    /// u64s, `acc` and `keep` to xs.len() / 8 bytes); with `gen`, the u64s are generated here
+    /// (8 xoshiro lanes stepped per group, written to `ub`), otherwise read from `ub`. Out of
+    /// range, NaN and infinite x map to the open cell n (no separate range test). Returns the
+    /// largest L.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,popcnt")]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn decide_bits_avx512(&self, xs: &[f64], ub: *mut u64, gen: Option<&mut State>, flags: &mut [u8], tt: u64, idx: &mut Vec<u32>, off: u32) -> u64 {
+    unsafe fn decide_bits_avx512(&self, xs: &[f64], ub: *mut u64, gen: Option<&mut State>, acc: *mut u8, keep: *mut u8, tt: u64) -> u64 {
         use std::arch::x86_64::*;
         let n = xs.len();
         let st = gen.map(|s| s as *mut State);
@@ -452,20 +504,13 @@ impl Squeeze {
             Some(p) => crate::rng::avx512::load(&*p),
             None => [_mm512_setzero_si512(); 4],
         };
-        let x0 = _mm512_set1_pd(self.x0);
-        let x1 = _mm512_set1_pd(self.x1);
         let iw = _mm512_set1_pd(self.inv_w);
-        let th = _mm512_set1_epi64(tt as i64);
-        let lo_mask = _mm512_set1_epi64(0xFFFF_FFFF);
-        let nm1 = _mm256_set1_epi32((self.n - 1) as i32);
-        let ones = _mm_set1_epi8(1);
-        let twos = _mm_set1_epi8(2);
+        let nx0 = _mm512_set1_pd(self.nx0iw);
+        // e = L | H << 32 < tt << 32 iff H < tt (tt <= 2^32; L < 2^32 - 1)
+        let th = _mm512_set1_epi64(if tt >= 1 << 32 { -1 } else { (tt << 32) as i64 });
+        let lo_ones = _mm512_set1_epi64(0xFFFF_FFFF);
+        let nv = _mm256_set1_epi32(self.n as i32);
         let tbl = self.itbl.as_ptr() as *const i64;
-        let mut lane_ix = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(off as i32));
-        let eight = _mm256_set1_epi32(8);
-        let base = idx.len();
-        let ip = idx.as_mut_ptr().add(base);
-        let mut k = 0usize;
         let mut lmax = _mm512_setzero_si512();
         let gen = st.is_some();
         let mut i = 0;
@@ -478,46 +523,38 @@ impl Squeeze {
             } else {
                 _mm512_loadu_si512(ub.add(i) as *const _)
             };
-            let t = _mm512_srli_epi64::<32>(raw);
-            // inr = x0 <= x < x1 (a masked compare: no separate mask AND)
-            let inr = _mm512_mask_cmp_pd_mask::<_CMP_LT_OQ>(_mm512_cmp_pd_mask::<_CMP_GE_OQ>(x, x0), x, x1);
-            let c = _mm512_cvttpd_epi32(_mm512_mul_pd(_mm512_sub_pd(x, x0), iw));
-            // unsigned min: a negative (or invalid, 0x80000000) index only occurs outside
-            // [x0, x1) (inr false) and just has to stay in the table, like the clamp to 0 did
-            let c = _mm256_min_epu32(c, nm1);
+            // cell floor(fma(x, 1/w, -x0/w)); negative, NaN or >= 2^32 give 2^32 - 1 (unsigned
+            // conversion out of range), clamped with the rest to the open cell n
+            let c = _mm256_min_epu32(_mm512_cvt_roundpd_epu32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_fmadd_pd(x, iw, nx0)), nv);
             let e = _mm512_i32gather_epi64::<8>(c, tbl);
-            let lo = _mm512_and_si512(e, lo_mask);
-            let hi = _mm512_srli_epi64::<32>(e);
-            let am = _mm512_mask_cmplt_epu64_mask(inr, t, lo);
-            let dec = am | _mm512_mask_cmpgt_epu64_mask(inr, t, hi);
-            let um = !dec;
-            let fl = _mm_mask_blend_epi8(am as u16, _mm_maskz_mov_epi8(um as u16, twos), ones);
-            _mm_storel_epi64(flags.as_mut_ptr().add(i) as *mut __m128i, fl);
-            let rm = um | _mm512_cmpge_epu64_mask(hi, th);
-            // unconditional (idx has room): a branch on rm mispredicts often enough near the
-            // ratio's peak to cost more than the store
-            _mm256_storeu_si256(ip.add(k) as *mut __m256i, _mm256_maskz_compress_epi32(rm, lane_ix));
-            k += rm.count_ones() as usize;
-            lmax = _mm512_mask_max_epu64(lmax, dec, lmax, lo);
-            lane_ix = _mm256_add_epi32(lane_ix, eight);
+            // raw < L << 32 iff t < L; raw > H << 32 | (2^32 - 1) iff t > H
+            let lsh = _mm512_slli_epi64::<32>(e);
+            let hf = _mm512_or_si512(e, lo_ones);
+            let nr = _mm512_cmplt_epu64_mask(e, th);
+            let am = _mm512_mask_cmplt_epu64_mask(nr, raw, lsh);
+            let km = am | _mm512_mask_cmpgt_epu64_mask(nr, raw, hf);
+            *acc.add(i / 8) = am;
+            *keep.add(i / 8) = km;
+            lmax = _mm512_max_epu64(lmax, lsh);
             i += 8;
         }
-        idx.set_len(base + k);
         if let Some(p) = st {
             crate::rng::avx512::store(&mut *p, &regs);
         }
-        let mut l = _mm512_reduce_max_epu64(lmax);
-        let (x0, x1, inv_w, nm1) = (self.x0, self.x1, self.inv_w, (self.n - 1) as u32);
-        while i < n {
-            let (lo, f, r) = lane_bits(xs[i], *ub.add(i), x0, x1, inv_w, nm1, &self.itbl, tt);
-            flags[i] = f;
-            if r {
-                idx.push(off + i as u32);
-            }
-            l = if lo > l { lo } else { l };
-            i += 1;
-        }
-        l
+        _mm512_reduce_max_epu64(lmax) >> 32
+    }
+}
+
+/// The cell of x: floor(fma(x, 1/w, -x0/w)) when that is in [0, n), else n (the open cell;
+/// NaN included). The AVX-512 loops compute the same (a rounding-down unsigned conversion
+/// gives 2^32 - 1 for negative or huge values).
+#[inline(always)]
+fn cell_ix(x: f64, inv_w: f64, nx0iw: f64, n: usize) -> usize {
+    let f = x.mul_add(inv_w, nx0iw).floor();
+    if f >= 0.0 && f < n as f64 {
+        f as usize
+    } else {
+        n
     }
 }
 
@@ -538,31 +575,27 @@ fn cell_bounds(m: f64, pl: &[f64], ph: &[f64], ql: &[f64], qh: &[f64]) -> (f64, 
     (lo, hi, ok)
 }
 
-/// Scalar lane of `decide_bits`: (L if decided else 0, flag, routed).
-#[allow(clippy::too_many_arguments)]
+/// Scalar lane of `decide_bits`: (L, accept, keep).
 #[inline(always)]
-fn lane_bits(x: f64, ub: u64, x0: f64, x1: f64, inv_w: f64, nm1: u32, tbl: &[u64], tt: u64) -> (u64, u8, bool) {
-    let inr = x >= x0 && x < x1;
-    let c = ((((x - x0) * inv_w) as u32).min(nm1)) as usize;
+fn lane_bits(x: f64, ub: u64, inv_w: f64, nx0iw: f64, n: usize, tbl: &[u64], tt: u64) -> (u64, bool, bool) {
+    let c = cell_ix(x, inv_w, nx0iw, n);
     let e = tbl[c.min(tbl.len() - 1)];
     let (lo, hi) = (e & 0xFFFF_FFFF, e >> 32);
     let t = ub >> 32;
-    let acc = t < lo;
-    let dec = inr & (acc | (t > hi));
-    (if dec { lo } else { 0 }, if dec { acc as u8 } else { 2 }, !dec || hi >= tt)
+    let nr = hi < tt;
+    let a = nr & (t < lo);
+    (lo, a, a | (nr & (t > hi)))
 }
 
 /// Scalar lane: (lo if decided else 0, flag, key).
 #[inline(always)]
-fn lane(x: f64, u: f64, x0: f64, x1: f64, inv_w: f64, nm1: u32, tbl: &[u64]) -> (f64, u8, f64) {
-    let inr = x >= x0 && x < x1;
-    let t = (x - x0) * inv_w;
-    let c = ((t as u32).min(nm1)) as usize;
+fn lane(x: f64, u: f64, inv_w: f64, nx0iw: f64, n: usize, tbl: &[u64]) -> (f64, u8, f64) {
+    let c = cell_ix(x, inv_w, nx0iw, n);
     let e = tbl[c.min(tbl.len() - 1)];
     let lo = f32::from_bits(e as u32) as f64;
     let hi = f32::from_bits((e >> 32) as u32) as f64;
     let acc = u < lo;
-    let dec = inr & (acc | (u >= hi));
+    let dec = acc | (u >= hi);
     (if dec { lo } else { 0.0 }, if dec { acc as u8 } else { 2 }, if dec { hi } else { f64::INFINITY })
 }
 
