@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { closePools, nativeInfo } from '../dist/index.js';
 import { tasks } from './tasks.js';
 import { acceptedPerSecond, fmtRate, fmtScaling, workerScaling } from './measure.js';
+import { bareScaling } from './bare-scaling.js';
 
 const cores = availableParallelism();
 const native = nativeInfo();
@@ -31,14 +32,16 @@ for (const r of rows) {
 
 // All cores against one worker, per call size and kind of output: the pool's fixed cost per
 // call (a futex wake, the last block's tail) weighs more on short calls, and with a plain
-// output the calling thread copies every pool worker's rows in.
+// output the calling thread copies every pool worker's rows in. The first column is the
+// machine's own ceiling at that moment: the bare kernel on two threads (bare-scaling.js).
 if (native && cores > 1) {
   const sizes = (process.env.BENCH_SCALING_N ?? `${nNative},${nNative * 10}`).split(',').map(Number);
   console.log(`\nall cores (${cores}) vs one worker, native: median of the per-round ratios over 7 alternating rounds (range)\n`);
-  console.log(`| task | ${sizes.flatMap((n) => [`n = ${n.toExponential(0)}, plain out`, `n = ${n.toExponential(0)}, shared out`]).join(' | ')} |`);
-  console.log(`| --- | ${sizes.flatMap(() => ['---', '---']).join(' | ')} |`);
+  console.log(`| task | bare kernel, 2 threads | ${sizes.flatMap((n) => [`n = ${n.toExponential(0)}, plain out`, `n = ${n.toExponential(0)}, shared out`]).join(' | ')} |`);
+  console.log(`| --- | --- | ${sizes.flatMap(() => ['---', '---']).join(' | ')} |`);
   for (const task of tasks) {
-    const cells = [];
+    const bare = await bareScaling(task);
+    const cells = [bare ? fmtScaling(bare) : '-'];
     for (const n of sizes) {
       for (const shared of [false, true]) {
         const s = await workerScaling(task, { n, workers: cores, kernel: 'native', shared });

@@ -160,6 +160,18 @@ console.log(r.samples.length);`;
   assert.ok(performance.now() - t0 < 15000, 'the process did not exit by itself');
 });
 
+test('a process started with a flag workers refuse (--single-threaded-gc) still samples on the pool', async () => {
+  const script = `import { sample, closePools } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+const o = { target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576, n: 300000, seed: 1 };
+const [a, b] = [await sample({ ...o, workers: 2 }), await sample({ ...o, workers: 1 })];
+console.log(a.stats.workers, Buffer.from(a.samples.buffer).equals(Buffer.from(b.samples.buffer)));
+await closePools();`;
+  const { spawnSync } = await import('node:child_process');
+  const child = spawnSync(process.execPath, ['--single-threaded-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20000 });
+  assert.equal(child.status, 0, child.stderr);
+  assert.equal(child.stdout.trim(), '2 true');
+});
+
 test('teardown', async () => {
   await closePools();
 });

@@ -101,6 +101,17 @@ export function dispatch(threads: number, task: ClaimTask, ctl: Int32Array, crew
   return true;
 }
 
+/**
+ * Wakes the idle standing tasks of the pool of `threads` threads ahead of a run (a call's
+ * setup takes ~0.2 ms, its pool thread's vCPU ~0.3 ms to wake from idle here): each spins
+ * briefly for the hand-over instead of sleeping through the first blocks.
+ */
+export function prewake(threads: number): void {
+  for (const m of crews.get(threads) ?? []) {
+    if (Atomics.load(m.mail, MAIL.STATE) === STATE.IDLE) Atomics.notify(m.mail, MAIL.SEQ);
+  }
+}
+
 /** Hand-overs of this run still running. */
 export function activeIn(crew: Crew): number {
   let k = 0;

@@ -8,6 +8,7 @@ import { getKernel, type KernelChoice } from './kernel.js';
 import { makePlan, type Plan, type ProposalSpec, type TargetSpec } from './resolve.js';
 import { runBlocks } from './scheduler.js';
 import { defaultWorkers } from './pool.js';
+import { prewake } from './crew.js';
 import type { Kernel } from './kernel-types.js';
 
 /** Proposals per block. Part of the reproducibility address: (seed, blockSize) fixes the output. */
@@ -93,6 +94,8 @@ async function prepare(o: SamplerOptions, n: number): Promise<Prepared> {
   if (typeof o !== 'object' || o === null) throw new UsageError('sample: options object required');
   const seed = checkInteger('seed', o.seed ?? 0, 0);
   const workers = o.workers === 'auto' ? defaultWorkers() : checkInteger('workers', o.workers ?? 1, 1);
+  // The pool threads wake while the plan is made, when the run will need more than one block.
+  if (workers > 1 && n > (o.blockSize ?? DEFAULT_BLOCK_SIZE)) prewake(workers - 1);
   const blockSize = checkInteger('blockSize', o.blockSize ?? DEFAULT_BLOCK_SIZE, 64);
   const onViolation = o.onViolation ?? 'error';
   if (onViolation !== 'error' && onViolation !== 'warn') throw new UsageError(`onViolation must be 'error' or 'warn'`);

@@ -47,6 +47,9 @@ const IDLE_WAIT_MS = 5;
  */
 const STANDING_IDLE_MS = 100;
 
+/** How long a prewoken task spins for the run that woke it before parking again. */
+const PREWAKE_SPIN_MS = 2;
+
 const fns = new Map<string, LogDensityFn>();
 
 async function externalFn(ext: NonNullable<ClaimTask['external']>): Promise<LogDensityFn> {
@@ -82,6 +85,12 @@ export default async function serve(standing: StandingTask): Promise<void> {
       if (Atomics.load(mail, MAIL.SHUT) !== 0) return;
       const r = Atomics.wait(mail, MAIL.SEQ, seq, STANDING_IDLE_MS);
       if (r === 'timed-out' && Atomics.compareExchange(mail, MAIL.STATE, STATE.IDLE, STATE.GONE) === STATE.IDLE) return;
+      if (r === 'ok' && Atomics.load(mail, MAIL.SEQ) === seq && Atomics.load(mail, MAIL.SHUT) === 0) {
+        // Woken with nothing handed over: a run is about to come (crew.ts prewake). Stay
+        // awake for it: a vCPU that goes idle takes ~0.3 ms to wake on these VMs.
+        const until = performance.now() + PREWAKE_SPIN_MS;
+        while (Atomics.load(mail, MAIL.SEQ) === seq && performance.now() < until);
+      }
       continue; // a run, a shutdown, or a hand-over that won the race with the time-out
     }
     seq = Atomics.load(mail, MAIL.SEQ);
