@@ -101,6 +101,7 @@ test('a pool worker that throws fails the run with its error; the pool still wor
   const mod = new URL('./fixtures/logdensity.mjs', import.meta.url).href;
   const base = { proposal: 'uniform(0,1)', M: 2.4576, n: 2_000_000, seed: 8 };
   await assert.rejects(sample({ ...base, target: { module: mod, export: 'failsInWorkers' }, workers: 2 }), /worker density exploded/);
+  await assert.rejects(sample({ ...base, target: { module: mod, export: 'failsUncloneably' }, workers: 2 }), /unsendable density failure/);
   const a = await sample({ ...base, target: { module: mod, export: 'beta25' }, workers: 2 });
   const b = await sample({ ...base, target: { module: mod, export: 'beta25' }, workers: 1 });
   assert.ok(bytes(a.samples).equals(bytes(b.samples)));

@@ -24,7 +24,6 @@ import { CTL } from './ring.js';
 import { MAIL, STATE } from './crew-mail.js';
 import type { ClaimTask, StandingTask } from './worker.js';
 
-
 /** A standing task as the calling thread sees it. */
 interface Member {
   mail: Int32Array;

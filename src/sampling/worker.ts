@@ -101,7 +101,13 @@ export default async function serve(standing: StandingTask): Promise<void> {
     try {
       await claimBlocks(task);
     } catch (error) {
-      port.postMessage({ seq, error });
+      try {
+        port.postMessage({ seq, error });
+      } catch {
+        // (a thrown value holding something that cannot cross threads: send its message)
+        const text = (error as { message?: unknown } | null)?.message;
+        port.postMessage({ seq, error: new Error(typeof text === 'string' ? text : String(error)) });
+      }
       Atomics.store(mail, MAIL.ERR, seq);
     } finally {
       // Done with the ring: the calling thread may reuse it, and this task may get a new run.
