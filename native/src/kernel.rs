@@ -471,37 +471,81 @@ fn decide(level: Simd, u: &[f64], logp: &[f64], logq: &[f64], log_m: f64, flags:
     })
 }
 
-/// Branch-free compaction of one column: `dst[c] = src[i]; c += flags[i]` for i < n; returns c.
+/// Where a compaction reads which lanes to keep: one byte per lane (0 or 1, the linear and
+/// log modes' flags) or one bit per lane (bit i of byte i / 8, the squeeze's masks). Both
+/// compactions are then one loop (`compact1`).
+trait Keep: Copy {
+    /// The keep bits of lanes i..i + 8 (i a multiple of 8), lane i in bit 0; called only from
+    /// the AVX-512 loop, into which it is inlined.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn mask8(self, i: usize) -> u8;
+    /// 1 when lane i is kept, else 0.
+    unsafe fn lane(self, i: usize) -> usize;
+}
+
+#[derive(Clone, Copy)]
+struct ByteFlags(*const u8);
+
+#[derive(Clone, Copy)]
+struct BitFlags(*const u8);
+
+impl Keep for ByteFlags {
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn mask8(self, i: usize) -> u8 {
+        use std::arch::x86_64::*;
+        let fb = _mm_loadl_epi64(self.0.add(i) as *const __m128i);
+        _mm_test_epi8_mask(fb, fb) as u8
+    }
+    #[inline(always)]
+    unsafe fn lane(self, i: usize) -> usize {
+        *self.0.add(i) as usize
+    }
+}
+
+impl Keep for BitFlags {
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn mask8(self, i: usize) -> u8 {
+        *self.0.add(i / 8)
+    }
+    #[inline(always)]
+    unsafe fn lane(self, i: usize) -> usize {
+        ((*self.0.add(i / 8) >> (i % 8)) & 1) as usize
+    }
+}
+
+/// Branch-free compaction of one column: `dst[c] = src[i]; c += keep(i)` for i < n; returns c.
 ///
 /// # Safety
-/// `src` and `flags` must hold n elements and `dst` n writable doubles; `dst` may alias `src`
+/// `src` and `keep` must cover n lanes and `dst` n writable doubles; `dst` may alias `src`
 /// only at or below it (in-place compaction, dst <= src). Every write lands at dst + c with
 /// c <= i, so the AVX-512 path's full-vector store at dst + c (8 doubles) only reaches the
 /// vector just loaded (dst + c + 8 <= src + i + 8).
-unsafe fn compact1(level: Simd, src: *const f64, dst: *mut f64, n: usize, flags: *const u8) -> usize {
+unsafe fn compact1<K: Keep>(level: Simd, src: *const f64, dst: *mut f64, n: usize, keep: K) -> usize {
     #[cfg(target_arch = "x86_64")]
     {
         if level == Simd::Avx512 && simd() == Simd::Avx512 {
-            return compact1_avx512(src, dst, n, flags);
+            return compact1_avx512(src, dst, n, keep);
         }
     }
+    let _ = level;
     let mut c = 0usize;
     for i in 0..n {
         *dst.add(c) = *src.add(i);
-        c += *flags.add(i) as usize;
+        c += keep.lane(i);
     }
     c
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,popcnt")]
-unsafe fn compact1_avx512(src: *const f64, dst: *mut f64, n: usize, flags: *const u8) -> usize {
+unsafe fn compact1_avx512<K: Keep>(src: *const f64, dst: *mut f64, n: usize, keep: K) -> usize {
     use std::arch::x86_64::*;
     let mut c = 0usize;
     let mut i = 0usize;
     while i + 8 <= n {
-        let fb = _mm_loadl_epi64(flags.add(i) as *const __m128i);
-        let m = _mm_test_epi8_mask(fb, fb) as u8;
+        let m = keep.mask8(i);
         let v = _mm512_loadu_pd(src.add(i));
         _mm512_storeu_pd(dst.add(c), _mm512_maskz_compress_pd(m, v));
         c += m.count_ones() as usize;
@@ -509,7 +553,7 @@ unsafe fn compact1_avx512(src: *const f64, dst: *mut f64, n: usize, flags: *cons
     }
     while i < n {
         *dst.add(c) = *src.add(i);
-        c += *flags.add(i) as usize;
+        c += keep.lane(i);
         i += 1;
     }
     c
@@ -523,7 +567,7 @@ fn compact_copy(level: Simd, src: &[f64], d: usize, flags: &[u8], out: &mut [f64
         let n = flags.len().min(src.len());
         let dst = &mut out[cursor..cursor + n]; // bounds-checked once, here
                                                 // SAFETY: src and dst both hold n doubles and do not overlap (dst is a different slice)
-        let c = unsafe { compact1(level, src.as_ptr(), dst.as_mut_ptr(), n, flags.as_ptr()) };
+        let c = unsafe { compact1(level, src.as_ptr(), dst.as_mut_ptr(), n, ByteFlags(flags.as_ptr())) };
         return cursor + c;
     }
     for (i, row) in src.chunks_exact(d).enumerate().take(flags.len()) {
@@ -544,7 +588,7 @@ fn compact_inplace(level: Simd, out: &mut [f64], d: usize, start: usize, flags: 
         let base = out.as_mut_ptr();
         // SAFETY: rows start..start+n are in bounds (checked above); dst = base + cursor <= src,
         // which `compact1` allows.
-        let c = unsafe { compact1(level, base.add(start) as *const f64, base.add(cursor), n, flags.as_ptr()) };
+        let c = unsafe { compact1(level, base.add(start) as *const f64, base.add(cursor), n, ByteFlags(flags.as_ptr())) };
         return cursor + c;
     }
     for i in 0..n {
@@ -592,44 +636,8 @@ fn compact_inplace_bits(level: Simd, out: &mut [f64], start: usize, m: usize, bi
     }
     let base = out.as_mut_ptr();
     // SAFETY: rows start..start+m are in bounds and bits covers them (checked above);
-    // dst = base + cursor <= src, and every write lands at dst + c with c <= i
-    unsafe {
-        let (src, dst) = (base.add(start) as *const f64, base.add(cursor));
-        #[cfg(target_arch = "x86_64")]
-        {
-            if level == Simd::Avx512 && simd() == Simd::Avx512 {
-                return cursor + compact1_bits_avx512(src, dst, m, bits.as_ptr());
-            }
-        }
-        let _ = level;
-        let mut c = 0usize;
-        for i in 0..m {
-            *dst.add(c) = *src.add(i);
-            c += ((bits[i / 8] >> (i % 8)) & 1) as usize;
-        }
-        cursor + c
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,popcnt")]
-unsafe fn compact1_bits_avx512(src: *const f64, dst: *mut f64, n: usize, bits: *const u8) -> usize {
-    use std::arch::x86_64::*;
-    let mut c = 0usize;
-    let mut i = 0usize;
-    while i + 8 <= n {
-        let m = *bits.add(i / 8);
-        let v = _mm512_loadu_pd(src.add(i));
-        _mm512_storeu_pd(dst.add(c), _mm512_maskz_compress_pd(m, v));
-        c += m.count_ones() as usize;
-        i += 8;
-    }
-    while i < n {
-        *dst.add(c) = *src.add(i);
-        c += ((*bits.add(i / 8) >> (i % 8)) & 1) as usize;
-        i += 1;
-    }
-    c
+    // dst = base + cursor <= src, which `compact1` allows
+    cursor + unsafe { compact1(level, base.add(start) as *const f64, base.add(cursor), m, BitFlags(bits.as_ptr())) }
 }
 
 /// Apply the support box: rows with any coordinate outside [lo, hi] (or NaN) get -inf.
