@@ -20,7 +20,7 @@
  */
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { destroyPools, getPool } from './pool.js';
-import { CTL } from './ring.js';
+import { ringDoorbell } from './ring.js';
 import { MAIL, STATE } from './crew-mail.js';
 import type { ClaimTask, StandingTask } from './worker.js';
 
@@ -42,11 +42,6 @@ export type Crew = Map<Member, number>;
 
 const crews = new Map<number, Member[]>();
 
-function ring(ctl: Int32Array): void {
-  Atomics.add(ctl, CTL.DONE, 1);
-  Atomics.notify(ctl, CTL.DONE);
-}
-
 function startMember(threads: number): Member {
   const { port1, port2 } = new MessageChannel();
   const mail = new Int32Array(new SharedArrayBuffer(MAIL.WORDS * 4));
@@ -63,7 +58,7 @@ function startMember(threads: number): Member {
       Atomics.store(mail, MAIL.STATE, STATE.GONE);
       port1.close();
       // A run handed over but never finished (the task died) is waiting on its doorbell.
-      if (m.ctl && Atomics.load(mail, MAIL.ACK) < m.seq) ring(m.ctl);
+      if (m.ctl && Atomics.load(mail, MAIL.ACK) < m.seq) ringDoorbell(m.ctl);
     });
   port1.unref();
   return m;

@@ -17,7 +17,7 @@
  * the atomic store of PLACED that publishes it, and read after an atomic read of PLACED that
  * saw that store, so the plain accesses are ordered by the atomics around them.
  */
-import { CTL, STATS, slotRows, type RingView } from './ring.js';
+import { CTL, STATS, ringDoorbell, slotRows, type RingView } from './ring.js';
 
 type Placing = RingView & { place: NonNullable<RingView['place']> };
 
@@ -64,10 +64,7 @@ export function placeReady(r: Placing): void {
       placed = true;
     }
     Atomics.store(ctl, CTL.PLACE_LOCK, 0);
-    if (placed) {
-      Atomics.add(ctl, CTL.DONE, 1);
-      Atomics.notify(ctl, CTL.DONE);
-    }
+    if (placed) ringDoorbell(ctl);
     // A block published while this thread held the lock found it taken and left: place it here.
     const f = Atomics.load(ctl, CTL.PLACED);
     if (Atomics.load(ctl, CTL.TAGS + (f % slots)) !== f) return;

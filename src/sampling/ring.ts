@@ -129,18 +129,26 @@ export function setClaimLimit(ctl: Int32Array, limit: number): void {
   if (Atomics.exchange(ctl, CTL.LIMIT, limit) < limit) Atomics.notify(ctl, CTL.LIMIT);
 }
 
+/**
+ * Rings the run's doorbell: the calling thread waits on DONE for anything that may let it go
+ * on (a block finished or placed, a pool thread leaving the run or dying in it, the run
+ * stopping).
+ */
+export function ringDoorbell(ctl: Int32Array): void {
+  Atomics.add(ctl, CTL.DONE, 1);
+  Atomics.notify(ctl, CTL.DONE);
+}
+
 /** Stops a run's claims and wakes every waiting pool worker and doorbell waiter. */
 export function stopClaims(ctl: Int32Array): void {
   Atomics.store(ctl, CTL.STOP, 1);
   Atomics.store(ctl, CTL.LIMIT, -1);
   Atomics.notify(ctl, CTL.LIMIT);
-  Atomics.add(ctl, CTL.DONE, 1);
-  Atomics.notify(ctl, CTL.DONE);
+  ringDoorbell(ctl);
 }
 
 /** Publishes block b as finished in its slot and rings the doorbell. */
 export function publishBlock(ctl: Int32Array, slots: number, b: number): void {
   Atomics.store(ctl, CTL.TAGS + (b % slots), b);
-  Atomics.add(ctl, CTL.DONE, 1);
-  Atomics.notify(ctl, CTL.DONE);
+  ringDoorbell(ctl);
 }

@@ -127,17 +127,19 @@ const RING_BYTES = 64 * 2 ** 20;
  * `leaving` until they are out.
  */
 const freeRings = new Map<string, RingBuffers[]>();
-const leaving: { ring: RingBuffers; slotBytes: number; crew: Crew }[] = [];
+const leaving: { ring: RingBuffers; crew: Crew }[] = [];
+
+const shapeKey = (slots: number, rowsBytes: number) => `${slots}x${rowsBytes}`;
 
 function takeRing(slots: number, slotBytes: number): RingBuffers {
   for (let i = leaving.length - 1; i >= 0; i--) {
     const l = leaving[i];
     if (activeIn(l.crew) === 0) {
       leaving.splice(i, 1);
-      giveRing(l.ring, l.slotBytes, l.crew);
+      giveRing(l.ring, l.crew);
     }
   }
-  const ring = freeRings.get(`${slots}x${slotBytes}`)?.pop() ?? {
+  const ring = freeRings.get(shapeKey(slots, slots * slotBytes))?.pop() ?? {
     slots,
     ctl: new SharedArrayBuffer(ctlBytes(slots)),
     stats: new SharedArrayBuffer(slots * STATS * 8),
@@ -151,12 +153,12 @@ function takeRing(slots: number, slotBytes: number): RingBuffers {
   return ring;
 }
 
-function giveRing(ring: RingBuffers, slotBytes: number, crew: Crew): void {
+function giveRing(ring: RingBuffers, crew: Crew): void {
   if (activeIn(crew) > 0) {
-    if (leaving.length < 8) leaving.push({ ring, slotBytes, crew });
+    if (leaving.length < 8) leaving.push({ ring, crew });
     return;
   }
-  const key = `${ring.slots}x${slotBytes}`;
+  const key = shapeKey(ring.slots, ring.rows.byteLength);
   const list = freeRings.get(key) ?? [];
   if (list.length < 2) list.push(ring);
   freeRings.set(key, list);
@@ -298,7 +300,7 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
       const w = waitAsync(ctl, CTL.DONE, Atomics.load(ctl, CTL.DONE));
       if (w.async && activeIn(crew) > 0) await w.value;
     }
-    giveRing(buffers, slotBytes, crew);
+    giveRing(buffers, crew);
   }
 }
 

@@ -9,7 +9,7 @@
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { kernelByName } from './kernel.js';
 import { importLogDensity, type LogDensityFn } from './resolve.js';
-import { CTL, claimBlock, ringView, waitForClaims, type RingBuffers } from './ring.js';
+import { claimBlock, ringDoorbell, ringView, waitForClaims, type RingBuffers } from './ring.js';
 import { blockRunner, runRingBlock } from './block.js';
 import { MAIL, STATE } from './crew-mail.js';
 
@@ -113,8 +113,7 @@ export default async function serve(standing: StandingTask): Promise<void> {
       // Done with the ring: the calling thread may reuse it, and this task may get a new run.
       Atomics.store(mail, MAIL.ACK, seq);
       Atomics.store(mail, MAIL.STATE, STATE.IDLE);
-      Atomics.add(ctl, CTL.DONE, 1);
-      Atomics.notify(ctl, CTL.DONE);
+      ringDoorbell(ctl);
     }
   }
 }
