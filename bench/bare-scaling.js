@@ -7,7 +7,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { loadNative } from '../dist/sampling/native.js';
 import { makePlan } from '../dist/sampling/resolve.js';
 import { getKernel } from '../dist/sampling/kernel.js';
-import { median } from './stats.js';
+import { ratioSpread } from './stats.js';
 
 const BLOCK = 65536;
 
@@ -42,7 +42,7 @@ export async function bareScaling(task, { blocks = 40, rounds = 7 } = {}) {
       const mine = loop(kernel, plan.job, blocks, buf);
       ratios.push((2 * alone) / Math.max(mine, await theirs));
     }
-    return { ratio: median(ratios), lo: Math.min(...ratios), hi: Math.max(...ratios) };
+    return ratioSpread(ratios);
   } finally {
     await w.terminate();
   }

@@ -2,7 +2,7 @@
 // medians and ratios measured in the same run, never absolute thresholds.
 import { Bench } from 'tinybench';
 import { sample } from '../dist/index.js';
-import { median } from './stats.js';
+import { median, ratioSpread } from './stats.js';
 
 /** Median accepted samples per second of sample() for one configuration. */
 export async function acceptedPerSecond(task, { n, workers, kernel, iterations = 7 }) {
@@ -48,10 +48,5 @@ export async function workerScaling(task, { n, workers, kernel, rounds = 7, shar
     many.push(median(b));
     ratios.push(median(a) / median(b));
   }
-  return { one: n / (median(one) / 1000), many: n / (median(many) / 1000), ratio: median(ratios), lo: Math.min(...ratios), hi: Math.max(...ratios) };
-}
-
-/** "1.85x (1.70-1.95)": median and range of a scaling's per-round ratios. */
-export function fmtScaling(s) {
-  return `${s.ratio.toFixed(2)}x (${s.lo.toFixed(2)}-${s.hi.toFixed(2)})`;
+  return { one: n / (median(one) / 1000), many: n / (median(many) / 1000), ...ratioSpread(ratios) };
 }

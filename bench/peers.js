@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { closePools, nativeInfo } from '../dist/index.js';
 import { tasks } from './tasks.js';
-import { acceptedPerSecond, fmtRate, fmtScaling, workerScaling } from './measure.js';
-import { median } from './stats.js';
+import { acceptedPerSecond, fmtRate, workerScaling } from './measure.js';
+import { fmtSpread, median, ratioSpread } from './stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const n = Number(process.env.BENCH_N ?? 1e6);
@@ -31,7 +31,7 @@ function runPython(py) {
   return JSON.parse(r.stdout);
 }
 
-const spread = (a) => `${median(a).toFixed(2)}x (${Math.min(...a).toFixed(2)}-${Math.max(...a).toFixed(2)})`;
+const spread = (a) => fmtSpread(ratioSpread(a));
 
 const py = findPython();
 if (!py) {
@@ -76,7 +76,7 @@ if (cores > 1) {
   for (const shared of [false, true]) {
     const scaling = [];
     for (const task of tasks) scaling.push([task.name, await workerScaling(task, { n, workers: cores, kernel, shared })]);
-    console.log(`${shared ? '' : '\n'}all cores (${cores}) vs one worker, ${shared ? 'shared' : 'plain'} out, median of alternating rounds (range): ${scaling.map(([k, s]) => `${k} ${fmtScaling(s)}`).join(', ')} (target >= 1.8x)`);
+    console.log(`${shared ? '' : '\n'}all cores (${cores}) vs one worker, ${shared ? 'shared' : 'plain'} out, median of alternating rounds (range): ${scaling.map(([k, s]) => `${k} ${fmtSpread(s)}`).join(', ')} (target >= 1.8x)`);
   }
 }
 await closePools();

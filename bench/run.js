@@ -6,7 +6,8 @@
 import { availableParallelism } from 'node:os';
 import { closePools, nativeInfo } from '../dist/index.js';
 import { tasks } from './tasks.js';
-import { acceptedPerSecond, fmtRate, fmtScaling, workerScaling } from './measure.js';
+import { acceptedPerSecond, fmtRate, workerScaling } from './measure.js';
+import { fmtSpread } from './stats.js';
 import { bareScaling } from './bare-scaling.js';
 
 const cores = availableParallelism();
@@ -41,11 +42,11 @@ if (native && cores > 1) {
   console.log(`| --- | --- | ${sizes.flatMap(() => ['---', '---']).join(' | ')} |`);
   for (const task of tasks) {
     const bare = await bareScaling(task);
-    const cells = [bare ? fmtScaling(bare) : '-'];
+    const cells = [bare ? fmtSpread(bare) : '-'];
     for (const n of sizes) {
       for (const shared of [false, true]) {
         const s = await workerScaling(task, { n, workers: cores, kernel: 'native', shared });
-        cells.push(`${fmtScaling(s)}, ${fmtRate(s.many)}`);
+        cells.push(`${fmtSpread(s)}, ${fmtRate(s.many)}`);
       }
     }
     console.log(`| ${task.name} | ${cells.join(' | ')} |`);

@@ -5,3 +5,13 @@ export function median(xs) {
   const s = [...xs].sort((x, y) => x - y), m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
+
+/** Median and range of per-round ratios: { ratio, lo, hi }. */
+export function ratioSpread(ratios) {
+  return { ratio: median(ratios), lo: Math.min(...ratios), hi: Math.max(...ratios) };
+}
+
+/** "1.85x (1.70-1.95)": a ratioSpread as the tables print it. */
+export function fmtSpread(s) {
+  return `${s.ratio.toFixed(2)}x (${s.lo.toFixed(2)}-${s.hi.toFixed(2)})`;
+}

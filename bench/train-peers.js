@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { CONFIGS, BATCH, stepMs } from './train.js';
-import { median } from './stats.js';
+import { median, ratioSpread } from './stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.env.BENCH_TRAIN_QUICK === '1';
@@ -58,7 +58,7 @@ for (const c of CONFIGS) {
       theirs.push(p.ms);
       ratios.push(o / p.ms);
     }
-    rows.push({ name: c.name, threads: t, ours: median(ours), torch: median(theirs), ratio: median(ratios), lo: Math.min(...ratios), hi: Math.max(...ratios) });
+    rows.push({ name: c.name, threads: t, ours: median(ours), torch: median(theirs), ...ratioSpread(ratios) });
   }
 }
 console.log(`\ntraining step vs PyTorch ${info.torch} (${py}, Python ${info.python}, BLAS ${info.blas}): MLP, AdamW, batch ${BATCH}; medians over ${ROUNDS} alternating round${ROUNDS === 1 ? '' : 's'} of both, same run\n`);
