@@ -3,7 +3,7 @@
  * The sampling engine: exact samples from a target p through a proposal q with p <= M q,
  * on a native Rust kernel fanned out over worker threads, reproducible by (seed, block).
  */
-export { sample, RejectionSampler, DEFAULT_BLOCK_SIZE } from './sampling/sampler.js';
+export { sample, RejectionSampler } from './sampling/sampler.js';
 export type { SampleOptions, SamplerOptions, SampleResult, SampleStats } from './sampling/sampler.js';
 export type { TargetSpec, ProposalSpec, ExpressionTarget, ModuleTarget, FunctionTarget, LogDensityFn } from './sampling/resolve.js';
 export { dist, dimOf, supportOf, formatDist, encodeDist, isDist } from './sampling/dist.js';

@@ -85,7 +85,7 @@ test('--json prints the stats object', () => {
 test('sample --help documents every flag', () => {
   const r = run(['sample', '--help']);
   assert.equal(r.status, 0);
-  for (const f of ['--target', '--target-logpdf', '--target-module', '--support', '--proposal', '--M', '-n', '--seed', '--workers', '--out', '--json', '--max-proposals', '--on-violation', '--kernel', '--block-size']) {
+  for (const f of ['--target', '--target-logpdf', '--target-module', '--support', '--proposal', '--M', '-n', '--seed', '--workers', '--out', '--json', '--max-proposals', '--on-violation', '--kernel', '--block-rows']) {
     assert.ok(r.stdout.includes(f), f);
   }
 });

@@ -1,7 +1,7 @@
 // The pooled block scheduler: the calling thread and pool workers claim blocks from a shared
 // ring. Output must be the same bytes as one worker however the claims interleave: with a
 // slow consumer (the ring fills and pool tasks wait, or return and restart), with a shared
-// output that every thread places blocks into, after an early stop
+// output that every thread writes its blocks into, after an early stop
 // (tasks still finishing when the next run starts), with runs sharing the pool, and when a
 // worker fails.
 import { test } from 'node:test';
@@ -28,8 +28,8 @@ test('wide rows (fewer ring slots) give the bytes of one worker too', async () =
   const d = 40;
   const target = dist.mvnormal(Array.from({ length: d }, (_, i) => i / d), Array(d).fill(1));
   const proposal = dist.mvnormal(Array.from({ length: d }, (_, i) => i / d), Array(d).fill(1.02));
-  // 65536 proposals x 40 numbers = 21 MB per slot: the ring shrinks to workers + 2 = 5 slots
-  const opts = { target, proposal, M: 'auto', n: 300000, seed: 4 };
+  // 65536 rows x 40 numbers = 21 MB per slot: the ring shrinks to workers + 2 = 5 slots
+  const opts = { target, proposal, M: 'auto', n: 400000, seed: 4, blockRows: 65536 };
   const one = await sample({ ...opts, workers: 1 });
   const many = await sample({ ...opts, workers: 3 });
   assert.equal(one.stats.dim, d);
@@ -124,22 +124,24 @@ test('after an abort, pool threads no longer write into a shared output', async 
   const CUSTOM = { target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)' }, proposal: 'normal(0,1)', M: 2 * Math.sqrt(2 * Math.PI) * 1.001 };
   await sample({ ...CUSTOM, n: 100000, seed: 1, workers: 2 }); // the pool thread is up and parked
   const n = 4_000_000;
+  const K = 32768; // rows per block: block b fills rows [b K, (b + 1) K), front to back
   const out = new Float64Array(new SharedArrayBuffer(n * 8));
   for (let i = 0; i < 8; i++) {
-    out.fill(-7); // rows are placed as a prefix; -7 marks what is not written yet
+    out.fill(-7); // -7 marks what is not written yet
     const ac = new AbortController();
-    const run = sample({ ...CUSTOM, n, seed: 1, workers: 2, signal: ac.signal, out });
+    const run = sample({ ...CUSTOM, n, seed: 1, workers: 2, signal: ac.signal, out, blockRows: K });
     setTimeout(() => ac.abort(new Error('stop now')), 8 + 2 * i);
     await assert.rejects(run, /stop now/);
-    // At once (a pool thread's block takes ~1 ms): the first unwritten number, by bisection.
-    let lo = 0, hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (out[mid] === -7) hi = mid;
-      else lo = mid + 1;
+    // At once (a pool thread's block takes ~1 ms): every block is written whole or not at
+    // all, i.e. no block was still being written when the run rejected.
+    const lasts = [];
+    for (let b = 0; b * K < n; b++) {
+      const first = out[b * K], last = out[Math.min(n, (b + 1) * K) - 1];
+      assert.ok(first === -7 || last !== -7, `round ${i}: block ${b} was still being written when the run rejected`);
+      lasts.push(last);
     }
     await sleep(20);
-    assert.ok(lo === n || out[lo] === -7, `round ${i}: number ${lo} was written after the run rejected`);
+    lasts.forEach((last, b) => assert.equal(out[Math.min(n, (b + 1) * K) - 1], last, `round ${i}: block ${b} was written after the run rejected`));
   }
 });
 

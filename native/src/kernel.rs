@@ -577,28 +577,6 @@ fn compact_copy(level: Simd, src: &[f64], d: usize, flags: &[u8], out: &mut [f64
     cursor
 }
 
-/// In-place compaction inside `out`: rows `start..start+flags.len()` move to the cursor
-/// (cursor <= start, so a row is never overwritten before it is read).
-fn compact_inplace(level: Simd, out: &mut [f64], d: usize, start: usize, flags: &[u8], mut cursor: usize) -> usize {
-    let n = flags.len();
-    if d == 1 {
-        if cursor > start || start + n > out.len() {
-            return cursor; // unreachable: callers keep both invariants (no panic across FFI)
-        }
-        let base = out.as_mut_ptr();
-        // SAFETY: rows start..start+n are in bounds (checked above); dst = base + cursor <= src,
-        // which `compact1` allows.
-        let c = unsafe { compact1(level, base.add(start) as *const f64, base.add(cursor), n, ByteFlags(flags.as_ptr())) };
-        return cursor + c;
-    }
-    for i in 0..n {
-        let from = (start + i) * d;
-        out.copy_within(from..from + d, cursor * d);
-        cursor += flags[i] as usize;
-    }
-    cursor
-}
-
 /// The lanes `< m` whose bit in `keep` (bit i of byte i / 8) is clear, in increasing order.
 fn routed_lanes(keep: &[u8], m: usize, idx: &mut Vec<u32>) {
     idx.clear();
@@ -626,18 +604,6 @@ fn routed_lanes(keep: &[u8], m: usize, idx: &mut Vec<u32>) {
     }
     // SAFETY: k entries were written (k <= m <= capacity)
     unsafe { idx.set_len(k) };
-}
-
-/// `compact_inplace` of 1-column rows `start..start+m` with the flags as bits (bit i of
-/// `bits[i / 8]`).
-fn compact_inplace_bits(level: Simd, out: &mut [f64], start: usize, m: usize, bits: &[u8], cursor: usize) -> usize {
-    if cursor > start || start + m > out.len() || bits.len() * 8 < m {
-        return cursor; // unreachable: callers keep the invariants (no panic across FFI)
-    }
-    let base = out.as_mut_ptr();
-    // SAFETY: rows start..start+m are in bounds and bits covers them (checked above);
-    // dst = base + cursor <= src, which `compact1` allows
-    cursor + unsafe { compact1(level, base.add(start) as *const f64, base.add(cursor), m, BitFlags(bits.as_ptr())) }
 }
 
 /// Apply the support box: rows with any coordinate outside [lo, hi] (or NaN) get -inf.
@@ -672,36 +638,49 @@ fn apply_box_body(d: usize, lo_b: &[f64], hi_b: &[f64], xs: &[f64], logp: &mut [
 }
 
 struct Scratch {
+    /// a chunk's proposals (chunk rows of d) and the accepted rows that may not fit (`Sink`)
+    xs: Vec<f64>,
+    tail: Vec<f64>,
     logq: Vec<f64>,
     logp: Vec<f64>,
     u: Vec<f64>,
     flags: Vec<u8>,
 }
 
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch { logq: Vec::new(), logp: Vec::new(), u: Vec::new(), flags: Vec::new() });
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch { xs: Vec::new(), tail: Vec::new(), logq: Vec::new(), logp: Vec::new(), u: Vec::new(), flags: Vec::new() }
+    }
+    fn ensure(&mut self, chunk: usize, d: usize) {
+        if self.u.len() < chunk {
+            self.logq.resize(chunk, 0.0);
+            self.logp.resize(chunk, 0.0);
+            self.u.resize(chunk, 0.0);
+            self.flags.resize(chunk, 0);
+        }
+        if self.xs.len() < chunk * d {
+            self.xs.resize(chunk * d, 0.0);
+            self.tail.resize(chunk * d, 0.0);
+        }
+    }
 }
 
-fn with_scratch<R>(chunk: usize, f: impl FnOnce(&mut Scratch) -> R) -> R {
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
+}
+
+/// Runs `f` on this thread's scratch, sized for chunks of `chunk` rows of `d` (0: no rows).
+fn with_scratch<R>(chunk: usize, d: usize, f: impl FnOnce(&mut Scratch) -> R) -> R {
     SCRATCH.with(|s| {
         // try_borrow_mut: a re-entrant call (never expected) gets fresh buffers instead of a panic
         match s.try_borrow_mut() {
             Ok(mut g) => {
-                if g.u.len() < chunk {
-                    g.logq.resize(chunk, 0.0);
-                    g.logp.resize(chunk, 0.0);
-                    g.u.resize(chunk, 0.0);
-                    g.flags.resize(chunk, 0);
-                }
+                g.ensure(chunk, d);
                 f(&mut g)
             }
             Err(_) => {
-                let mut g = Scratch {
-                    logq: vec![0.0; chunk],
-                    logp: vec![0.0; chunk],
-                    u: vec![0.0; chunk],
-                    flags: vec![0; chunk],
-                };
+                let mut g = Scratch::new();
+                g.ensure(chunk, d);
                 f(&mut g)
             }
         }
@@ -738,6 +717,9 @@ pub fn target_logpdf(job: &Job, xs: &[f64], logp: &mut [f64]) {
 
 /// Rows per chunk of the fast path (4 arrays of doubles = 32 KiB).
 const FAST_CHUNK: usize = 1024;
+
+/// Proposals the fast path draws at a time (64 KiB), decided a chunk at a time.
+const FAST_BATCH: usize = 32768;
 
 /// Relative margin of the linear comparisons.
 const LIN_TOL: f64 = 1e-10;
@@ -864,6 +846,9 @@ fn exact_lane(job: &Job, x: &[f64]) -> (f64, f64) {
 /// Scratch of the fast path: the chunk's uniforms, flags and squeeze keys, and the routed
 /// (undecided) lanes' compacted x, u, p, q, flags and indices.
 struct FastScratch {
+    /// a chunk's proposals, and its accepted rows when they may not fit (`Sink`)
+    xs: Vec<f64>,
+    tail: Vec<f64>,
     u: Vec<f64>,
     ub: Vec<u64>,
     flags: Vec<u8>,
@@ -882,6 +867,8 @@ struct FastScratch {
 impl FastScratch {
     fn new() -> FastScratch {
         FastScratch {
+            xs: Vec::new(),
+            tail: Vec::new(),
             u: Vec::new(),
             ub: Vec::new(),
             flags: Vec::new(),
@@ -898,7 +885,8 @@ impl FastScratch {
     }
     fn ensure(&mut self, chunk: usize) {
         if self.u.len() < chunk {
-            for v in [&mut self.u, &mut self.xr, &mut self.ur, &mut self.pr, &mut self.qr] {
+            self.xs.resize(chunk.max(FAST_BATCH), 0.0);
+            for v in [&mut self.tail, &mut self.u, &mut self.xr, &mut self.ur, &mut self.pr, &mut self.qr] {
                 v.resize(chunk, 0.0);
             }
             self.ub.resize(chunk, 0);
@@ -969,7 +957,80 @@ fn lin_lanes(
     }
 }
 
-/// The fast path over a whole block. With squeeze tables, each chunk first goes through
+/// Where a block's accepted rows go: the front of the caller's `out`, which has room for
+/// exactly `rows` rows. The kernel stops once they are written, so a chunk's compaction (which
+/// may write every lane of the chunk) goes straight to `out` only while the chunk's lanes all
+/// fit; otherwise through `tail` (scratch), keeping the rows that fit. Nothing past `rows` rows
+/// is ever written: with a shared output, the next block's rows are there.
+struct Sink<'a> {
+    out: &'a mut [f64],
+    d: usize,
+    rows: usize,
+    cursor: usize,
+}
+
+impl Sink<'_> {
+    fn left(&self) -> usize {
+        self.rows - self.cursor
+    }
+
+    /// Compacts the chunk's rows `xs` kept by `flags` (one byte per row); returns how many
+    /// were kept, including any that did not fit.
+    fn put_flags(&mut self, level: Simd, xs: &[f64], flags: &[u8], tail: &mut [f64]) -> usize {
+        let (m, d) = (flags.len(), self.d);
+        if self.left() >= m {
+            let at = self.cursor;
+            self.cursor = compact_copy(level, xs, d, flags, &mut self.out[..self.rows * d], at);
+            return self.cursor - at;
+        }
+        let c = compact_copy(level, xs, d, flags, &mut tail[..m * d], 0);
+        self.keep_from(&tail[..c * d], c)
+    }
+
+    /// `put_flags` for 1-column rows with one bit per row (bit i of `bits[i / 8]`).
+    fn put_bits(&mut self, level: Simd, xs: &[f64], bits: &[u8], tail: &mut [f64]) -> usize {
+        let m = xs.len();
+        if self.d != 1 || bits.len() * 8 < m {
+            return 0; // unreachable: the fast path is 1-D and sizes its masks (no panic across FFI)
+        }
+        let dst: &mut [f64] = if self.left() >= m { &mut self.out[self.cursor..self.rows] } else { &mut tail[..m] };
+        // SAFETY: xs and bits cover m lanes, dst holds m doubles (checked above), and dst is
+        // another buffer than xs
+        let c = unsafe { compact1(level, xs.as_ptr(), dst.as_mut_ptr(), m, BitFlags(bits.as_ptr())) };
+        if self.left() >= m {
+            self.cursor += c;
+            return c;
+        }
+        self.keep_from(&tail[..c], c)
+    }
+
+    /// The rows of `kept` (c of them) that fit, appended; returns c.
+    fn keep_from(&mut self, kept: &[f64], c: usize) -> usize {
+        let take = c.min(self.left()) * self.d;
+        let at = self.cursor * self.d;
+        self.out[at..at + take].copy_from_slice(&kept[..take]);
+        self.cursor += take / self.d;
+        c
+    }
+}
+
+/// Rows per proposal chunk, at most `chunk`: the proposals still allowed, and near the end of
+/// the rows wanted, about what the block's acceptance rate so far says is enough (plus a
+/// margin), so the last chunk decides few proposals past the last row kept. Decisions do not
+/// depend on chunk sizes; only the proposals counted do, and they are a function of the block.
+fn next_chunk(chunk: usize, acc: &Acc, rows_left: usize, props_left: u64) -> usize {
+    let mut m = chunk as u64;
+    if acc.accepted > 0 {
+        let est = (rows_left as f64 * (acc.proposals as f64 / acc.accepted as f64) * 1.05) as u64 + 32;
+        m = m.min(est.div_ceil(8) * 8);
+    } else if acc.proposals == 0 {
+        // no rate seen yet: a few rows wanted (the last block of a run) need few proposals
+        m = m.min(rows_left as u64 * 2 + 64);
+    }
+    m.min(props_left) as usize
+}
+
+/// The fast path over a block. With squeeze tables, each chunk first goes through
 /// `Squeeze::decide`; the lanes it leaves undecided, plus the decided lanes that could raise
 /// maxLogRatio, are routed (compacted) through `lin_lanes`, whose decisions are the same for
 /// the decided ones. A decided lane with key (its cell's hi) <= thr = max(g (1 - LIN_TOL) / M,
@@ -977,21 +1038,29 @@ fn lin_lanes(
 /// already counted, by `lin_lanes`' rule), or below the true ratio of the decided lane whose
 /// cell has the largest lo, L (hi and lo are widened by SQ_TOL, far more than the log-space
 /// rounding), and that lane is routed itself.
-fn sample_block_fast(job: &Job, f: &Fast, urng: &mut Stream, n: usize, out: &mut [f64], chunk: usize, level: Simd, use_sq: bool) -> BlockStats {
+#[allow(clippy::too_many_arguments)]
+fn sample_rows_fast(job: &Job, f: &Fast, prng: &mut Stream, urng: &mut Stream, sink: &mut Sink, max_props: u64, chunk: usize, level: Simd, use_sq: bool) -> BlockStats {
     // x, p, q and u of a chunk stay in L1 (the result does not depend on the chunk size)
     let chunk = chunk.min(FAST_CHUNK);
     let mut acc = Acc::new();
-    let mut cursor = 0usize;
     // largest linear ratio among lanes whose exact log ratio is already in acc.max_ratio
     let mut g = 0.0f64;
     let sq = if use_sq { f.sq.as_deref() } else { None };
     let mut body = |s: &mut FastScratch| {
         s.ensure(chunk);
-        let mut start = 0;
-        while start < n {
-            let m = chunk.min(n - start);
-            let xs = &out[start..start + m];
-            match sq {
+        // proposals are drawn a batch of chunks ahead (the samplers run best on long runs);
+        // those past the last row kept are drawn but never decided
+        let (mut drawn, mut at) = (0usize, 0usize);
+        while sink.left() > 0 && acc.proposals < max_props {
+            if at == drawn {
+                drawn = next_chunk(FAST_BATCH, &acc, sink.left(), max_props - acc.proposals);
+                job.proposal.sample(prng, &mut s.xs[..drawn]);
+                at = 0;
+            }
+            let m = next_chunk(chunk, &acc, sink.left(), (drawn - at) as u64);
+            let xs = &s.xs[at..at + m];
+            at += m;
+            let kept = match sq {
                 Some(sq) => {
                     // raw u64s: the squeeze compares their top 32 bits with integer thresholds;
                     // only the routed lanes' uniforms are converted (same values as fill_f64)
@@ -1020,25 +1089,18 @@ fn sample_block_fast(job: &Job, f: &Fast, urng: &mut Stream, n: usize, out: &mut
                             am[b] = (am[b] & !(1 << sh)) | s.fr[j] << sh;
                         }
                     }
-                    acc.proposals += m as u64;
-                    let before = cursor;
-                    cursor = compact_inplace_bits(level, out, start, m, am, cursor);
-                    acc.accepted += (cursor - before) as u64;
-                    start += m;
-                    continue;
+                    sink.put_bits(level, xs, am, &mut s.tail)
                 }
                 None => {
                     let flags = &mut s.flags[..m];
                     let u = &mut s.u[..m];
                     urng.fill_f64(u);
-                    lin_lanes(job, f, level, xs, u, &mut s.pr, &mut s.qr, flags, &mut acc, &mut g, &mut s.cand)
+                    lin_lanes(job, f, level, xs, u, &mut s.pr, &mut s.qr, flags, &mut acc, &mut g, &mut s.cand);
+                    sink.put_flags(level, xs, &s.flags[..m], &mut s.tail)
                 }
-            }
+            };
             acc.proposals += m as u64;
-            let before = cursor;
-            cursor = compact_inplace(level, out, 1, start, &s.flags[..m], cursor);
-            acc.accepted += (cursor - before) as u64;
-            start += m;
+            acc.accepted += kept as u64;
         }
     };
     FAST_SCRATCH.with(|s| match s.try_borrow_mut() {
@@ -1064,7 +1126,7 @@ pub fn try_sample_block_chunked(
     try_sample_block_mode(job, seed, block, n, out, chunk, level, Mode::Squeeze)
 }
 
-/// How `try_sample_block_mode` decides: all in log space, linear fast path without the
+/// How `try_sample_rows_mode` decides: all in log space, linear fast path without the
 /// squeeze tables, or with them (when the job has them). All give the same result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -1073,6 +1135,8 @@ pub enum Mode {
     Squeeze,
 }
 
+/// A block of exactly `n` proposals, every accepted row kept (`out` holds n rows): the rows
+/// sampler with room for every proposal and a budget of n.
 #[allow(clippy::too_many_arguments)]
 pub fn try_sample_block_mode(
     job: &Job,
@@ -1084,46 +1148,72 @@ pub fn try_sample_block_mode(
     level: Simd,
     mode: Mode,
 ) -> Result<BlockStats, String> {
-    let d = job.d;
-    if job.is_external() {
-        return Err("sampleBlock: the job's target is external; use proposeBlock and acceptBlock".into());
-    }
-    let need = n.checked_mul(d).ok_or("sampleBlock: nProposals * d overflows")?;
+    let need = n.checked_mul(job.d).ok_or("sampleBlock: nProposals * d overflows")?;
     if out.len() < need {
         return Err(format!("sampleBlock: out holds {} numbers, needs nProposals * d = {need}", out.len()));
     }
+    try_sample_rows_mode(job, seed, block, n, n as u64, out, chunk, level, mode)
+}
+
+/// The first `rows` accepted rows of block `block`: proposals from `(seed, block, 0)` and
+/// acceptance uniforms from `(seed, block, 1)`, drawn chunk by chunk until `rows` rows are
+/// kept or `max_props` proposals are decided. `out` holds at least `rows` rows; nothing past
+/// them is written. Stats count every proposal decided (the last chunk may accept rows past
+/// `rows`, which are counted but not kept); fewer than `rows` rows were kept exactly when
+/// stats[0] < rows.
+#[allow(clippy::too_many_arguments)]
+pub fn try_sample_rows_mode(
+    job: &Job,
+    seed: u64,
+    block: u64,
+    rows: usize,
+    max_props: u64,
+    out: &mut [f64],
+    chunk: usize,
+    level: Simd,
+    mode: Mode,
+) -> Result<BlockStats, String> {
+    let d = job.d;
+    if job.is_external() {
+        return Err("sampleRows: the job's target is external; use proposeBlock and acceptBlock".into());
+    }
+    let need = rows.checked_mul(d).ok_or("sampleRows: rows * d overflows")?;
+    if out.len() < need {
+        return Err(format!("sampleRows: out holds {} numbers, needs rows * d = {need}", out.len()));
+    }
     let chunk = chunk.max(1);
     let level = level.min(simd());
-    let out = &mut out[..need];
-    let mut prop_rng = Stream::new(seed, block, 0);
-    job.proposal.sample(&mut prop_rng, out);
+    let mut sink = Sink { out: &mut out[..need], d, rows, cursor: 0 };
+    let mut prng = Stream::new(seed, block, 0);
     let mut urng = Stream::new(seed, block, 1);
     if let (Some(f), true) = (&job.fast, mode != Mode::Log) {
-        return Ok(sample_block_fast(job, f, &mut urng, n, out, chunk, level, mode == Mode::Squeeze));
+        return Ok(sample_rows_fast(job, f, &mut prng, &mut urng, &mut sink, max_props, chunk, level, mode == Mode::Squeeze));
     }
     let mut acc = Acc::new();
-    let mut cursor = 0usize;
-    with_scratch(chunk, |s| {
-        let mut start = 0;
-        while start < n {
-            let m = chunk.min(n - start);
-            let xs = &out[start * d..(start + m) * d];
+    with_scratch(chunk, d, |s| {
+        while sink.left() > 0 && acc.proposals < max_props {
+            let m = next_chunk(chunk, &acc, sink.left(), max_props - acc.proposals);
+            let xs = &mut s.xs[..m * d];
+            job.proposal.sample(&mut prng, xs);
+            let xs = &s.xs[..m * d];
             let logq = &mut s.logq[..m];
             let logp = &mut s.logp[..m];
             job.proposal.logpdf(xs, logq);
             target_logpdf(job, xs, logp);
             urng.fill_f64(&mut s.u[..m]);
-            let (a, v, r, nf) = decide(level, &s.u[..m], logp, logq, job.log_m, &mut s.flags[..m]);
-            acc.accepted += a;
+            let (_, v, r, nf) = decide(level, &s.u[..m], logp, logq, job.log_m, &mut s.flags[..m]);
+            acc.accepted += sink.put_flags(level, xs, &s.flags[..m], &mut s.tail) as u64;
             acc.violations += v;
             acc.non_finite += nf;
             acc.max_ratio = if r > acc.max_ratio { r } else { acc.max_ratio };
             acc.proposals += m as u64;
-            cursor = compact_inplace(level, out, d, start, &s.flags[..m], cursor);
-            start += m;
         }
     });
     Ok(acc.stats())
+}
+
+pub fn try_sample_rows(job: &Job, seed: u64, block: u64, rows: usize, max_props: u64, out: &mut [f64]) -> Result<BlockStats, String> {
+    try_sample_rows_mode(job, seed, block, rows, max_props, out, CHUNK, simd(), Mode::Squeeze)
 }
 
 pub fn try_sample_block(job: &Job, seed: u64, block: u64, n: usize, out: &mut [f64]) -> Result<BlockStats, String> {
@@ -1203,7 +1293,7 @@ pub fn accept_core(
     let mut urng = Stream::new(seed, block, 1);
     let mut acc = Acc::new();
     let mut cursor = 0usize;
-    with_scratch(chunk, |s| {
+    with_scratch(chunk, 0, |s| {
         let mut start = 0;
         while start < n {
             let m = chunk.min(n - start);
@@ -1404,29 +1494,32 @@ mod tests {
     }
 
     #[test]
-    fn inplace_compaction_equals_copy() {
+    fn compaction_by_bytes_and_bits_equals_filter() {
         for &d in &[1usize, 2, 5] {
             let n = 777;
             let mut r = Stream::new(3, 3, 0);
             let src: Vec<f64> = (0..n * d).map(|i| i as f64).collect();
             let flags: Vec<u8> = (0..n).map(|_| (r.next_f64() < 0.4) as u8).collect();
+            let want: Vec<f64> = src.chunks(d).zip(&flags).filter(|(_, &f)| f == 1).flat_map(|(r, _)| r.to_vec()).collect();
             for level in Simd::available() {
+                // in chunks of 100 rows, each appended at the cursor
                 let mut a = vec![0.0; n * d];
-                let ca = compact_copy(level, &src, d, &flags, &mut a, 0);
-                // in place, in chunks of 100 rows
-                let mut b = src.clone();
-                let mut cb = 0;
-                let mut start = 0;
-                while start < n {
+                let mut ca = 0;
+                for start in (0..n).step_by(100) {
                     let m = 100.min(n - start);
-                    cb = compact_inplace(level, &mut b, d, start, &flags[start..start + m], cb);
-                    start += m;
+                    ca = compact_copy(level, &src[start * d..(start + m) * d], d, &flags[start..start + m], &mut a, ca);
                 }
-                assert_eq!(ca, cb);
-                assert_eq!(&a[..ca * d], &b[..cb * d]);
-                let want: Vec<f64> =
-                    src.chunks(d).zip(&flags).filter(|(_, &f)| f == 1).flat_map(|(r, _)| r.to_vec()).collect();
                 assert_eq!(&a[..ca * d], &want[..]);
+                if d == 1 {
+                    let mut bits = vec![0u8; n.div_ceil(8)];
+                    for (i, &f) in flags.iter().enumerate() {
+                        bits[i / 8] |= f << (i % 8);
+                    }
+                    let mut b = vec![0.0; n];
+                    // SAFETY: src, bits and b cover n lanes; b is another buffer
+                    let cb = unsafe { compact1(level, src.as_ptr(), b.as_mut_ptr(), n, BitFlags(bits.as_ptr())) };
+                    assert_eq!(&b[..cb], &want[..]);
+                }
             }
         }
     }
@@ -1702,6 +1795,60 @@ mod tests {
         let j = job_buf(1, 0.1, 0.0, &[20.0, 2.0, inf, 2.0, 0.0, 1.0], &[20.0, 2.0, inf, 4.0, 2.0], &[-inf], &[inf]);
         assert!(!decode_job(&j).unwrap().has_fast_path());
         assert!(decode_job_opts(&j, true).unwrap().has_fast_path());
+    }
+
+    /// sample_rows keeps the first `rows` accepted rows of the block's proposal sequence (the
+    /// prefix of a big fixed-proposal block), writes nothing past them, stops at its budget,
+    /// and does not depend on chunk size, SIMD level or decision mode.
+    #[test]
+    fn sample_rows_is_the_prefix_of_the_block() {
+        let inf = f64::INFINITY;
+        let jobs: Vec<(&str, Vec<f64>)> = vec![
+            ("T1", beta_job()),
+            ("T1 expr", beta_expr_job()),
+            ("T2", job_buf(1, (2.4171f64 * 1.001).ln(), 0.0, &t2_target(), &[2.0, 0.0, 3.0], &[-inf], &[inf])),
+            ("T3", job_buf(1, (1.07107053797f64 * 1.0001).ln(), 0.0, &[20.0, 2.0, inf, 2.0, 0.0, 1.0], &[20.0, 2.0, inf, 4.0, T3_LAM], &[-inf], &[inf])),
+            ("2-D box", job_buf(2, 3.0, 0.0, &[22.0, 2.0, 2.0, 0.0, 1.0, 2.0, 0.5, 1.0], &[23.0, 2.0, 0.0, 0.5, 2.0, 2.0], &[-1.0, 0.0], &[2.0, inf])),
+        ];
+        const SENTINEL: f64 = -12345.5;
+        for (name, buf) in &jobs {
+            for force in [false, true] {
+                let job = decode_job_opts(buf, force).unwrap();
+                let d = job.dim();
+                let n = 150_000;
+                let mut whole = vec![0.0; n * d];
+                let ws = try_sample_block(&job, 9, 4, n, &mut whole).unwrap();
+                let k = ws[0] as usize;
+                assert!(k > 3000, "{name}: {k} accepted");
+                for &rows in &[1usize, 7, 1000, 2999] {
+                    let modes: &[Mode] = if job.has_fast_path() { &[Mode::Log, Mode::Linear, Mode::Squeeze] } else { &[Mode::Log] };
+                    for level in Simd::available() {
+                        for &chunk in &[1usize, 13, 1024, CHUNK] {
+                            for &mode in modes {
+                                let what = format!("{name} force {force} rows {rows} chunk {chunk} {level:?} {mode:?}");
+                                let mut out = vec![SENTINEL; (rows + 50) * d];
+                                let st = try_sample_rows_mode(&job, 9, 4, rows, u64::MAX, &mut out, chunk, level, mode).unwrap();
+                                assert_eq!(&out[..rows * d], &whole[..rows * d], "{what}");
+                                assert!(out[rows * d..].iter().all(|&v| v == SENTINEL), "{what}: wrote past its rows");
+                                assert!(st[0] as usize >= rows && st[1] >= rows as f64, "{what}: {st:?}");
+                                // the last chunk stops near the row wanted, not a whole chunk past it
+                                let rate = ws[0] / ws[1];
+                                let near = ((rows as f64 / rate) * 1.2 + 300.0).max(2.0 * rows as f64 + 64.0);
+                                assert!(rows < 1000 || st[1] <= near, "{what}: {st:?} proposals for {rows} rows at rate {rate}");
+                            }
+                        }
+                    }
+                }
+                // a budget: at most that many proposals, and then fewer rows than asked
+                let mut out = vec![SENTINEL; 3100 * d];
+                let st = try_sample_rows(&job, 9, 4, 3000, 500, &mut out).unwrap();
+                assert_eq!(st[1], 500.0, "{name}");
+                let kept = st[0] as usize;
+                assert!(kept < 3000);
+                assert_eq!(&out[..kept * d], &whole[..kept * d], "{name} budget");
+                assert!(out[3000 * d..].iter().all(|&v| v == SENTINEL), "{name} budget: wrote past its rows");
+            }
+        }
     }
 
     const T3_LAM: f64 = 2.414213562373095;

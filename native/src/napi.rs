@@ -321,19 +321,37 @@ fn need(fname: &str, idx: usize, name: &str, have: usize, need: Option<usize>) -
     }
 }
 
+/// sampleBlock(job, seed, block, nProposals, out): every accepted row of nProposals proposals
+/// (sampleRows with rows = maxProposals = nProposals).
 unsafe fn sample_block_impl(env: napi_env, info: napi_callback_info) -> R<napi_value> {
     const F: &str = "sampleBlock";
     let a = args(env, info)?;
-    let jb = f64_array(env, a[0], F, 1, "job")?;
-    let seed = int53(env, a[1], F, 2, "seed")?;
-    let block = int53(env, a[2], F, 3, "block")?;
     let n = int53(env, a[3], F, 4, "nProposals")?;
-    let out = f64_array(env, a[4], F, 5, "out")?;
+    rows_into(env, F, &a, n, n, (a[4], 5))
+}
+
+/// sampleRows(job, seed, block, rows, maxProposals, out): the block's first `rows` accepted
+/// rows into the front of out (see kernel::try_sample_rows_mode).
+unsafe fn sample_rows_impl(env: napi_env, info: napi_callback_info) -> R<napi_value> {
+    const F: &str = "sampleRows";
+    let a = args(env, info)?;
+    let rows = int53(env, a[3], F, 4, "rows")?;
+    let max_props = int53(env, a[4], F, 5, "maxProposals")?;
+    rows_into(env, F, &a, rows, max_props, (a[5], 6))
+}
+
+/// The common part of sampleBlock and sampleRows: job, seed and block are arguments 1-3, `out`
+/// is the given argument (with its 1-based position, for messages).
+unsafe fn rows_into(env: napi_env, fname: &str, a: &[napi_value], rows: u64, max_props: u64, out: (napi_value, usize)) -> R<napi_value> {
+    let jb = f64_array(env, a[0], fname, 1, "job")?;
+    let seed = int53(env, a[1], fname, 2, "seed")?;
+    let block = int53(env, a[2], fname, 3, "block")?;
+    let (out, out_idx) = (f64_array(env, out.0, fname, out.1, "out")?, out.1);
     let jb = Input::new(jb, &[out]);
-    let job = crate::kernel::decode_job(jb.get()).map_err(|e| decode_err(F, "job", e))?;
-    let n = usize::try_from(n).map_err(|_| JsErr::Range(format!("{F}: nProposals too large")))?;
-    need(F, 5, "out", out.1, n.checked_mul(job.dim()))?;
-    let st = crate::kernel::try_sample_block(&job, seed, block, n, out_slice(out)).map_err(JsErr::Error)?;
+    let job = crate::kernel::decode_job(jb.get()).map_err(|e| decode_err(fname, "job", e))?;
+    let rows = usize::try_from(rows).map_err(|_| JsErr::Range(format!("{fname}: too many rows")))?;
+    need(fname, out_idx, "out", out.1, rows.checked_mul(job.dim()))?;
+    let st = crate::kernel::try_sample_rows(&job, seed, block, rows, max_props, out_slice(out)).map_err(JsErr::Error)?;
     stats_array(env, &st)
 }
 
@@ -438,18 +456,20 @@ export!(js_sample_dist, sample_dist_impl);
 export!(js_logpdf_dist, logpdf_dist_impl);
 export!(js_eval_expr, eval_expr_impl);
 export!(js_sample_block, sample_block_impl);
+export!(js_sample_rows, sample_rows_impl);
 export!(js_propose_block, propose_block_impl);
 export!(js_accept_block, accept_block_impl);
 export!(js_kernel_info, kernel_info_impl);
 export!(js_copy_rows, copy_rows_impl);
 
 unsafe fn register(env: napi_env, exports: napi_value) -> R<()> {
-    let table: [(&str, unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value); 9] = [
+    let table: [(&str, unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value); 10] = [
         ("uniforms", js_uniforms),
         ("sampleDist", js_sample_dist),
         ("logpdfDist", js_logpdf_dist),
         ("evalExpr", js_eval_expr),
         ("sampleBlock", js_sample_block),
+        ("sampleRows", js_sample_rows),
         ("proposeBlock", js_propose_block),
         ("acceptBlock", js_accept_block),
         ("kernelInfo", js_kernel_info),

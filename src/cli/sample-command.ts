@@ -21,7 +21,7 @@ export const sampleFlags: Flags = {
   'max-proposals': { type: 'string', value: 'N', help: 'proposal budget before giving up (default: max(1e8, 1000 n))' },
   'on-violation': { type: 'string', value: 'error|warn', help: 'when p > M q is seen', default: 'error' },
   kernel: { type: 'string', value: 'auto|native|js', help: 'sampling kernel', default: 'auto' },
-  'block-size': { type: 'string', value: 'N', help: 'proposals per block (part of the reproducibility address)', default: '65536' },
+  'block-rows': { type: 'string', value: 'N', help: 'accepted rows per block (part of the reproducibility address; default 32768 / d)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 };
 
@@ -58,7 +58,7 @@ function describe(stats: SampleStats, outPath: string | undefined): string {
     `acceptance    ${f(stats.acceptanceRate)}${stats.expectedRate !== null ? ` (expected 1/M = ${f(stats.expectedRate)})` : ''}`,
     `violations    ${stats.envelopeViolations} (max p/q seen ${f(stats.maxRatioSeen, 6)})`,
     `time          ${f(stats.seconds)} s (${f(rate / 1e6, 3)} M accepted/s)`,
-    `kernel        ${stats.kernel}, ${stats.workers} worker${stats.workers === 1 ? '' : 's'}, ${stats.blocks} blocks of ${stats.blockSize}`,
+    `kernel        ${stats.kernel}, ${stats.workers} worker${stats.workers === 1 ? '' : 's'}, ${stats.blocks} blocks of ${stats.blockRows} rows`,
   ];
   if (outPath) lines.push(`output        ${outPath}`);
   return lines.join('\n') + '\n';
@@ -103,7 +103,7 @@ export async function sampleCommand(argv: string[]): Promise<void> {
   if (onViolation !== 'error' && onViolation !== 'warn') throw new UsageError(`--on-violation: must be 'error' or 'warn', got '${onViolation}'`);
   const kernel = str('kernel') ?? 'auto';
   if (kernel !== 'auto' && kernel !== 'native' && kernel !== 'js') throw new UsageError(`--kernel: must be auto, native or js, got '${kernel}'`);
-  const blockSize = parsePositiveInt('block-size', str('block-size') ?? '65536');
+  const blockRows = str('block-rows') !== undefined ? parsePositiveInt('block-rows', str('block-rows')!) : undefined;
 
   // Open the output first: an unwritable path fails before any sampling, and nothing partial
   // is ever left behind (the file is renamed into place only when complete).
@@ -121,7 +121,7 @@ export async function sampleCommand(argv: string[]): Promise<void> {
       maxProposals,
       onViolation,
       kernel,
-      blockSize,
+      blockRows,
       onProgress: (p) => progress.update(p.accepted, p.wanted),
     });
     progress.done();

@@ -1,40 +1,69 @@
 /**
  * One block of a sampling job on the calling thread, the same in the scheduler's thread and
- * in pool workers: the kernel's whole-block path, or, for a JS log-density target, propose,
- * evaluate the target in JS, accept.
+ * in pool workers: the kernel's sampleRows, or, for a JS log-density target, propose, evaluate
+ * the target in JS, accept.
  */
 import type { Kernel } from './kernel-types.js';
 import type { LogDensityFn } from './resolve.js';
-import { STATS, publishBlock, slotRows, type RingView } from './ring.js';
-import { inSituDest, isPlacing, markInSitu, placeReady } from './place.js';
+import { budgetOf, rowsOf, type Layout } from './layout.js';
+import { STATS, outRows, publishBlock, slotRows, type RingView } from './ring.js';
 
-/** Runs block `block` into `dest` (room for every proposal) and returns its stats. */
+/** Runs block `block` into `dest` (room for its rows) and returns its stats. */
 export type BlockRunner = (block: number, dest: Float64Array) => Float64Array;
 
-export function blockRunner(kernel: Kernel, job: Float64Array, seed: number, nProposals: number, d: number, fn: LogDensityFn | null): BlockRunner {
-  if (!fn) return (block, dest) => kernel.sampleBlock(job, seed, block, nProposals, dest);
-  const xs = new Float64Array(nProposals * d), logq = new Float64Array(nProposals), logp = new Float64Array(nProposals);
-  return (block, dest) => {
-    kernel.proposeBlock(job, seed, block, nProposals, xs, logq);
-    fn(xs, logp, d);
-    return kernel.acceptBlock(job, seed, block, xs, logq, logp, dest);
-  };
+/**
+ * Proposals of a JS-density block beyond which it fails rather than allocate more: its
+ * proposals are all held at once (the kernel's streams cannot resume from JS), 400 MB at d = 1.
+ */
+const EXTERNAL_MAX_PROPOSALS = 2 ** 24;
+
+export function blockRunner(kernel: Kernel, job: Float64Array, seed: number, layout: Layout, d: number, fn: LogDensityFn | null): BlockRunner {
+  if (!fn) return (block, dest) => kernel.sampleRows(job, seed, block, rowsOf(layout, block), budgetOf(layout, block), dest);
+  return (block, dest) => externalBlock(kernel, job, seed, d, fn, block, rowsOf(layout, block), budgetOf(layout, block), dest);
 }
 
 /**
- * Runs claimed block b for the ring: into its slot, or straight into a shared output when it
- * is the next block to place there; then publishes it and, with a shared output, places every
- * block that has become placeable.
+ * A block of a JS log-density target: the first `rows` accepted rows of the block's stream, as
+ * sampleRows defines them. The stream cannot resume from JS, so proposals are drawn from its
+ * start for a doubling count until enough are accepted; only the new ones are evaluated in JS.
+ */
+function externalBlock(kernel: Kernel, job: Float64Array, seed: number, d: number, fn: LogDensityFn, block: number, rows: number, budget: number, dest: Float64Array): Float64Array {
+  let n = Math.min(budget, Math.max(1024, 2 * rows));
+  let xs = new Float64Array(0);
+  let logp = new Float64Array(0);
+  let done = 0;
+  for (;;) {
+    if (n > EXTERNAL_MAX_PROPOSALS) {
+      throw new Error(
+        `block ${block} of a JS log-density target needs more than ${EXTERNAL_MAX_PROPOSALS} proposals for its ${rows} rows; ` +
+          'use a smaller blockRows or a proposal closer to the target',
+      );
+    }
+    const grown = new Float64Array(n * d); // all n proposals are drawn again below
+    const grownLogp = new Float64Array(n);
+    grownLogp.set(logp);
+    const logq = new Float64Array(n);
+    kernel.proposeBlock(job, seed, block, n, grown, logq);
+    fn(grown.subarray(done * d), grownLogp.subarray(done), d);
+    [xs, logp] = [grown, grownLogp];
+    done = n;
+    const kept = new Float64Array(n * d);
+    const stats = kernel.acceptBlock(job, seed, block, xs, logq, logp, kept);
+    if (stats[0] >= rows || n >= budget) {
+      dest.set(kept.subarray(0, Math.min(rows, stats[0]) * d));
+      return stats;
+    }
+    n = Math.min(budget, 2 * n);
+  }
+}
+
+/**
+ * Runs claimed block b for the ring: straight into the run's output when this thread can
+ * write it, else into its ring slot; then publishes it.
  */
 export function runRingBlock(v: RingView, run: BlockRunner, b: number): void {
   const s = b % v.slots;
-  const inSitu = isPlacing(v) ? inSituDest(v, b) : null;
-  v.stats.set(run(b, inSitu ?? slotRows(v, s)), s * STATS);
-  if (isPlacing(v)) {
-    if (inSitu) markInSitu(v, b);
-    publishBlock(v.ctl, v.slots, b);
-    placeReady(v);
-  } else {
-    publishBlock(v.ctl, v.slots, b);
-  }
+  const dest = v.out ? outRows(v, b) : slotRows(v, s);
+  v.stats.set(run(b, dest), s * STATS);
+  publishBlock(v, b, v.out !== null);
 }

@@ -88,15 +88,27 @@ function applySupport(j: DecodedJob, xs: Float64Array, logp: Float64Array, rows:
 class Acceptor {
   readonly stats = new Float64Array([0, 0, 0, -Infinity, 0]);
   private written = 0;
-  constructor(private readonly j: DecodedJob, private readonly ustream: Stream, private readonly out: Float64Array) {}
+  /** Accepted rows go to the front of `out`, which has room for `rows` of them (counted past that, not kept). */
+  constructor(
+    private readonly j: DecodedJob,
+    private readonly ustream: Stream,
+    private readonly out: Float64Array,
+    readonly rows: number,
+  ) {}
 
-  /** Accept/compact one chunk of rows; the write cursor never passes the read cursor. */
+  get rowsLeft(): number {
+    return this.rows - this.written;
+  }
+
+  /** Accept/compact one chunk of rows. */
   chunk(xs: Float64Array, logq: Float64Array, logp: Float64Array, rows: number, u: Float64Array): void {
     const { d, logM } = this.j;
     const s = this.stats;
     const out = this.out;
+    const cap = this.rows;
     this.ustream.fillF64(u.subarray(0, rows));
     let w = this.written;
+    let accepted = 0;
     let violations = 0;
     let nonFinite = 0;
     let maxRatio = s[3];
@@ -109,19 +121,29 @@ class Acceptor {
       if (ratio > maxRatio) maxRatio = ratio;
       if (ratio > logM) violations++;
       if (Math.log(u[r]) < ratio - logM) {
+        accepted++;
+        if (w === cap) continue;
         const src = r * d;
         const dst = w * d;
         for (let k = 0; k < d; k++) out[dst + k] = xs[src + k];
         w++;
       }
     }
-    s[0] = w;
+    s[0] += accepted;
     s[1] += rows;
     s[2] += violations;
     s[3] = maxRatio;
     s[4] += nonFinite;
     this.written = w;
   }
+}
+
+/** Proposals in the next chunk: the same rule as the native kernel's next_chunk (kernel.rs). */
+function nextChunk(stats: Float64Array, rowsLeft: number, propsLeft: number): number {
+  let m = CHUNK;
+  if (stats[0] > 0) m = Math.min(m, Math.ceil((Math.floor(rowsLeft * (stats[1] / stats[0]) * 1.05) + 32) / 8) * 8);
+  else if (stats[1] === 0) m = Math.min(m, rowsLeft * 2 + 64);
+  return Math.min(m, propsLeft);
 }
 
 function checkOut(name: string, out: Float64Array, need: number): void {
@@ -162,28 +184,35 @@ export const jsKernel: Kernel = {
   },
 
   sampleBlock(jobBuf, seed, block, nProposals, out): BlockStats {
+    checkOut('sampleBlock', out, nProposals * job(jobBuf).d);
+    return jsKernel.sampleRows(jobBuf, seed, block, nProposals, nProposals, out);
+  },
+
+  sampleRows(jobBuf, seed, block, rows, maxProposals, out): BlockStats {
     checkInt('seed', seed);
     checkInt('block', block);
+    checkInt('rows', rows);
+    checkInt('maxProposals', maxProposals);
     const j = job(jobBuf);
-    if (j.kind === TargetKind.External) throw new Error('sampleBlock: external targets go through proposeBlock/acceptBlock');
-    checkOut('sampleBlock', out, nProposals * j.d);
+    if (j.kind === TargetKind.External) throw new Error('sampleRows: external targets go through proposeBlock/acceptBlock');
+    checkOut('sampleRows', out, rows * j.d);
     const pstream = new Stream(seed, block, 0);
-    const acc = new Acceptor(j, new Stream(seed, block, 1), out);
+    const acc = new Acceptor(j, new Stream(seed, block, 1), out, rows);
     const xs = new Float64Array(CHUNK * j.d);
     const logq = new Float64Array(CHUNK);
     const logp = new Float64Array(CHUNK);
     const u = new Float64Array(CHUNK);
-    for (let start = 0; start < nProposals; start += CHUNK) {
-      const rows = Math.min(CHUNK, nProposals - start);
-      const cx = xs.subarray(0, rows * j.d);
-      const cq = logq.subarray(0, rows);
-      const cp = logp.subarray(0, rows);
+    while (acc.rowsLeft > 0 && acc.stats[1] < maxProposals) {
+      const m = nextChunk(acc.stats, acc.rowsLeft, maxProposals - acc.stats[1]);
+      const cx = xs.subarray(0, m * j.d);
+      const cq = logq.subarray(0, m);
+      const cp = logp.subarray(0, m);
       j.proposal.sample(pstream, cx);
       j.proposal.logpdf(cx, cq);
       if (j.targetDist) j.targetDist.logpdf(cx, cp);
       else if (j.targetExpr) j.targetExpr.eval(cx, cp);
-      applySupport(j, cx, cp, rows);
-      acc.chunk(cx, cq, cp, rows, u);
+      applySupport(j, cx, cp, m);
+      acc.chunk(cx, cq, cp, m, u);
     }
     return acc.stats;
   },
@@ -213,7 +242,7 @@ export const jsKernel: Kernel = {
     checkOut('acceptBlock', out, n * j.d);
     const lp = Float64Array.from(logp);
     applySupport(j, xs, lp, n);
-    const acc = new Acceptor(j, new Stream(seed, block, 1), out);
+    const acc = new Acceptor(j, new Stream(seed, block, 1), out, n);
     const u = new Float64Array(CHUNK);
     for (let start = 0; start < n; start += CHUNK) {
       const rows = Math.min(CHUNK, n - start);

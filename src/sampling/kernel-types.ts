@@ -13,6 +13,12 @@ export interface Kernel {
   logpdfDist(program: Float64Array, xs: Float64Array, out: Float64Array): void;
   evalExpr(code: Float64Array, xs: Float64Array, out: Float64Array): void;
   sampleBlock(job: Float64Array, seed: number, block: number, nProposals: number, out: Float64Array): BlockStats;
+  /**
+   * Block `block`'s first `rows` accepted rows into the front of `out` (room for `rows` rows,
+   * nothing past them written), drawing at most `maxProposals` proposals; fewer rows were kept
+   * exactly when stats[0] < rows.
+   */
+  sampleRows(job: Float64Array, seed: number, block: number, rows: number, maxProposals: number, out: Float64Array): BlockStats;
   proposeBlock(job: Float64Array, seed: number, block: number, nProposals: number, xsOut: Float64Array, logqOut: Float64Array): void;
   acceptBlock(job: Float64Array, seed: number, block: number, xs: Float64Array, logq: Float64Array, logp: Float64Array, out: Float64Array): BlockStats;
   /** src into the front of dst: how finished blocks' rows reach the caller's output */

@@ -23,6 +23,7 @@ function wrapNative(): Kernel | null {
     logpdfDist: m.logpdfDist,
     evalExpr: m.evalExpr,
     sampleBlock: m.sampleBlock,
+    sampleRows: m.sampleRows,
     proposeBlock: m.proposeBlock,
     acceptBlock: m.acceptBlock,
     copyRows: m.copyRows,

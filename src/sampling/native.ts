@@ -50,8 +50,8 @@ export function loadNative(): NativeKernel | null {
   for (const file of files) {
     try {
       const mod = require(file) as NativeKernel;
-      // copyRows is the newest export: a module without it is a stale build.
-      if (typeof mod.sampleBlock === 'function' && typeof mod.kernelInfo === 'function' && typeof mod.copyRows === 'function') {
+      // sampleRows is the newest export: a module without it is a stale build.
+      if (typeof mod.sampleRows === 'function' && typeof mod.kernelInfo === 'function' && typeof mod.copyRows === 'function') {
         loaded = { module: mod, error: null };
         return mod;
       }

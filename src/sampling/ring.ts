@@ -3,18 +3,20 @@
  *
  * Nobody gets blocks assigned: each pool worker is handed the run once (crew.ts), and the
  * calling thread works between its other duties, claiming the next block number from a shared
- * counter, writing the block's accepted rows into ring slot b % slots and publishing b in that
- * slot's tag, ringing a doorbell the calling thread may be waiting on. The calling thread
- * consumes blocks strictly in block order and moves the claim limit forward as it frees
+ * counter, writing the block's rows where they go (straight into the run's output when the
+ * thread can write it, else into ring slot b % slots), its stats into the slot, and publishing
+ * b in that slot's tag, ringing a doorbell the calling thread may be waiting on. The calling
+ * thread consumes blocks strictly in block order and moves the claim limit forward as it frees
  * slots. So load balances itself to within one block, a run costs one hand-over per worker
  * instead of one per block, and a slow consumer makes workers wait for the limit a few
  * milliseconds and then leave the run, instead of blocking a pool thread.
  *
  * Ring safety: a block b may be claimed only while b < LIMIT, and LIMIT never exceeds
  * consumed + slots; consumed only grows, so the slot a claim writes is never one the main
- * thread still reads. LIMIT may also shrink (fewer blocks needed than estimated); a claim that
- * read the larger value is still ring-safe by the argument above and only wastes work.
+ * thread still reads. Rows written into the output need no such care: block b's rows there
+ * are its own (layout.ts).
  */
+import { rowsOf, type Layout } from './layout.js';
 
 /** Int32 indices of the control words. */
 export const CTL = {
@@ -26,16 +28,12 @@ export const CTL = {
   DONE: 2,
   /** nonzero: claim nothing more */
   STOP: 3,
-  /** placement into a shared output (place.ts): the next block to place */
-  PLACED: 4,
-  /** placement lock: 1 while a thread places blocks */
-  PLACE_LOCK: 5,
   /**
-   * slot s's tag (the block whose rows it holds, -1 when empty) is at TAGS + s; at
-   * TAGS + slots + s, the block last written straight into the shared output from slot s's
-   * claim (place.ts)
+   * slot s's tag (the block whose stats it holds, -1 when empty) is at TAGS + s; at
+   * TAGS + slots + s, the same block number when its rows went straight into the run's
+   * output instead of the slot
    */
-  TAGS: 6,
+  TAGS: 4,
 } as const;
 
 /** Numbers of per-block stats: [accepted, proposals, violations, maxLogRatio, nonFinite]. */
@@ -45,9 +43,8 @@ export interface RingBuffers {
   slots: number;
   ctl: SharedArrayBuffer;
   stats: SharedArrayBuffer;
+  /** slot rows: slots * blockRows * d numbers, or none when every block goes to a shared output */
   rows: SharedArrayBuffer;
-  /** placement offsets (place.ts): 1 + slots numbers */
-  at: SharedArrayBuffer;
 }
 
 /** One thread's typed views of a run's ring. */
@@ -57,34 +54,37 @@ export interface RingView {
   stats: Float64Array;
   /** every slot's rows: slot s is rows[s * slotLen, (s + 1) * slotLen) */
   rows: Float64Array;
-  /** numbers per slot: a whole block of proposals, blockSize * d */
+  /** numbers per slot: a whole block, blockRows * d */
   slotLen: number;
+  layout: Layout;
   d: number;
-  /** set when the run's output is shared: blocks are placed into it by whoever finishes them */
-  place: { out: Float64Array; at: Float64Array; copy: (src: Float64Array, dst: Float64Array) => void } | null;
+  /** the run's output, when this thread writes blocks straight into it */
+  out: Float64Array | null;
 }
 
-export function ringView(
-  b: RingBuffers,
-  blockSize: number,
-  d: number,
-  sharedOut: Float64Array | null,
-  copy: (src: Float64Array, dst: Float64Array) => void,
-): RingView {
+export function ringView(b: RingBuffers, layout: Layout, d: number, out: Float64Array | null): RingView {
   return {
     slots: b.slots,
     ctl: new Int32Array(b.ctl),
     stats: new Float64Array(b.stats),
     rows: new Float64Array(b.rows),
-    slotLen: blockSize * d,
+    slotLen: layout.blockRows * d,
+    layout,
     d,
-    place: sharedOut ? { out: sharedOut, at: new Float64Array(b.at), copy } : null,
+    out,
   };
 }
 
 /** Slot s's room for a whole block. */
 export function slotRows(v: RingView, s: number): Float64Array {
   return v.rows.subarray(s * v.slotLen, (s + 1) * v.slotLen);
+}
+
+/** Block b's rows in the run's output (layout.ts). */
+export function outRows(v: RingView, b: number): Float64Array {
+  if (!v.out) throw new Error('internal: this ring has no output');
+  const at = b * v.layout.blockRows * v.d;
+  return v.out.subarray(at, at + rowsOf(v.layout, b) * v.d);
 }
 
 export function ctlBytes(slots: number): number {
@@ -131,7 +131,7 @@ export function setClaimLimit(ctl: Int32Array, limit: number): void {
 
 /**
  * Rings the run's doorbell: the calling thread waits on DONE for anything that may let it go
- * on (a block finished or placed, a pool thread leaving the run or dying in it, the run
+ * on (a block finished, a pool thread leaving the run or dying in it, the run
  * stopping).
  */
 export function ringDoorbell(ctl: Int32Array): void {
@@ -147,8 +147,18 @@ export function stopClaims(ctl: Int32Array): void {
   ringDoorbell(ctl);
 }
 
-/** Publishes block b as finished in its slot and rings the doorbell. */
-export function publishBlock(ctl: Int32Array, slots: number, b: number): void {
-  Atomics.store(ctl, CTL.TAGS + (b % slots), b);
-  ringDoorbell(ctl);
+/**
+ * Publishes block b as finished in its slot (its rows in the slot, or with `inOut` already in
+ * the run's output) and rings the doorbell.
+ */
+export function publishBlock(v: RingView, b: number, inOut: boolean): void {
+  const s = b % v.slots;
+  Atomics.store(v.ctl, CTL.TAGS + v.slots + s, inOut ? b : -1);
+  Atomics.store(v.ctl, CTL.TAGS + s, b);
+  ringDoorbell(v.ctl);
+}
+
+/** Whether finished block b (in its slot's tag) had its rows written straight into the output. */
+export function isInOut(v: RingView, b: number): boolean {
+  return Atomics.load(v.ctl, CTL.TAGS + v.slots + (b % v.slots)) === b;
 }

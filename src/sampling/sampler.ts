@@ -10,9 +10,7 @@ import { runBlocks } from './scheduler.js';
 import { defaultWorkers } from './pool.js';
 import { prewake } from './crew.js';
 import type { Kernel } from './kernel-types.js';
-
-/** Proposals per block. Part of the reproducibility address: (seed, blockSize) fixes the output. */
-export const DEFAULT_BLOCK_SIZE = 65536;
+import { DEFAULT_BLOCK_NUMBERS, blockCount, defaultBlockRows, rowsOf, type Layout } from './layout.js';
 
 export interface SamplerOptions {
   /** a spec string ('beta(2,5)'), a dist.* object, { logpdf: 'EXPR', support }, a JS batch log-density, or { module, export } */
@@ -30,7 +28,11 @@ export interface SamplerOptions {
   onViolation?: 'error' | 'warn';
   /** 'auto' (native when available) | 'native' | 'js' */
   kernel?: KernelChoice;
-  blockSize?: number;
+  /**
+   * Accepted rows per block; part of the reproducibility address: (seed, blockRows) fixes the
+   * output. Default 32768 / d (4096 / d for JS log-density targets), at least 64.
+   */
+  blockRows?: number;
   signal?: AbortSignal;
   /** called after each block with the running counts */
   onProgress?: (p: { accepted: number; proposals: number; wanted: number }) => void;
@@ -38,14 +40,18 @@ export interface SamplerOptions {
 
 export interface SampleOptions extends SamplerOptions {
   n: number;
-  /** fill this Float64Array(n*d) instead of allocating */
+  /**
+   * Fill this Float64Array(n*d) instead of allocating. Backed by a SharedArrayBuffer, it is
+   * written by every worker in place; a plain one only by the calling thread, which copies the
+   * other workers' rows in. Without it, a run with workers > 1 allocates a shared one.
+   */
   out?: Float64Array;
 }
 
 export interface SampleStats {
   /** proposals drawn in the blocks that produced the output */
   proposals: number;
-  /** accepted in those blocks (>= the samples returned: the last block may overshoot) */
+  /** accepted among them (>= the samples returned: each block's last chunk may accept more than it keeps) */
   accepted: number;
   acceptanceRate: number;
   /** 1/M when target and proposal are normalized distributions; null for custom targets */
@@ -60,7 +66,7 @@ export interface SampleStats {
   kernel: 'native' | 'js';
   workers: number;
   blocks: number;
-  blockSize: number;
+  blockRows: number;
   dim: number;
   seed: number;
   target: string;
@@ -84,9 +90,7 @@ interface Prepared {
   kernel: Kernel;
   seed: number;
   workers: number;
-  blockSize: number;
-  maxBlocks: number;
-  maxProposals: number;
+  layout: Layout;
   onViolation: 'error' | 'warn';
 }
 
@@ -94,9 +98,12 @@ async function prepare(o: SamplerOptions, n: number): Promise<Prepared> {
   if (typeof o !== 'object' || o === null) throw new UsageError('sample: options object required');
   const seed = checkInteger('seed', o.seed ?? 0, 0);
   const workers = o.workers === 'auto' ? defaultWorkers() : checkInteger('workers', o.workers ?? 1, 1);
-  // The pool threads wake while the plan is made, when the run will need more than one block.
-  if (workers > 1 && n > (o.blockSize ?? DEFAULT_BLOCK_SIZE)) prewake(workers - 1);
-  const blockSize = checkInteger('blockSize', o.blockSize ?? DEFAULT_BLOCK_SIZE, 64);
+  if ((o as { blockSize?: unknown }).blockSize !== undefined) throw new UsageError('blockSize (proposals per block) was replaced by blockRows (accepted rows per block)');
+  if (o.blockRows !== undefined) checkInteger('blockRows', o.blockRows, 1);
+  // The pool threads wake while the plan is made when the run surely has more than one block
+  // (default blocks hold at most DEFAULT_BLOCK_NUMBERS rows), else once the plan says so.
+  const wokeEarly = workers > 1 && n > (o.blockRows ?? DEFAULT_BLOCK_NUMBERS);
+  if (wokeEarly) prewake(workers - 1);
   const onViolation = o.onViolation ?? 'error';
   if (onViolation !== 'error' && onViolation !== 'warn') throw new UsageError(`onViolation must be 'error' or 'warn'`);
   const maxProposals = o.maxProposals ?? (Number.isFinite(n) ? Math.max(1e8, 1000 * n) : Infinity);
@@ -104,11 +111,13 @@ async function prepare(o: SamplerOptions, n: number): Promise<Prepared> {
   const kernel = getKernel(o.kernel ?? 'auto');
   const plan = await makePlan({ target: o.target, proposal: o.proposal, M: o.M, onViolation }, kernel);
   for (const w of plan.warnings) process.emitWarning(w, 'RsftEnvelopeWarning');
-  const maxBlocks = Math.max(1, Math.ceil(maxProposals / blockSize));
+  const blockRows = o.blockRows ?? defaultBlockRows(plan.d, plan.external !== null);
   // A JS function cannot be sent to workers: it runs on this thread (give { module, export }
   // to use the pool), and the stats say so.
   const usable = plan.external && !plan.external.module ? 1 : workers;
-  return { plan, kernel, seed, workers: usable, blockSize, maxBlocks, maxProposals, onViolation };
+  const layout: Layout = { blockRows, totalRows: n, maxProposals };
+  if (usable > 1 && !wokeEarly && blockCount(layout) > 1) prewake(usable - 1);
+  return { plan, kernel, seed, workers: usable, layout, onViolation };
 }
 
 class StatsAccumulator {
@@ -141,7 +150,7 @@ class StatsAccumulator {
   }
 
   result(seconds: number): SampleStats {
-    const { plan, kernel, workers, blockSize, seed } = this.p;
+    const { plan, kernel, workers, layout, seed } = this.p;
     return {
       proposals: this.proposals,
       accepted: this.accepted,
@@ -155,7 +164,7 @@ class StatsAccumulator {
       kernel: kernel.name,
       workers,
       blocks: this.blocks,
-      blockSize,
+      blockRows: layout.blockRows,
       dim: plan.d,
       seed,
       target: plan.targetLabel,
@@ -164,49 +173,38 @@ class StatsAccumulator {
   }
 }
 
-function budgetError(p: Prepared, acc: StatsAccumulator, got: number, n: number): UsageError {
+function budgetError(p: Prepared, block: number, stats: Float64Array): UsageError {
+  const rows = rowsOf(p.layout, block);
   return new UsageError(
-    `proposal budget of ${p.maxProposals} exhausted with ${got} of ${n} samples accepted ` +
-      `(acceptance rate ${(acc.accepted / Math.max(1, acc.proposals)).toPrecision(3)}); ` +
+    `proposal budget of ${p.layout.maxProposals} exhausted: block ${block} drew its share, ${stats[1]} proposals, ` +
+      `for ${stats[0]} of its ${rows} rows (acceptance rate ${(stats[0] / Math.max(1, stats[1])).toPrecision(3)}); ` +
       `raise maxProposals (--max-proposals) or use a proposal closer to the target`,
   );
 }
 
 /**
- * The accepted rows of a run in block order, cut at n rows (a view valid until the next
- * iteration), with every consumed block's stats added to acc. Throws when the proposal budget
- * runs out before n rows.
+ * The accepted rows of a run in block order (a view valid until the next iteration, or the
+ * rows' place in `out`), with every block's stats added to acc. Throws when a block ran out of
+ * its share of the proposal budget.
  */
 async function* acceptedRows(
   p: Prepared,
-  n: number,
   acc: StatsAccumulator,
   signal: AbortSignal | undefined,
   onProgress: SamplerOptions['onProgress'],
   out?: Float64Array,
 ): AsyncGenerator<Float64Array> {
   const d = p.plan.d;
+  const n = p.layout.totalRows;
   let filled = 0;
-  const blocks = runBlocks({
-    plan: p.plan,
-    kernel: p.kernel,
-    seed: p.seed,
-    blockSize: p.blockSize,
-    workers: p.workers,
-    maxBlocks: p.maxBlocks,
-    wanted: () => n - filled,
-    signal,
-    direct: out ? { out, filledRows: () => filled } : undefined,
-  });
+  const blocks = runBlocks({ plan: p.plan, kernel: p.kernel, seed: p.seed, layout: p.layout, workers: p.workers, signal, out });
   for await (const r of blocks) {
     acc.add(r.stats);
-    const take = Math.min(r.rows.length / d, n - filled);
-    filled += take;
+    if (r.stats[0] < rowsOf(p.layout, r.block)) throw budgetError(p, r.block, r.stats);
+    filled += r.rows.length / d;
     onProgress?.({ accepted: filled, proposals: acc.proposals, wanted: n });
-    if (take > 0) yield take * d === r.rows.length ? r.rows : r.rows.subarray(0, take * d);
-    if (filled >= n) return;
+    yield r.rows;
   }
-  if (Number.isFinite(n) && filled < n) throw budgetError(p, acc, filled, n);
 }
 
 /** Draw n exact samples from target by rejection from proposal. */
@@ -222,15 +220,16 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
     out = o.out.length === n * d ? o.out : o.out.subarray(0, n * d);
   } else {
     try {
-      out = new Float64Array(n * d);
+      // Shared memory when pool threads sample too: they write their blocks in place.
+      out = p.workers > 1 ? new Float64Array(new SharedArrayBuffer(n * d * 8)) : new Float64Array(n * d);
     } catch {
       throw new UsageError(`cannot allocate ${n} x ${d} samples (${((n * d * 8) / 2 ** 30).toFixed(1)} GiB); sample in batches with RejectionSampler`);
     }
   }
   const acc = new StatsAccumulator(p);
   let filled = 0;
-  for await (const rows of acceptedRows(p, n, acc, o.signal, o.onProgress, out)) {
-    // Rows the kernel wrote (or a pool worker placed) straight into place need no copy.
+  for await (const rows of acceptedRows(p, acc, o.signal, o.onProgress, out)) {
+    // Rows written straight into place need no copy; pool threads' rows for a plain output do.
     if (rows.buffer !== out.buffer || rows.byteOffset !== out.byteOffset + filled * d * 8) p.kernel.copyRows(rows, out.subarray(filled * d));
     filled += rows.length / d;
   }
@@ -269,7 +268,7 @@ export class RejectionSampler {
     const signal = opts.signal ?? this.options.signal;
     this.acc = new StatsAccumulator(p);
     this.t0 = performance.now();
-    for await (const rows of acceptedRows(p, n, this.acc, signal, this.options.onProgress)) yield rows.slice();
+    for await (const rows of acceptedRows(p, this.acc, signal, this.options.onProgress)) yield rows.slice();
   }
 
   /** Stats of the blocks consumed so far. */

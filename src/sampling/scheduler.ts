@@ -1,25 +1,26 @@
 /**
- * The block scheduler. A run is cut into fixed-size blocks; block b draws from stream b of the
- * seed, so what a block accepts is a pure function of (seed, job, b). With one worker every
- * block runs on the calling thread; with w workers the calling thread is one of them and w - 1
- * Piscina workers claim blocks beside it from a shared ring (ring.ts). Blocks finish in any
- * order and are yielded strictly in block order: output is identical whatever the number of
- * workers.
+ * The block scheduler. A run is cut into blocks of a fixed number of accepted rows
+ * (layout.ts): block b is the first rows of stream b of the seed, so what a block holds is a
+ * pure function of (seed, job, blockRows, b), and where it goes in the output is known before
+ * it runs. With one worker every block runs on the calling thread; with w workers the calling
+ * thread is one of them and w - 1 Piscina workers claim blocks beside it from a shared ring
+ * (ring.ts). Blocks finish in any order and are yielded strictly in block order: output is
+ * identical whatever the number of workers.
  */
 import type { Kernel } from './kernel-types.js';
 import type { Plan } from './resolve.js';
 import { activeIn, dispatch, failureIn, type Crew } from './crew.js';
 import { blockRunner, runRingBlock, type BlockRunner } from './block.js';
-import { CTL, STATS, claimBlock, ctlBytes, ringView, setClaimLimit, stopClaims, slotRows, type RingBuffers } from './ring.js';
-import { atLength, isPlacing, placeReady, placedRows } from './place.js';
+import { CTL, STATS, claimBlock, ctlBytes, isInOut, outRows, ringView, setClaimLimit, slotRows, stopClaims, type RingBuffers } from './ring.js';
+import { blockCount, rowsOf, type Layout } from './layout.js';
 import { waitAsync } from '../wait-async.js';
 import type { ClaimTask } from './worker.js';
 
 export interface BlockResult {
   block: number;
-  /** accepted rows of this block, row-major; valid only until the next iteration */
+  /** the block's kept rows, row-major: in the run's output, or valid only until the next iteration */
   rows: Float64Array;
-  /** [accepted, proposals, violations, maxLogRatio, nonFinite] */
+  /** [accepted, proposals, violations, maxLogRatio, nonFinite]; accepted < rowsOf(block) when the budget ran out */
   stats: Float64Array;
 }
 
@@ -27,19 +28,15 @@ export interface ScheduleOptions {
   plan: Plan;
   kernel: Kernel;
   seed: number;
-  blockSize: number;
+  layout: Layout;
   workers: number;
-  /** blocks allowed in total (the proposal budget, in blocks) */
-  maxBlocks: number;
-  /** accepted rows still wanted after what has been yielded; Infinity for an endless stream */
-  wanted: () => number;
   signal?: AbortSignal;
   /**
-   * The caller's output and how many rows it holds so far: a block the calling thread runs
-   * when every earlier block has been yielded is written straight into it while a whole block
-   * fits (the kernel needs room for every proposal of the block), saving a copy.
+   * The run's output (layout.totalRows rows): every block the calling thread runs is written
+   * straight into its place there, and with a SharedArrayBuffer behind it, every block the
+   * pool threads run too. Without it, blocks go through slots and are yielded from there.
    */
-  direct?: { out: Float64Array; filledRows: () => number };
+  out?: Float64Array;
 }
 
 /** Local slots are reused across calls: first touch of fresh pages is slow on these VMs. */
@@ -63,17 +60,7 @@ function abortError(signal: AbortSignal): Error {
 function runnerOf(o: ScheduleOptions): BlockRunner {
   const ext = o.plan.external;
   if (ext && !ext.fn) throw new Error('internal: external target without a function');
-  return blockRunner(o.kernel, o.plan.job, o.seed, o.blockSize, o.plan.d, ext?.fn ?? null);
-}
-
-/**
- * The caller's output at its fill point when a whole block fits there: where the calling
- * thread writes the block that is next in order, saving a copy.
- */
-function directDest(o: ScheduleOptions): Float64Array | null {
-  if (!o.direct) return null;
-  const at = o.direct.filledRows() * o.plan.d;
-  return o.direct.out.length - at >= o.blockSize * o.plan.d ? o.direct.out.subarray(at) : null;
+  return blockRunner(o.kernel, o.plan.job, o.seed, o.layout, o.plan.d, ext?.fn ?? null);
 }
 
 /**
@@ -95,28 +82,31 @@ function eventLoopYielder(): () => Promise<void> | null {
 
 /** One worker: every block on the calling thread. */
 async function* inline(o: ScheduleOptions): AsyncGenerator<BlockResult> {
+  const { layout, out } = o;
   const d = o.plan.d;
-  const slot = takeLocal(o.blockSize * d);
+  const slot = out ? null : takeLocal(layout.blockRows * d);
   const run = runnerOf(o);
   const pause = eventLoopYielder();
+  const blocks = blockCount(layout);
   try {
-    for (let block = 0; block < o.maxBlocks && o.wanted() > 0; block++) {
+    for (let block = 0; block < blocks; block++) {
       if (o.signal?.aborted) throw abortError(o.signal);
-      const dest = directDest(o) ?? slot;
+      const at = block * layout.blockRows * d;
+      const dest = out ? out.subarray(at, at + rowsOf(layout, block) * d) : slot!;
       const stats = run(block, dest);
-      yield { block, rows: dest.subarray(0, stats[0] * d), stats };
+      yield { block, rows: dest.subarray(0, Math.min(stats[0], rowsOf(layout, block)) * d), stats };
       const p = pause();
       if (p) await p;
     }
   } finally {
-    giveLocal(slot);
+    if (slot) giveLocal(slot);
   }
 }
 
 /**
- * Ring slots per worker: how far the claims may run ahead of the blocks yielded. Wide rows
- * get fewer (a slot holds every proposal of a block: 52 MB at d = 100), down to workers + 2:
- * one block in flight per claiming thread, one held by the consumer, one to claim.
+ * Ring slots per worker: how far the claims may run ahead of the blocks yielded. Big blocks
+ * get fewer (a slot holds a whole block), down to workers + 2: one block in flight per
+ * claiming thread, one held by the consumer, one to claim.
  */
 const SLOTS_PER_WORKER = 4;
 const RING_BYTES = 64 * 2 ** 20;
@@ -144,12 +134,10 @@ function takeRing(slots: number, slotBytes: number): RingBuffers {
     ctl: new SharedArrayBuffer(ctlBytes(slots)),
     stats: new SharedArrayBuffer(slots * STATS * 8),
     rows: new SharedArrayBuffer(slots * slotBytes),
-    at: new SharedArrayBuffer(atLength(slots) * 8),
   };
   const ctl = new Int32Array(ring.ctl);
   ctl.fill(0);
   ctl.fill(-1, CTL.TAGS);
-  new Float64Array(ring.at).fill(0);
   return ring;
 }
 
@@ -170,52 +158,39 @@ function giveRing(ring: RingBuffers, crew: Crew): void {
  * order and moves the claim limit forward. Working rather than waiting on the calling thread
  * matters on small machines: a thread that only waits for workers and copies their rows is
  * one more thread than there are cores, and the OS may not run it for a millisecond or more.
- * The limit also stops at the blocks expected to cover what is still wanted, so that little
- * work is wasted past the end; when the estimate falls short, the run is handed to the pool
- * threads again. Pool threads are reached through standing tasks (crew.ts): handing a run
- * over is a futex wake, not a Piscina task.
+ * Pool threads are reached through standing tasks (crew.ts): handing a run over is a futex
+ * wake, not a Piscina task.
  */
 async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
-  const { plan, kernel, seed, blockSize, workers } = o;
+  const { plan, kernel, seed, layout, workers, out } = o;
   const d = plan.d;
   const ext = plan.external;
   if (ext && !ext.module) throw new Error('internal: function targets run inline');
   const helpers = workers - 1;
-  const slotBytes = blockSize * d * 8;
-  const slots = Math.max(workers + 2, Math.min(SLOTS_PER_WORKER * workers, Math.floor(RING_BYTES / slotBytes)));
+  const blocks = blockCount(layout);
+  // A shared output is written by every thread; a plain one only by this thread, so pool
+  // threads' rows go through the ring's slots.
+  const sharedOut = out && out.buffer instanceof SharedArrayBuffer ? out : null;
+  const slotBytes = sharedOut ? 0 : layout.blockRows * d * 8;
+  const slots = Math.max(workers + 2, Math.min(SLOTS_PER_WORKER * workers, Math.floor(RING_BYTES / Math.max(1, slotBytes))));
   const buffers = takeRing(slots, slotBytes);
-  // A shared output (its rows from the current fill point on) is filled by whichever thread
-  // finishes a block (place.ts); a plain one only by this thread.
-  const sharedOut = o.direct && o.direct.out.buffer instanceof SharedArrayBuffer ? o.direct.out.subarray(o.direct.filledRows() * d) : null;
-  const ring = ringView(buffers, blockSize, d, sharedOut, kernel.copyRows);
+  const ring = ringView(buffers, layout, d, out ?? null);
   const { ctl, stats } = ring;
   const run = runnerOf(o);
   const task: ClaimTask = {
-    kernel: kernel.name, job: plan.job, seed, nProposals: blockSize, d, ring: buffers, sharedOut, external: ext ? ext.module : null,
+    kernel: kernel.name, job: plan.job, seed, layout, d, ring: buffers, sharedOut, external: ext ? ext.module : null,
   };
 
   // The standing tasks this run was handed to (crew.ts). They are never interrupted:
   // stopping sets STOP, and they leave the ring after their current block.
   const crew: Crew = new Map();
-  let finished = false; // set on the normal ends of the run
+  let finished = false; // set on the normal end of the run
 
   let emit = 0; // next block to yield
   const pause = eventLoopYielder();
-  // Acceptance-rate estimate for the claim limit; before any block is seen, 1/M for
-  // normalized targets, else 1 (optimistic: a short first limit rather than wasted blocks).
-  let rate = plan.expectedRate ?? 1;
-  let seenProposals = 0;
-  let seenAccepted = 0;
 
-  /** Moves LIMIT to the blocks expected to cover what is wanted, within the ring and budget. */
-  const setLimit = () => {
-    const wanted = o.wanted();
-    const perBlock = Math.max(1, blockSize * rate);
-    // No slack: a block past the end is wasted work, while a block short is just claimed by
-    // the calling thread once the limit moves on.
-    const need = Number.isFinite(wanted) ? Math.ceil(wanted / perBlock) : Infinity;
-    setClaimLimit(ctl, Math.min(emit + slots, emit + need, o.maxBlocks));
-  };
+  /** Moves LIMIT to what the ring allows: at most `slots` blocks past the next to yield. */
+  const setLimit = () => setClaimLimit(ctl, Math.min(emit + slots, blocks));
 
   /**
    * Hands the run to pool threads until every one works on it or the claimable blocks are
@@ -229,74 +204,62 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
     }
   };
 
-  /** Block `emit` when it can be yielded: finished, and with a shared output, placed. */
+  /** Block `emit` when it has finished. */
   const ready = (): BlockResult | null => {
     const s = emit % slots;
     if (Atomics.load(ctl, CTL.TAGS + s) !== emit) return null;
     const st = stats.subarray(s * STATS, s * STATS + STATS);
-    if (!isPlacing(ring)) return { block: emit, rows: slotRows(ring, s).subarray(0, st[0] * d), stats: st };
-    if (Atomics.load(ctl, CTL.PLACED) <= emit) placeReady(ring);
-    return Atomics.load(ctl, CTL.PLACED) > emit ? { block: emit, rows: placedRows(ring, emit), stats: st } : null;
+    const kept = Math.min(st[0], rowsOf(layout, emit)) * d;
+    const rows = isInOut(ring, emit) ? outRows(ring, emit) : slotRows(ring, s);
+    return { block: emit, rows: rows.subarray(0, kept), stats: st };
   };
 
   try {
     setLimit();
     startTasks();
-    while (true) {
+    while (emit < blocks) {
       if (o.signal?.aborted) throw abortError(o.signal);
       const failed = failureIn(crew);
       if (failed) throw failed.error;
       const bell = Atomics.load(ctl, CTL.DONE);
-      let next = ready();
+      const next = ready();
       if (!next) {
         // Block `emit` is not ready yet: run a block here rather than wait.
         const b = claimBlock(ctl);
-        if (b < 0) {
-          if (activeIn(crew) === 0) {
-            // Nothing runs and block `emit` is not done: either the budget is spent, or the
-            // claims stopped at the limit and must go on.
-            if (Atomics.load(ctl, CTL.NEXT) >= o.maxBlocks) return void (finished = true);
-            setLimit();
-            startTasks();
-            if (Atomics.load(ctl, CTL.NEXT) >= Atomics.load(ctl, CTL.LIMIT)) throw new Error('internal: pooled sampling stalled');
-            continue;
-          }
-          // Pool threads ring the doorbell after every block, when they leave the run, and
-          // (crew.ts) when one dies in it.
-          const w = waitAsync(ctl, CTL.DONE, bell);
-          if (w.async) await w.value;
+        if (b >= 0) {
+          runRingBlock(ring, run, b);
+          const p = pause();
+          if (p) await p;
           continue;
         }
-        // With a plain output, the next block in order, with every earlier one yielded, can go
-        // straight to the caller; with a shared one, runRingBlock places blocks itself.
-        const direct = !isPlacing(ring) && b === emit ? directDest(o) : null;
-        if (direct) {
-          const st = run(b, direct);
-          next = { block: emit, rows: direct.subarray(0, st[0] * d), stats: st };
-        } else {
-          runRingBlock(ring, run, b);
+        if (activeIn(crew) === 0) {
+          // Nothing runs, nothing is claimable, and block `emit` is not done: the pool
+          // threads left the run (their wait for the limit timed out) and must come back.
+          setLimit();
+          startTasks();
+          if (Atomics.load(ctl, CTL.NEXT) >= Atomics.load(ctl, CTL.LIMIT)) throw new Error('internal: pooled sampling stalled');
+          continue;
         }
-        const p = pause();
-        if (p) await p;
-        if (!next) continue;
+        // Pool threads ring the doorbell after every block, when they leave the run, and
+        // (crew.ts) when one dies in it.
+        const w = waitAsync(ctl, CTL.DONE, bell);
+        if (w.async) await w.value;
+        continue;
       }
-      seenAccepted += next.stats[0];
-      seenProposals += next.stats[1];
-      if (seenAccepted > 0) rate = seenAccepted / seenProposals;
       yield next;
       emit++;
-      if (o.wanted() <= 0) return void (finished = true);
       setLimit();
       startTasks();
     }
+    finished = true;
   } finally {
     // Stop the claims and release every wait on this run. Pool threads still in a block
     // finish it; the ring is reused only once they have all left it (takeRing).
     stopClaims(ctl);
-    // A run that filled a shared output wrote all of it: a pool thread still in a block can
-    // only place nothing more. After a failure or an abort it could still write into the
-    // caller's memory, so the caller hears of the end only once every pool thread is out.
-    while (isPlacing(ring) && !finished && activeIn(crew) > 0) {
+    // After a failure, an abort or a consumer that stopped early, a pool thread still in a
+    // block could write into the caller's output: the caller hears of the end only once
+    // every pool thread is out.
+    while (sharedOut && !finished && activeIn(crew) > 0) {
       const w = waitAsync(ctl, CTL.DONE, Atomics.load(ctl, CTL.DONE));
       if (w.async && activeIn(crew) > 0) await w.value;
     }

@@ -2,9 +2,9 @@
  * Piscina worker. Each pool thread runs one standing task (crew.ts): it parks on its mailbox,
  * and for every pooled run handed to it claims blocks from the run's shared ring (ring.ts)
  * until the run stops or the claim limit stands still for IDLE_WAIT_MS, writing each block's
- * accepted rows and stats into the block's ring slot, or with a shared output, placing them
- * there (place.ts). After STANDING_IDLE_MS without a run it returns, so an idle pool lets the
- * process exit.
+ * rows straight into the run's output when it is shared memory, else into the block's ring
+ * slot, and its stats into the slot. After STANDING_IDLE_MS without a run it returns, so an
+ * idle pool lets the process exit.
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { kernelByName } from './kernel.js';
@@ -12,16 +12,17 @@ import { importLogDensity, type LogDensityFn } from './resolve.js';
 import { claimBlock, ringDoorbell, ringView, waitForClaims, type RingBuffers } from './ring.js';
 import { blockRunner, runRingBlock } from './block.js';
 import { MAIL, STATE } from './crew-mail.js';
+import type { Layout } from './layout.js';
 
 /** One pooled run, as handed to a standing task. */
 export interface ClaimTask {
   kernel: 'native' | 'js';
   job: Float64Array;
   seed: number;
-  nProposals: number;
+  layout: Layout;
   d: number;
   ring: RingBuffers;
-  /** the run's output when it is shared memory: finished blocks are placed into it here too */
+  /** the run's output when it is shared memory: blocks are written straight into it here too */
   sharedOut: Float64Array | null;
   external: { url: string; exportName: string } | null;
 }
@@ -65,8 +66,8 @@ async function externalFn(ext: NonNullable<ClaimTask['external']>): Promise<LogD
 async function claimBlocks(task: ClaimTask): Promise<void> {
   const fn = task.external ? await externalFn(task.external) : null;
   const kernel = kernelByName(task.kernel);
-  const run = blockRunner(kernel, task.job, task.seed, task.nProposals, task.d, fn);
-  const ring = ringView(task.ring, task.nProposals, task.d, task.sharedOut, kernel.copyRows);
+  const run = blockRunner(kernel, task.job, task.seed, task.layout, task.d, fn);
+  const ring = ringView(task.ring, task.layout, task.d, task.sharedOut);
   for (;;) {
     const b = claimBlock(ring.ctl);
     if (b >= 0) runRingBlock(ring, run, b);
