@@ -1,8 +1,8 @@
-//! Bulk copies of accepted rows into a caller's output, for the pooled scheduler's placement of
-//! finished blocks (src/sampling/place.ts).
+//! Bulk copies of accepted rows into a caller's output: the kernel's staged rows (kernel.rs,
+//! `Sink`), and the pooled scheduler's copies of pool workers' blocks into a plain output.
 //!
-//! Why native: a block is ~0.5 MB, copied from a ring slot into an output that is usually far
-//! bigger than the caches and not read again soon. Ordinary stores read every destination line
+//! Why native: a block is ~0.25 MB, written into an output that is usually far bigger than the
+//! caches and not read again soon. Ordinary stores read every destination line
 //! before writing it (read for ownership) and push the ring out of cache; non-temporal stores
 //! write whole lines straight to memory. TypedArray.prototype.set cannot choose, and on shared
 //! memory it copies word by word.
@@ -10,7 +10,7 @@
 use crate::rng::Simd;
 
 /// Copies below this many bytes use plain stores: the destination may stay in cache.
-const STREAM_MIN_BYTES: usize = 64 * 1024;
+pub const STREAM_MIN_BYTES: usize = 64 * 1024;
 
 /// Copies `src` into the front of `dst` (`dst.len() >= src.len()`, no overlap).
 pub fn copy_rows(level: Simd, src: &[f64], dst: &mut [f64]) {
@@ -28,6 +28,20 @@ pub fn copy_rows(level: Simd, src: &[f64], dst: &mut [f64]) {
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
+    dst.copy_from_slice(src);
+}
+
+/// `copy_rows` with streaming stores whatever the size.
+pub fn stream_rows(level: Simd, src: &[f64], dst: &mut [f64]) {
+    let dst = &mut dst[..src.len()];
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        match level {
+            Simd::Avx512 => return stream_avx512(src, dst),
+            Simd::Avx2 => return stream_avx2(src, dst),
+            _ => {}
+        }
+    }
     dst.copy_from_slice(src);
 }
 
