@@ -2,7 +2,7 @@
 // npm run bench: accepted samples per second for T1, T2, T3 and a custom expression, on one
 // worker (native and js kernels), then all cores against one worker for two call sizes and
 // both kinds of output. Medians of repeated runs; one worker and all cores alternate in rounds,
-// and the scaling is the median of the per-round ratios.
+// and the scaling is the median of the per-round ratios, beside the ratio of the fastest calls.
 import { availableParallelism } from 'node:os';
 import { closePools, nativeInfo } from '../dist/index.js';
 import { tasks } from './tasks.js';
@@ -37,7 +37,7 @@ for (const r of rows) {
 // machine's own ceiling at that moment: the bare kernel on two threads (bare-scaling.js).
 if (native && cores > 1) {
   const sizes = (process.env.BENCH_SCALING_N ?? `${nNative},${nNative * 10}`).split(',').map(Number);
-  console.log(`\nall cores (${cores}) vs one worker, native: median of the per-round ratios over 7 alternating rounds (range)\n`);
+  console.log(`\nall cores (${cores}) vs one worker, native: median of the per-round ratios over 7 alternating rounds (range), and the ratio of the fastest calls\n`);
   console.log(`| task | bare kernel, 2 threads | ${sizes.flatMap((n) => [`n = ${n.toExponential(0)}, plain out`, `n = ${n.toExponential(0)}, shared out`]).join(' | ')} |`);
   console.log(`| --- | --- | ${sizes.flatMap(() => ['---', '---']).join(' | ')} |`);
   for (const task of tasks) {

@@ -964,9 +964,10 @@ fn lin_lanes(
 /// exactly `rows` rows; the kernel stops once they are written, and nothing past them is ever
 /// written (with a shared output, the next block's rows are there). Each chunk is compacted
 /// into a stage (scratch in L1/L2) that goes to `out` every STAGE_NUMBERS numbers: with
-/// streaming stores when the block is big, since the output is usually far bigger than the
-/// caches and ordinary stores would first read every line of it (measured 1-8% faster per
-/// block than compacting straight into `out`, most on the cheapest targets).
+/// streaming stores when the block is big and not read soon, since the output is usually far
+/// bigger than the caches and ordinary stores would first read every line of it (measured
+/// 1-8% faster per block than compacting straight into `out`, most on the cheapest targets).
+/// A ring slot that another thread copies from at once is better left in cache.
 struct Sink<'a> {
     out: &'a mut [f64],
     d: usize,
@@ -987,9 +988,9 @@ fn stage_len(chunk: usize, d: usize) -> usize {
 }
 
 impl<'a> Sink<'a> {
-    fn new(out: &'a mut [f64], d: usize, rows: usize, level: Simd) -> Sink<'a> {
+    fn new(out: &'a mut [f64], d: usize, rows: usize, level: Simd, stream_out: bool) -> Sink<'a> {
         let big = rows * d * 8 >= crate::copy::STREAM_MIN_BYTES;
-        let stream = if big && level != Simd::Scalar { Some(level) } else { None };
+        let stream = if stream_out && big && level != Simd::Scalar { Some(level) } else { None };
         Sink { out, d, rows, cursor: 0, staged: 0, stream }
     }
 
@@ -1200,6 +1201,23 @@ pub fn try_sample_rows_mode(
     level: Simd,
     mode: Mode,
 ) -> Result<BlockStats, String> {
+    try_sample_rows_opts(job, seed, block, rows, max_props, out, chunk, level, mode, true)
+}
+
+/// `try_sample_rows_mode`; `stream_out`: a big block may go out with streaming stores (`Sink`).
+#[allow(clippy::too_many_arguments)]
+fn try_sample_rows_opts(
+    job: &Job,
+    seed: u64,
+    block: u64,
+    rows: usize,
+    max_props: u64,
+    out: &mut [f64],
+    chunk: usize,
+    level: Simd,
+    mode: Mode,
+    stream_out: bool,
+) -> Result<BlockStats, String> {
     let d = job.d;
     if job.is_external() {
         return Err("sampleRows: the job's target is external; use proposeBlock and acceptBlock".into());
@@ -1210,7 +1228,7 @@ pub fn try_sample_rows_mode(
     }
     let chunk = chunk.max(1);
     let level = level.min(simd());
-    let mut sink = Sink::new(&mut out[..need], d, rows, level);
+    let mut sink = Sink::new(&mut out[..need], d, rows, level, stream_out);
     let mut prng = Stream::new(seed, block, 0);
     let mut urng = Stream::new(seed, block, 1);
     if let (Some(f), true) = (&job.fast, mode != Mode::Log) {
@@ -1240,8 +1258,11 @@ pub fn try_sample_rows_mode(
     Ok(acc.stats())
 }
 
-pub fn try_sample_rows(job: &Job, seed: u64, block: u64, rows: usize, max_props: u64, out: &mut [f64]) -> Result<BlockStats, String> {
-    try_sample_rows_mode(job, seed, block, rows, max_props, out, CHUNK, simd(), Mode::Squeeze)
+/// `try_sample_rows_mode` with the default chunk size, SIMD level and mode. `read_soon`: the
+/// caller reads the rows right away (a ring slot another thread copies from), so they go out
+/// with plain stores and stay in cache; otherwise a big block streams past the caches.
+pub fn try_sample_rows(job: &Job, seed: u64, block: u64, rows: usize, max_props: u64, out: &mut [f64], read_soon: bool) -> Result<BlockStats, String> {
+    try_sample_rows_opts(job, seed, block, rows, max_props, out, CHUNK, simd(), Mode::Squeeze, !read_soon)
 }
 
 pub fn try_sample_block(job: &Job, seed: u64, block: u64, n: usize, out: &mut [f64]) -> Result<BlockStats, String> {
@@ -1873,9 +1894,16 @@ mod tests {
                         }
                     }
                 }
+                // read soon (plain stores for a big block): the same rows
+                if k >= 20000 {
+                    let mut out = vec![SENTINEL; 20050 * d];
+                    try_sample_rows(&job, 9, 4, 20000, u64::MAX, &mut out, true).unwrap();
+                    assert_eq!(&out[..20000 * d], &whole[..20000 * d], "{name} read soon");
+                    assert!(out[20000 * d..].iter().all(|&v| v == SENTINEL), "{name} read soon: wrote past its rows");
+                }
                 // a budget: at most that many proposals, and then fewer rows than asked
                 let mut out = vec![SENTINEL; 3100 * d];
-                let st = try_sample_rows(&job, 9, 4, 3000, 500, &mut out).unwrap();
+                let st = try_sample_rows(&job, 9, 4, 3000, 500, &mut out, false).unwrap();
                 assert_eq!(st[1], 500.0, "{name}");
                 let kept = st[0] as usize;
                 assert!(kept < 3000);

@@ -20,6 +20,9 @@ type napi_callback = Option<unsafe extern "C" fn(napi_env, napi_callback_info) -
 const NAPI_OK: napi_status = 0;
 // napi_valuetype
 const NAPI_NUMBER: i32 = 3;
+/// napi_valuetype values: napi_undefined and napi_boolean
+const NAPI_UNDEFINED: i32 = 0;
+const NAPI_BOOLEAN: i32 = 2;
 // napi_typedarray_type
 const NAPI_FLOAT64_ARRAY: i32 = 8;
 
@@ -53,6 +56,7 @@ extern "C" {
     ) -> napi_status;
     fn napi_typeof(env: napi_env, value: napi_value, result: *mut i32) -> napi_status;
     fn napi_get_value_double(env: napi_env, value: napi_value, result: *mut f64) -> napi_status;
+    fn napi_get_value_bool(env: napi_env, value: napi_value, result: *mut bool) -> napi_status;
     fn napi_create_string_utf8(env: napi_env, s: *const c_char, length: usize, result: *mut napi_value) -> napi_status;
     fn napi_create_arraybuffer(env: napi_env, byte_length: usize, data: *mut *mut c_void, result: *mut napi_value) -> napi_status;
     fn napi_create_typedarray(
@@ -171,6 +175,21 @@ unsafe fn number(env: napi_env, v: napi_value, fname: &str, idx: usize, name: &s
     let mut x = 0.0;
     check(napi_get_value_double(env, v, &mut x), "napi_get_value_double")?;
     Ok(x)
+}
+
+/// An optional boolean argument: undefined (or left out) is `default`.
+unsafe fn opt_bool(env: napi_env, v: napi_value, fname: &str, idx: usize, name: &str, default: bool) -> R<bool> {
+    let mut t = -1i32;
+    check(napi_typeof(env, v, &mut t), "napi_typeof")?;
+    if t == NAPI_UNDEFINED {
+        return Ok(default);
+    }
+    if t != NAPI_BOOLEAN {
+        return Err(JsErr::Type(format!("{fname}: argument {idx} ({name}) must be a boolean")));
+    }
+    let mut b = default;
+    check(napi_get_value_bool(env, v, &mut b), "napi_get_value_bool")?;
+    Ok(b)
 }
 
 /// An integer in [0, 2^53).
@@ -327,22 +346,23 @@ unsafe fn sample_block_impl(env: napi_env, info: napi_callback_info) -> R<napi_v
     const F: &str = "sampleBlock";
     let a = args(env, info)?;
     let n = int53(env, a[3], F, 4, "nProposals")?;
-    rows_into(env, F, &a, n, n, (a[4], 5))
+    rows_into(env, F, &a, n, n, (a[4], 5), false)
 }
 
-/// sampleRows(job, seed, block, rows, maxProposals, out): the block's first `rows` accepted
-/// rows into the front of out (see kernel::try_sample_rows_mode).
+/// sampleRows(job, seed, block, rows, maxProposals, out, readSoon?): the block's first `rows`
+/// accepted rows into the front of out (see kernel::try_sample_rows_mode).
 unsafe fn sample_rows_impl(env: napi_env, info: napi_callback_info) -> R<napi_value> {
     const F: &str = "sampleRows";
     let a = args(env, info)?;
     let rows = int53(env, a[3], F, 4, "rows")?;
     let max_props = int53(env, a[4], F, 5, "maxProposals")?;
-    rows_into(env, F, &a, rows, max_props, (a[5], 6))
+    let read_soon = opt_bool(env, a[6], F, 7, "readSoon", false)?;
+    rows_into(env, F, &a, rows, max_props, (a[5], 6), read_soon)
 }
 
 /// The common part of sampleBlock and sampleRows: job, seed and block are arguments 1-3, `out`
 /// is the given argument (with its 1-based position, for messages).
-unsafe fn rows_into(env: napi_env, fname: &str, a: &[napi_value], rows: u64, max_props: u64, out: (napi_value, usize)) -> R<napi_value> {
+unsafe fn rows_into(env: napi_env, fname: &str, a: &[napi_value], rows: u64, max_props: u64, out: (napi_value, usize), read_soon: bool) -> R<napi_value> {
     let jb = f64_array(env, a[0], fname, 1, "job")?;
     let seed = int53(env, a[1], fname, 2, "seed")?;
     let block = int53(env, a[2], fname, 3, "block")?;
@@ -351,7 +371,7 @@ unsafe fn rows_into(env: napi_env, fname: &str, a: &[napi_value], rows: u64, max
     let job = crate::kernel::decode_job(jb.get()).map_err(|e| decode_err(fname, "job", e))?;
     let rows = usize::try_from(rows).map_err(|_| JsErr::Range(format!("{fname}: too many rows")))?;
     need(fname, out_idx, "out", out.1, rows.checked_mul(job.dim()))?;
-    let st = crate::kernel::try_sample_rows(&job, seed, block, rows, max_props, out_slice(out)).map_err(JsErr::Error)?;
+    let st = crate::kernel::try_sample_rows(&job, seed, block, rows, max_props, out_slice(out), read_soon).map_err(JsErr::Error)?;
     stats_array(env, &st)
 }
 

@@ -8,8 +8,11 @@ import type { LogDensityFn } from './resolve.js';
 import { budgetOf, rowsOf, type Layout } from './layout.js';
 import { STATS, outRows, publishBlock, slotRows, type RingView } from './ring.js';
 
-/** Runs block `block` into `dest` (room for its rows) and returns its stats. */
-export type BlockRunner = (block: number, dest: Float64Array) => Float64Array;
+/**
+ * Runs block `block` into `dest` (room for its rows) and returns its stats; `readSoon`: dest
+ * is a slot whose rows are read right away (kernel-types.ts).
+ */
+export type BlockRunner = (block: number, dest: Float64Array, readSoon: boolean) => Float64Array;
 
 /**
  * Proposals of a JS-density block beyond which it fails rather than allocate more: its
@@ -18,7 +21,7 @@ export type BlockRunner = (block: number, dest: Float64Array) => Float64Array;
 const EXTERNAL_MAX_PROPOSALS = 2 ** 24;
 
 export function blockRunner(kernel: Kernel, job: Float64Array, seed: number, layout: Layout, d: number, fn: LogDensityFn | null): BlockRunner {
-  if (!fn) return (block, dest) => kernel.sampleRows(job, seed, block, rowsOf(layout, block), budgetOf(layout, block), dest);
+  if (!fn) return (block, dest, readSoon) => kernel.sampleRows(job, seed, block, rowsOf(layout, block), budgetOf(layout, block), dest, readSoon);
   return (block, dest) => externalBlock(kernel, job, seed, d, fn, block, rowsOf(layout, block), budgetOf(layout, block), dest);
 }
 
@@ -64,6 +67,6 @@ function externalBlock(kernel: Kernel, job: Float64Array, seed: number, d: numbe
 export function runRingBlock(v: RingView, run: BlockRunner, b: number): void {
   const s = b % v.slots;
   const dest = v.out ? outRows(v, b) : slotRows(v, s);
-  v.stats.set(run(b, dest), s * STATS);
+  v.stats.set(run(b, dest, !v.out), s * STATS);
   publishBlock(v, b, v.out !== null);
 }

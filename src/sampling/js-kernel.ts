@@ -188,6 +188,7 @@ export const jsKernel: Kernel = {
     return jsKernel.sampleRows(jobBuf, seed, block, nProposals, nProposals, out);
   },
 
+  // (readSoon is a cache hint for the native kernel's stores; plain JS stores have no choice)
   sampleRows(jobBuf, seed, block, rows, maxProposals, out): BlockStats {
     checkInt('seed', seed);
     checkInt('block', block);

@@ -16,9 +16,10 @@ export interface Kernel {
   /**
    * Block `block`'s first `rows` accepted rows into the front of `out` (room for `rows` rows,
    * nothing past them written), drawing at most `maxProposals` proposals; fewer rows were kept
-   * exactly when stats[0] < rows.
+   * exactly when stats[0] < rows. `readSoon`: the rows are read right away (a ring slot), so
+   * the native kernel keeps them in cache rather than streaming a big block past it.
    */
-  sampleRows(job: Float64Array, seed: number, block: number, rows: number, maxProposals: number, out: Float64Array): BlockStats;
+  sampleRows(job: Float64Array, seed: number, block: number, rows: number, maxProposals: number, out: Float64Array, readSoon?: boolean): BlockStats;
   proposeBlock(job: Float64Array, seed: number, block: number, nProposals: number, xsOut: Float64Array, logqOut: Float64Array): void;
   acceptBlock(job: Float64Array, seed: number, block: number, xs: Float64Array, logq: Float64Array, logp: Float64Array, out: Float64Array): BlockStats;
   /** src into the front of dst: how finished blocks' rows reach the caller's output */

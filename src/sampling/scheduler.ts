@@ -93,7 +93,7 @@ async function* inline(o: ScheduleOptions): AsyncGenerator<BlockResult> {
       if (o.signal?.aborted) throw abortError(o.signal);
       const at = block * layout.blockRows * d;
       const dest = out ? out.subarray(at, at + rowsOf(layout, block) * d) : slot!;
-      const stats = run(block, dest);
+      const stats = run(block, dest, !out);
       yield { block, rows: dest.subarray(0, Math.min(stats[0], rowsOf(layout, block)) * d), stats };
       const p = pause();
       if (p) await p;
