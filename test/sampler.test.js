@@ -201,6 +201,16 @@ test("onViolation 'warn' samples and counts violations; 'error' stops", async ()
   await assert.rejects(sample({ target: { logpdf: '-x^2/2' }, proposal: 'normal(0,1)', M: 1, n: 1000 }), UsageError);
 });
 
+test('an endless stream given maxProposals ends after the block that reaches it', async () => {
+  const s = new RejectionSampler({ target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576, seed: 4, maxProposals: 200000, blockRows: 10000 });
+  let rows = 0;
+  for await (const b of s.batches()) rows += b.length;
+  const { proposals, blocks } = s.stats;
+  // 10000 rows take ~24400 proposals: the ninth block passes 200000
+  assert.ok(proposals >= 200000 && proposals < 200000 + 30000, `${proposals} proposals`);
+  assert.equal(rows, blocks * 10000);
+});
+
 test('bad input: clear UsageErrors', async () => {
   const base = { target: 'beta(2,5)', proposal: 'uniform(0,1)', n: 10 };
   const cases = [

@@ -1180,7 +1180,7 @@ pub fn try_sample_block_mode(
     if out.len() < need {
         return Err(format!("sampleBlock: out holds {} numbers, needs nProposals * d = {need}", out.len()));
     }
-    try_sample_rows_mode(job, seed, block, n, n as u64, out, chunk, level, mode)
+    try_sample_rows_mode(job, seed, block, n, n as u64, out, chunk, level, mode, true)
 }
 
 /// The first `rows` accepted rows of block `block`: proposals from `(seed, block, 0)` and
@@ -1188,25 +1188,9 @@ pub fn try_sample_block_mode(
 /// kept or `max_props` proposals are decided. `out` holds at least `rows` rows; nothing past
 /// them is written. Stats count every proposal decided (the last chunk may accept rows past
 /// `rows`, which are counted but not kept); fewer than `rows` rows were kept exactly when
-/// stats[0] < rows.
+/// stats[0] < rows. `stream_out`: a big block may go out with streaming stores (`Sink`).
 #[allow(clippy::too_many_arguments)]
 pub fn try_sample_rows_mode(
-    job: &Job,
-    seed: u64,
-    block: u64,
-    rows: usize,
-    max_props: u64,
-    out: &mut [f64],
-    chunk: usize,
-    level: Simd,
-    mode: Mode,
-) -> Result<BlockStats, String> {
-    try_sample_rows_opts(job, seed, block, rows, max_props, out, chunk, level, mode, true)
-}
-
-/// `try_sample_rows_mode`; `stream_out`: a big block may go out with streaming stores (`Sink`).
-#[allow(clippy::too_many_arguments)]
-fn try_sample_rows_opts(
     job: &Job,
     seed: u64,
     block: u64,
@@ -1262,7 +1246,7 @@ fn try_sample_rows_opts(
 /// caller reads the rows right away (a ring slot another thread copies from), so they go out
 /// with plain stores and stay in cache; otherwise a big block streams past the caches.
 pub fn try_sample_rows(job: &Job, seed: u64, block: u64, rows: usize, max_props: u64, out: &mut [f64], read_soon: bool) -> Result<BlockStats, String> {
-    try_sample_rows_opts(job, seed, block, rows, max_props, out, CHUNK, simd(), Mode::Squeeze, !read_soon)
+    try_sample_rows_mode(job, seed, block, rows, max_props, out, CHUNK, simd(), Mode::Squeeze, !read_soon)
 }
 
 pub fn try_sample_block(job: &Job, seed: u64, block: u64, n: usize, out: &mut [f64]) -> Result<BlockStats, String> {
@@ -1882,7 +1866,7 @@ mod tests {
                                 let what = format!("{name} force {force} rows {rows} chunk {chunk} {level:?} {mode:?}");
                                 let mut buf = vec![SENTINEL; (rows + 50) * d + 1];
                                 let out = &mut buf[1..];
-                                let st = try_sample_rows_mode(&job, 9, 4, rows, u64::MAX, out, chunk, level, mode).unwrap();
+                                let st = try_sample_rows_mode(&job, 9, 4, rows, u64::MAX, out, chunk, level, mode, true).unwrap();
                                 assert_eq!(&out[..rows * d], &whole[..rows * d], "{what}");
                                 assert!(out[rows * d..].iter().all(|&v| v == SENTINEL) && buf[0] == SENTINEL, "{what}: wrote past its rows");
                                 assert!(st[0] as usize >= rows && st[1] >= rows as f64, "{what}: {st:?}");

@@ -22,7 +22,11 @@ export interface SamplerOptions {
   seed?: number;
   /** a number or 'auto' (all cores); default 1 */
   workers?: number | 'auto';
-  /** proposals allowed before giving up; default max(1e8, 1000 n) */
+  /**
+   * Proposals allowed before giving up; default max(1e8, 1000 n). Split over the blocks by
+   * their rows: a block that draws its share without filling its rows fails the run. An endless
+   * stream given one ends after the block that reaches it.
+   */
   maxProposals?: number;
   /** what to do when p/(M q) > 1 is seen: 'error' (default) or 'warn' */
   onViolation?: 'error' | 'warn';
@@ -185,7 +189,8 @@ function budgetError(p: Prepared, block: number, stats: Float64Array): UsageErro
 /**
  * The accepted rows of a run in block order (a view valid until the next iteration, or the
  * rows' place in `out`), with every block's stats added to acc. Throws when a block ran out of
- * its share of the proposal budget.
+ * its share of the proposal budget; an endless stream given a budget ends after the block
+ * that reaches it.
  */
 async function* acceptedRows(
   p: Prepared,
@@ -204,6 +209,8 @@ async function* acceptedRows(
     filled += r.rows.length / d;
     onProgress?.({ accepted: filled, proposals: acc.proposals, wanted: n });
     yield r.rows;
+    // An endless stream with a budget ends once the blocks so far have drawn it.
+    if (!Number.isFinite(n) && acc.proposals >= p.layout.maxProposals) return;
   }
 }
 
