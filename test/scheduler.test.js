@@ -24,6 +24,20 @@ test('workers 2, 3 and 5 give the bytes and stats of one worker', async () => {
   }
 });
 
+test('runs handed to the pool without a message (same job and ring) still take their own seed and n', async () => {
+  // A standing task gets a message only when the job, ring or output changes (crew.ts); the
+  // seed and the layout travel in its mailbox. Alternate them, and the job, call after call.
+  const shared = new Float64Array(new SharedArrayBuffer(300000 * 8));
+  const calls = [[T1, 1, 300000], [T1, 2, 300000], [T1, 2, 200000], [T2, 2, 200000], [T1, 3, 250000], [T1, 3, 250000]];
+  for (const [task, seed, n] of calls) {
+    const one = await sample({ ...task, n, seed, workers: 1 });
+    for (const out of [undefined, shared.subarray(0, n)]) {
+      const two = await sample({ ...task, n, seed, workers: 2, out });
+      assert.ok(bytes(one.samples).equals(bytes(two.samples)), `seed ${seed} n ${n} ${out ? 'shared' : 'own'} out`);
+    }
+  }
+});
+
 test('wide rows (fewer ring slots) give the bytes of one worker too', async () => {
   const d = 40;
   const target = dist.mvnormal(Array.from({ length: d }, (_, i) => i / d), Array(d).fill(1));

@@ -11,7 +11,7 @@ import { kernelByName } from './kernel.js';
 import { importLogDensity, type LogDensityFn } from './resolve.js';
 import { claimBlock, ringDoorbell, ringView, waitForClaims, type RingBuffers } from './ring.js';
 import { blockRunner, runRingBlock } from './block.js';
-import { MAIL, STATE } from './crew-mail.js';
+import { MAIL, PARAM, STATE, mailViews } from './crew-mail.js';
 import type { Layout } from './layout.js';
 
 /** One pooled run, as handed to a standing task. */
@@ -26,6 +26,9 @@ export interface ClaimTask {
   sharedOut: Float64Array | null;
   external: { url: string; exportName: string } | null;
 }
+
+/** What a run posts to a standing task when it differs from the task's last run (crew.ts). */
+export type RunBase = Omit<ClaimTask, 'seed' | 'layout'>;
 
 /** What Piscina runs on each pool thread. */
 export interface StandingTask {
@@ -76,10 +79,11 @@ async function claimBlocks(task: ClaimTask): Promise<void> {
 }
 
 export default async function serve(standing: StandingTask): Promise<void> {
-  const mail = new Int32Array(standing.mail);
+  const { mail, params } = mailViews(standing.mail);
   const { port } = standing;
   port.unref();
   let seq = 0;
+  let base: RunBase | null = null;
   for (;;) {
     if (Atomics.load(mail, MAIL.SEQ) === seq) {
       // Nothing handed over: leave if asked to (a run handed over is served first).
@@ -95,9 +99,14 @@ export default async function serve(standing: StandingTask): Promise<void> {
       continue; // a run, a shutdown, or a hand-over that won the race with the time-out
     }
     seq = Atomics.load(mail, MAIL.SEQ);
-    const msg = receiveMessageOnPort(port);
-    if (!msg) throw new Error('internal: a run was handed over without its message');
-    const task = msg.message as ClaimTask;
+    if (Atomics.load(mail, MAIL.POSTED) === seq) {
+      const msg = receiveMessageOnPort(port);
+      if (!msg) throw new Error('internal: a run was handed over without its message');
+      base = msg.message as RunBase;
+    }
+    if (!base) throw new Error('internal: a first run was handed over without a message');
+    const layout = { blockRows: params[PARAM.BLOCK_ROWS], totalRows: params[PARAM.TOTAL_ROWS], maxProposals: params[PARAM.MAX_PROPOSALS] };
+    const task: ClaimTask = { ...base, seed: params[PARAM.SEED], layout };
     const ctl = new Int32Array(task.ring.ctl);
     try {
       await claimBlocks(task);
