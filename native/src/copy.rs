@@ -14,21 +14,11 @@ pub const STREAM_MIN_BYTES: usize = 64 * 1024;
 
 /// Copies `src` into the front of `dst` (`dst.len() >= src.len()`, no overlap).
 pub fn copy_rows(level: Simd, src: &[f64], dst: &mut [f64]) {
-    let dst = &mut dst[..src.len()];
-    if src.len() * 8 < STREAM_MIN_BYTES || level == Simd::Scalar {
-        dst.copy_from_slice(src);
-        return;
+    if src.len() * 8 < STREAM_MIN_BYTES {
+        dst[..src.len()].copy_from_slice(src);
+    } else {
+        stream_rows(level, src, dst);
     }
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        if level == Simd::Avx512 {
-            stream_avx512(src, dst)
-        } else {
-            stream_avx2(src, dst)
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    dst.copy_from_slice(src);
 }
 
 /// `copy_rows` with streaming stores whatever the size.

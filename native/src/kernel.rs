@@ -1176,10 +1176,6 @@ pub fn try_sample_block_mode(
     level: Simd,
     mode: Mode,
 ) -> Result<BlockStats, String> {
-    let need = n.checked_mul(job.d).ok_or("sampleBlock: nProposals * d overflows")?;
-    if out.len() < need {
-        return Err(format!("sampleBlock: out holds {} numbers, needs nProposals * d = {need}", out.len()));
-    }
     try_sample_rows_mode(job, seed, block, n, n as u64, out, chunk, level, mode, true)
 }
 

@@ -32,8 +32,7 @@ export function blockRunner(kernel: Kernel, job: Float64Array, seed: number, lay
  */
 function externalBlock(kernel: Kernel, job: Float64Array, seed: number, d: number, fn: LogDensityFn, block: number, rows: number, budget: number, dest: Float64Array): Float64Array {
   let n = Math.min(budget, Math.max(1024, 2 * rows));
-  let xs = new Float64Array(0);
-  let logp = new Float64Array(0);
+  let logp = new Float64Array(0); // of the proposals evaluated so far, the first `done`
   let done = 0;
   for (;;) {
     if (n > EXTERNAL_MAX_PROPOSALS) {
@@ -42,14 +41,13 @@ function externalBlock(kernel: Kernel, job: Float64Array, seed: number, d: numbe
           'use a smaller blockRows or a proposal closer to the target',
       );
     }
-    const grown = new Float64Array(n * d); // all n proposals are drawn again below
-    const grownLogp = new Float64Array(n);
-    grownLogp.set(logp);
+    const xs = new Float64Array(n * d); // all n proposals are drawn again
     const logq = new Float64Array(n);
-    kernel.proposeBlock(job, seed, block, n, grown, logq);
-    fn(grown.subarray(done * d), grownLogp.subarray(done), d);
-    [xs, logp] = [grown, grownLogp];
-    done = n;
+    kernel.proposeBlock(job, seed, block, n, xs, logq);
+    const grown = new Float64Array(n);
+    grown.set(logp);
+    fn(xs.subarray(done * d), grown.subarray(done), d);
+    [logp, done] = [grown, n];
     const kept = new Float64Array(n * d);
     const stats = kernel.acceptBlock(job, seed, block, xs, logq, logp, kept);
     if (stats[0] >= rows || n >= budget) {

@@ -41,6 +41,17 @@ export function rowsOf(l: Layout, b: number): number {
   return Math.min(l.blockRows, l.totalRows - b * l.blockRows);
 }
 
+/** Block b's rows in a run's row-major output of d numbers a row. */
+export function blockView(out: Float64Array, l: Layout, d: number, b: number): Float64Array {
+  const at = b * l.blockRows * d;
+  return out.subarray(at, at + rowsOf(l, b) * d);
+}
+
+/** Rows block b kept, from its stats: all of them, or fewer when its budget ran out. */
+export function keptOf(l: Layout, b: number, stats: Float64Array): number {
+  return Math.min(stats[0], rowsOf(l, b));
+}
+
 /**
  * Proposals block b may draw: its share of the run's budget, by rows. A block that runs out
  * keeps fewer rows than rowsOf(b), and the run fails with the budget error. The share depends

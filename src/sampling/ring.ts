@@ -16,7 +16,7 @@
  * thread still reads. Rows written into the output need no such care: block b's rows there
  * are its own (layout.ts).
  */
-import { rowsOf, type Layout } from './layout.js';
+import { blockView, type Layout } from './layout.js';
 
 /** Int32 indices of the control words. */
 export const CTL = {
@@ -83,8 +83,7 @@ export function slotRows(v: RingView, s: number): Float64Array {
 /** Block b's rows in the run's output (layout.ts). */
 export function outRows(v: RingView, b: number): Float64Array {
   if (!v.out) throw new Error('internal: this ring has no output');
-  const at = b * v.layout.blockRows * v.d;
-  return v.out.subarray(at, at + rowsOf(v.layout, b) * v.d);
+  return blockView(v.out, v.layout, v.d, b);
 }
 
 export function ctlBytes(slots: number): number {

@@ -12,7 +12,7 @@ import type { Plan } from './resolve.js';
 import { activeIn, dispatch, failureIn, type Crew } from './crew.js';
 import { blockRunner, runRingBlock, type BlockRunner } from './block.js';
 import { CTL, STATS, claimBlock, ctlBytes, isInOut, outRows, ringView, setClaimLimit, slotRows, stopClaims, type RingBuffers } from './ring.js';
-import { blockCount, rowsOf, type Layout } from './layout.js';
+import { blockCount, blockView, keptOf, type Layout } from './layout.js';
 import { waitAsync } from '../wait-async.js';
 import type { ClaimTask } from './worker.js';
 
@@ -91,10 +91,9 @@ async function* inline(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   try {
     for (let block = 0; block < blocks; block++) {
       if (o.signal?.aborted) throw abortError(o.signal);
-      const at = block * layout.blockRows * d;
-      const dest = out ? out.subarray(at, at + rowsOf(layout, block) * d) : slot!;
+      const dest = out ? blockView(out, layout, d, block) : slot!;
       const stats = run(block, dest, !out);
-      yield { block, rows: dest.subarray(0, Math.min(stats[0], rowsOf(layout, block)) * d), stats };
+      yield { block, rows: dest.subarray(0, keptOf(layout, block, stats) * d), stats };
       const p = pause();
       if (p) await p;
     }
@@ -209,9 +208,8 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
     const s = emit % slots;
     if (Atomics.load(ctl, CTL.TAGS + s) !== emit) return null;
     const st = stats.subarray(s * STATS, s * STATS + STATS);
-    const kept = Math.min(st[0], rowsOf(layout, emit)) * d;
     const rows = isInOut(ring, emit) ? outRows(ring, emit) : slotRows(ring, s);
-    return { block: emit, rows: rows.subarray(0, kept), stats: st };
+    return { block: emit, rows: rows.subarray(0, keptOf(layout, emit, st) * d), stats: st };
   };
 
   try {
