@@ -122,7 +122,7 @@ test('a pool worker that throws fails the run with its error; the pool still wor
 });
 
 test('abort mid-run rejects with the reason and leaves the pool usable', async () => {
-  for (const out of [undefined, new Float64Array(new SharedArrayBuffer(5_000_000 * 8))]) {
+  for (const out of [undefined, new Float64Array(new SharedArrayBuffer(5_000_000 * 8)), new Float64Array(5_000_000)]) {
     const ac = new AbortController();
     const run = sample({ ...T2, n: 5_000_000, seed: 1, workers: 2, signal: ac.signal, out });
     setTimeout(() => ac.abort(new Error('stop now')), 5);
@@ -133,18 +133,19 @@ test('abort mid-run rejects with the reason and leaves the pool usable', async (
   assert.ok(bytes(ref.samples).equals(bytes(again.samples)));
 });
 
-test('after an abort, pool threads no longer write into a shared output', async () => {
+test('after an abort, pool threads no longer write into a shared or a lent output', async () => {
   // A custom expression: slow enough (~90 ms for n) that every abort below lands mid-run.
   const CUSTOM = { target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)' }, proposal: 'normal(0,1)', M: 2 * Math.sqrt(2 * Math.PI) * 1.001 };
   await sample({ ...CUSTOM, n: 100000, seed: 1, workers: 2 }); // the pool thread is up and parked
   const n = 4_000_000;
   const K = 32768; // rows per block: block b fills rows [b K, (b + 1) K), front to back
-  const out = new Float64Array(new SharedArrayBuffer(n * 8));
-  for (let i = 0; i < 8; i++) {
+  const outs = [new Float64Array(new SharedArrayBuffer(n * 8)), new Float64Array(n)];
+  for (let i = 0; i < 16; i++) {
+    const out = outs[i % 2]; // a plain output is lent to the pool threads (lease.test.js)
     out.fill(-7); // -7 marks what is not written yet
     const ac = new AbortController();
     const run = sample({ ...CUSTOM, n, seed: 1, workers: 2, signal: ac.signal, out, blockRows: K });
-    setTimeout(() => ac.abort(new Error('stop now')), 8 + 2 * i);
+    setTimeout(() => ac.abort(new Error('stop now')), 8 + (i >> 1) * 2);
     await assert.rejects(run, /stop now/);
     // At once (a pool thread's block takes ~1 ms): every block is written whole or not at
     // all, i.e. no block was still being written when the run rejected.

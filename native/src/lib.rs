@@ -9,6 +9,7 @@ pub mod kernel;
 pub mod density;
 pub mod squeeze;
 pub mod copy;
+pub mod lease;
 // Not compiled into `cargo test` binaries: the napi_* symbols exist only inside node.
 #[cfg(not(test))]
 mod napi;

@@ -56,6 +56,7 @@ extern "C" {
     ) -> napi_status;
     fn napi_typeof(env: napi_env, value: napi_value, result: *mut i32) -> napi_status;
     fn napi_get_value_double(env: napi_env, value: napi_value, result: *mut f64) -> napi_status;
+    fn napi_create_double(env: napi_env, value: f64, result: *mut napi_value) -> napi_status;
     fn napi_get_value_bool(env: napi_env, value: napi_value, result: *mut bool) -> napi_status;
     fn napi_create_string_utf8(env: napi_env, s: *const c_char, length: usize, result: *mut napi_value) -> napi_status;
     fn napi_create_arraybuffer(env: napi_env, byte_length: usize, data: *mut *mut c_void, result: *mut napi_value) -> napi_status;
@@ -375,6 +376,49 @@ unsafe fn rows_into(env: napi_env, fname: &str, a: &[napi_value], rows: u64, max
     stats_array(env, &st)
 }
 
+/// lendOut(out): lends a plain output to pool threads for one run (see lease.rs); returns the
+/// lease id. The caller keeps `out` alive and attached until endLease(id) has returned.
+unsafe fn lend_out_impl(env: napi_env, info: napi_callback_info) -> R<napi_value> {
+    const F: &str = "lendOut";
+    let a = args(env, info)?;
+    let out = f64_array(env, a[0], F, 1, "out")?;
+    let id = crate::lease::lend(out.0, out.1);
+    let mut v = ptr::null_mut();
+    check(napi_create_double(env, id as f64, &mut v), "napi_create_double")?;
+    Ok(v)
+}
+
+/// endLease(id): revokes a lease once no thread writes through it any more.
+unsafe fn end_lease_impl(env: napi_env, info: napi_callback_info) -> R<napi_value> {
+    let a = args(env, info)?;
+    crate::lease::end(int53(env, a[0], "endLease", 1, "lease")?);
+    undefined(env)
+}
+
+/// sampleRowsLent(job, seed, block, rows, maxProposals, lease, at): sampleRows into the lent
+/// output `lease`, at its number `at` (a pool thread's write into the calling thread's output).
+unsafe fn sample_rows_lent_impl(env: napi_env, info: napi_callback_info) -> R<napi_value> {
+    const F: &str = "sampleRowsLent";
+    let a = args(env, info)?;
+    let jb = f64_array(env, a[0], F, 1, "job")?;
+    let seed = int53(env, a[1], F, 2, "seed")?;
+    let block = int53(env, a[2], F, 3, "block")?;
+    let rows = int53(env, a[3], F, 4, "rows")?;
+    let max_props = int53(env, a[4], F, 5, "maxProposals")?;
+    let lease = int53(env, a[5], F, 6, "lease")?;
+    let at = int53(env, a[6], F, 7, "at")?;
+    // (the job cannot lie in the lent output: the scheduler lends only the caller's `out`)
+    let jb = Input::new(jb, &[]);
+    let job = crate::kernel::decode_job(jb.get()).map_err(|e| decode_err(F, "job", e))?;
+    let rows = usize::try_from(rows).map_err(|_| JsErr::Range(format!("{F}: too many rows")))?;
+    let len = rows.checked_mul(job.dim()).ok_or_else(|| JsErr::Range(format!("{F}: too many rows")))?;
+    let at = usize::try_from(at).map_err(|_| JsErr::Range(format!("{F}: at too large")))?;
+    let st = crate::lease::write(lease, at, len, |out| crate::kernel::try_sample_rows(&job, seed, block, rows, max_props, out, false))
+        .map_err(|e| JsErr::Error(format!("{F}: {e}")))?
+        .map_err(JsErr::Error)?;
+    stats_array(env, &st)
+}
+
 unsafe fn propose_block_impl(env: napi_env, info: napi_callback_info) -> R<napi_value> {
     const F: &str = "proposeBlock";
     let a = args(env, info)?;
@@ -481,9 +525,12 @@ export!(js_propose_block, propose_block_impl);
 export!(js_accept_block, accept_block_impl);
 export!(js_kernel_info, kernel_info_impl);
 export!(js_copy_rows, copy_rows_impl);
+export!(js_lend_out, lend_out_impl);
+export!(js_end_lease, end_lease_impl);
+export!(js_sample_rows_lent, sample_rows_lent_impl);
 
 unsafe fn register(env: napi_env, exports: napi_value) -> R<()> {
-    let table: [(&str, unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value); 10] = [
+    let table: [(&str, unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value); 13] = [
         ("uniforms", js_uniforms),
         ("sampleDist", js_sample_dist),
         ("logpdfDist", js_logpdf_dist),
@@ -494,6 +541,9 @@ unsafe fn register(env: napi_env, exports: napi_value) -> R<()> {
         ("acceptBlock", js_accept_block),
         ("kernelInfo", js_kernel_info),
         ("copyRows", js_copy_rows),
+        ("lendOut", js_lend_out),
+        ("endLease", js_end_lease),
+        ("sampleRowsLent", js_sample_rows_lent),
     ];
     for (name, f) in table {
         let c = cstring(name);

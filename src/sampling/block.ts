@@ -8,11 +8,13 @@ import type { LogDensityFn } from './resolve.js';
 import { budgetOf, rowsOf, type Layout } from './layout.js';
 import { STATS, outRows, publishBlock, slotRows, type RingView } from './ring.js';
 
-/**
- * Runs block `block` into `dest` (room for its rows) and returns its stats; `readSoon`: dest
- * is a slot whose rows are read right away (kernel-types.ts).
- */
-export type BlockRunner = (block: number, dest: Float64Array, readSoon: boolean) => Float64Array;
+/** Runs blocks of one run; each call returns the block's stats. */
+export interface BlockRunner {
+  /** block `block` into `dest` (room for its rows); `readSoon`: dest is a slot read right away (kernel-types.ts) */
+  into(block: number, dest: Float64Array, readSoon: boolean): Float64Array;
+  /** block `block` into its place in the lent output `lease` (kernel-types.ts); null when this runner cannot */
+  lent: ((block: number, lease: number) => Float64Array) | null;
+}
 
 /**
  * Proposals of a JS-density block beyond which it fails rather than allocate more: its
@@ -21,8 +23,16 @@ export type BlockRunner = (block: number, dest: Float64Array, readSoon: boolean)
 const EXTERNAL_MAX_PROPOSALS = 2 ** 24;
 
 export function blockRunner(kernel: Kernel, job: Float64Array, seed: number, layout: Layout, d: number, fn: LogDensityFn | null): BlockRunner {
-  if (!fn) return (block, dest, readSoon) => kernel.sampleRows(job, seed, block, rowsOf(layout, block), budgetOf(layout, block), dest, readSoon);
-  return (block, dest) => externalBlock(kernel, job, seed, d, fn, block, rowsOf(layout, block), budgetOf(layout, block), dest);
+  if (fn) {
+    return { into: (block, dest) => externalBlock(kernel, job, seed, d, fn, block, rowsOf(layout, block), budgetOf(layout, block), dest), lent: null };
+  }
+  const leases = kernel.leases;
+  return {
+    into: (block, dest, readSoon) => kernel.sampleRows(job, seed, block, rowsOf(layout, block), budgetOf(layout, block), dest, readSoon),
+    lent: leases
+      ? (block, lease) => leases.sampleRowsLent(job, seed, block, rowsOf(layout, block), budgetOf(layout, block), lease, block * layout.blockRows * d)
+      : null,
+  };
 }
 
 /**
@@ -60,11 +70,17 @@ function externalBlock(kernel: Kernel, job: Float64Array, seed: number, d: numbe
 
 /**
  * Runs claimed block b for the ring: straight into the run's output when this thread can
- * write it, else into its ring slot; then publishes it.
+ * write it (it is this thread's, shared, or lent to it), else into its ring slot; then
+ * publishes it.
  */
 export function runRingBlock(v: RingView, run: BlockRunner, b: number): void {
   const s = b % v.slots;
-  const dest = v.out ? outRows(v, b) : slotRows(v, s);
-  v.stats.set(run(b, dest, !v.out), s * STATS);
-  publishBlock(v, b, v.out !== null);
+  let stats: Float64Array;
+  if (v.out) stats = run.into(b, outRows(v, b), false);
+  else if (v.lease !== null) {
+    if (!run.lent) throw new Error('internal: a lent output, but a block runner that cannot write one');
+    stats = run.lent(b, v.lease);
+  } else stats = run.into(b, slotRows(v, s), true);
+  v.stats.set(stats, s * STATS);
+  publishBlock(v, b, v.out !== null || v.lease !== null);
 }

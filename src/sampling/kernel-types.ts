@@ -24,4 +24,20 @@ export interface Kernel {
   acceptBlock(job: Float64Array, seed: number, block: number, xs: Float64Array, logq: Float64Array, logp: Float64Array, out: Float64Array): BlockStats;
   /** src into the front of dst: how finished blocks' rows reach the caller's output */
   copyRows(src: Float64Array, dst: Float64Array): void;
+  /** Native only: lending a plain output to pool threads. */
+  readonly leases?: OutputLeases;
+}
+
+/**
+ * Output leases (native/src/lease.rs): the calling thread lends its plain output to pool
+ * threads for one run, and they write their blocks into it by lease id, bounds-checked, as
+ * they do into a shared output, instead of into ring slots the calling thread copies from.
+ */
+export interface OutputLeases {
+  /** Lends `out` until endLease; the caller keeps it alive and attached until then. */
+  lendOut(out: Float64Array): number;
+  /** Revokes a lease, once no thread writes through it any more. */
+  endLease(lease: number): void;
+  /** sampleRows into the lent output, from its number `at` on. */
+  sampleRowsLent(job: Float64Array, seed: number, block: number, rows: number, maxProposals: number, lease: number, at: number): BlockStats;
 }

@@ -27,6 +27,7 @@ function wrapNative(): Kernel | null {
     proposeBlock: m.proposeBlock,
     acceptBlock: m.acceptBlock,
     copyRows: m.copyRows,
+    leases: { lendOut: m.lendOut, endLease: m.endLease, sampleRowsLent: m.sampleRowsLent },
   };
   return nativeKernel;
 }

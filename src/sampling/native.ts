@@ -7,9 +7,9 @@ import { createRequire } from 'node:module';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Kernel } from './kernel-types.js';
+import type { Kernel, OutputLeases } from './kernel-types.js';
 
-export interface NativeKernel extends Omit<Kernel, 'name'> {
+export interface NativeKernel extends Omit<Kernel, 'name' | 'leases'>, OutputLeases {
   kernelInfo(): string;
 }
 
@@ -50,8 +50,8 @@ export function loadNative(): NativeKernel | null {
   for (const file of files) {
     try {
       const mod = require(file) as NativeKernel;
-      // sampleRows is the newest export: a module without it is a stale build.
-      if (typeof mod.sampleRows === 'function' && typeof mod.kernelInfo === 'function' && typeof mod.copyRows === 'function') {
+      // sampleRowsLent is the newest export: a module without it is a stale build.
+      if (typeof mod.sampleRowsLent === 'function' && typeof mod.kernelInfo === 'function' && typeof mod.copyRows === 'function') {
         loaded = { module: mod, error: null };
         return mod;
       }

@@ -4,7 +4,7 @@
  * Nobody gets blocks assigned: each pool worker is handed the run once (crew.ts), and the
  * calling thread works between its other duties, claiming the next block number from a shared
  * counter, writing the block's rows where they go (straight into the run's output when the
- * thread can write it, else into ring slot b % slots), its stats into the slot, and publishing
+ * thread can write it: its own, shared memory, or lent to it; else into ring slot b % slots), its stats into the slot, and publishing
  * b in that slot's tag, ringing a doorbell the calling thread may be waiting on. The calling
  * thread consumes blocks strictly in block order and moves the claim limit forward as it frees
  * slots. So load balances itself to within one block, a run costs one hand-over per worker
@@ -60,9 +60,11 @@ export interface RingView {
   d: number;
   /** the run's output, when this thread writes blocks straight into it */
   out: Float64Array | null;
+  /** else the run's output lent to this (pool) thread, when it is (kernel-types.ts OutputLeases) */
+  lease: number | null;
 }
 
-export function ringView(b: RingBuffers, layout: Layout, d: number, out: Float64Array | null): RingView {
+export function ringView(b: RingBuffers, layout: Layout, d: number, out: Float64Array | null, lease: number | null = null): RingView {
   return {
     slots: b.slots,
     ctl: new Int32Array(b.ctl),
@@ -72,6 +74,7 @@ export function ringView(b: RingBuffers, layout: Layout, d: number, out: Float64
     layout,
     d,
     out,
+    lease,
   };
 }
 

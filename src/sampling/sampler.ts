@@ -45,9 +45,11 @@ export interface SamplerOptions {
 export interface SampleOptions extends SamplerOptions {
   n: number;
   /**
-   * Fill this Float64Array(n*d) instead of allocating. Backed by a SharedArrayBuffer, it is
-   * written by every worker in place; a plain one only by the calling thread, which copies the
-   * other workers' rows in. Without it, a run with workers > 1 allocates a shared one.
+   * Fill this Float64Array(n*d) instead of allocating. Every worker writes its blocks into it
+   * in place: a shared one directly, a plain one through a lease from the native kernel
+   * (native/PROTOCOL.md), so it must not be transferred while the call runs. Pool threads
+   * that cannot write it (the JS kernel, a JS log-density target) go through ring slots the
+   * calling thread copies from. Without it, a run with workers > 1 allocates a shared one.
    */
   out?: Float64Array;
 }

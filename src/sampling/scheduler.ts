@@ -14,6 +14,7 @@ import { blockRunner, runRingBlock, type BlockRunner } from './block.js';
 import { CTL, STATS, claimBlock, ctlBytes, isInOut, outRows, ringView, setClaimLimit, slotRows, stopClaims, type RingBuffers } from './ring.js';
 import { blockCount, blockView, keptOf, type Layout } from './layout.js';
 import { waitAsync } from '../wait-async.js';
+import { UsageError } from '../errors.js';
 import type { ClaimTask } from './worker.js';
 
 export interface BlockResult {
@@ -33,8 +34,9 @@ export interface ScheduleOptions {
   signal?: AbortSignal;
   /**
    * The run's output (layout.totalRows rows): every block the calling thread runs is written
-   * straight into its place there, and with a SharedArrayBuffer behind it, every block the
-   * pool threads run too. Without it, blocks go through slots and are yielded from there.
+   * straight into its place there, and every block the pool threads run too when it is shared
+   * memory or the native kernel can lend it to them (kernel-types.ts OutputLeases). Without
+   * it, blocks go through slots and are yielded from there.
    */
   out?: Float64Array;
 }
@@ -92,7 +94,7 @@ async function* inline(o: ScheduleOptions): AsyncGenerator<BlockResult> {
     for (let block = 0; block < blocks; block++) {
       if (o.signal?.aborted) throw abortError(o.signal);
       const dest = out ? blockView(out, layout, d, block) : slot!;
-      const stats = run(block, dest, !out);
+      const stats = run.into(block, dest, !out);
       yield { block, rows: dest.subarray(0, keptOf(layout, block, stats) * d), stats };
       const p = pause();
       if (p) await p;
@@ -167,17 +169,18 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   if (ext && !ext.module) throw new Error('internal: function targets run inline');
   const helpers = workers - 1;
   const blocks = blockCount(layout);
-  // A shared output is written by every thread; a plain one only by this thread, so pool
-  // threads' rows go through the ring's slots.
+  // A shared output is written by every thread. A plain one is lent to the pool threads when
+  // the kernel can lend it; else their rows go through the ring's slots.
   const sharedOut = out && out.buffer instanceof SharedArrayBuffer ? out : null;
-  const slotBytes = sharedOut ? 0 : layout.blockRows * d * 8;
+  const lease = out && !sharedOut && canLend(kernel, o.plan, out) ? kernel.leases!.lendOut(out) : null;
+  const slotBytes = sharedOut || lease !== null ? 0 : layout.blockRows * d * 8;
   const slots = Math.max(workers + 2, Math.min(SLOTS_PER_WORKER * workers, Math.floor(RING_BYTES / Math.max(1, slotBytes))));
   const buffers = takeRing(slots, slotBytes);
   const ring = ringView(buffers, layout, d, out ?? null);
   const { ctl, stats } = ring;
   const run = runnerOf(o);
   const task: ClaimTask = {
-    kernel: kernel.name, job: plan.job, seed, layout, d, ring: buffers, sharedOut, external: ext ? ext.module : null,
+    kernel: kernel.name, job: plan.job, seed, layout, d, ring: buffers, sharedOut, lease, external: ext ? ext.module : null,
   };
 
   // The standing tasks this run was handed to (crew.ts). They are never interrupted:
@@ -217,6 +220,7 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
     startTasks();
     while (emit < blocks) {
       if (o.signal?.aborted) throw abortError(o.signal);
+      if (lease !== null && out!.length === 0) throw new UsageError('the output buffer was transferred or detached during sampling');
       const failed = failureIn(crew);
       if (failed) throw failed.error;
       const bell = Atomics.load(ctl, CTL.DONE);
@@ -256,13 +260,24 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
     stopClaims(ctl);
     // After a failure, an abort or a consumer that stopped early, a pool thread still in a
     // block could write into the caller's output: the caller hears of the end only once
-    // every pool thread is out.
-    while (sharedOut && !finished && activeIn(crew) > 0) {
+    // every pool thread is out. (A run that finished has every block published: no pool
+    // thread is in one.)
+    while ((sharedOut || lease !== null) && !finished && activeIn(crew) > 0) {
       const w = waitAsync(ctl, CTL.DONE, Atomics.load(ctl, CTL.DONE));
       if (w.async && activeIn(crew) > 0) await w.value;
     }
+    if (lease !== null) kernel.leases!.endLease(lease);
     giveRing(buffers, crew);
   }
+}
+
+/**
+ * Whether pool threads can write the plain output `out` through a lease: the native kernel
+ * (the JS one cannot reach another thread's memory), a target the kernel evaluates itself
+ * (a JS log-density block is assembled in JS), and a buffer that cannot shrink mid-run.
+ */
+function canLend(kernel: Kernel, plan: Plan, out: Float64Array): boolean {
+  return kernel.leases !== undefined && !plan.external && !(out.buffer as ArrayBuffer & { resizable?: boolean }).resizable;
 }
 
 export function runBlocks(o: ScheduleOptions): AsyncGenerator<BlockResult> {

@@ -24,11 +24,13 @@ export interface ClaimTask {
   ring: RingBuffers;
   /** the run's output when it is shared memory: blocks are written straight into it here too */
   sharedOut: Float64Array | null;
+  /** else the run's plain output lent to pool threads, when it is (kernel-types.ts OutputLeases) */
+  lease: number | null;
   external: { url: string; exportName: string } | null;
 }
 
 /** What a run posts to a standing task when it differs from the task's last run (crew.ts). */
-export type RunBase = Omit<ClaimTask, 'seed' | 'layout'>;
+export type RunBase = Omit<ClaimTask, 'seed' | 'layout' | 'lease'>;
 
 /** What Piscina runs on each pool thread. */
 export interface StandingTask {
@@ -70,7 +72,7 @@ async function claimBlocks(task: ClaimTask): Promise<void> {
   const fn = task.external ? await externalFn(task.external) : null;
   const kernel = kernelByName(task.kernel);
   const run = blockRunner(kernel, task.job, task.seed, task.layout, task.d, fn);
-  const ring = ringView(task.ring, task.layout, task.d, task.sharedOut);
+  const ring = ringView(task.ring, task.layout, task.d, task.sharedOut, task.lease);
   for (;;) {
     const b = claimBlock(ring.ctl);
     if (b >= 0) runRingBlock(ring, run, b);
@@ -106,7 +108,8 @@ export default async function serve(standing: StandingTask): Promise<void> {
     }
     if (!base) throw new Error('internal: a first run was handed over without a message');
     const layout = { blockRows: params[PARAM.BLOCK_ROWS], totalRows: params[PARAM.TOTAL_ROWS], maxProposals: params[PARAM.MAX_PROPOSALS] };
-    const task: ClaimTask = { ...base, seed: params[PARAM.SEED], layout };
+    const lease = params[PARAM.LEASE] >= 0 ? params[PARAM.LEASE] : null;
+    const task: ClaimTask = { ...base, seed: params[PARAM.SEED], layout, lease };
     const ctl = new Int32Array(task.ring.ctl);
     try {
       await claimBlocks(task);

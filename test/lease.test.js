@@ -1,0 +1,119 @@
+// Output leases (native/src/lease.rs): the calling thread lends a plain Float64Array to other
+// threads, which write blocks into it by lease id, bounds-checked. Checked on the bare native
+// module, from a worker thread, and through sample() with a plain output and two workers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import { sample, closePools } from '../dist/index.js';
+import { getKernel } from '../dist/sampling/kernel.js';
+import { loadNative } from '../dist/sampling/native.js';
+import { makePlan } from '../dist/sampling/resolve.js';
+
+const T1 = { target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576 };
+const bytes = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+function nativeOrSkip(t) {
+  const m = loadNative();
+  if (!m) t.skip('native kernel unavailable');
+  return m;
+}
+
+test('a lent output gets exactly the rows sampleRows writes, only where asked; bad leases and ranges throw', async (t) => {
+  const m = nativeOrSkip(t);
+  if (!m) return;
+  const job = await t1Job();
+  const rows = 5000;
+  const ref = new Float64Array(rows);
+  const refStats = m.sampleRows(job, 7, 3, rows, 1e6, ref);
+  const out = new Float64Array(rows + 20).fill(-7);
+  const lease = m.lendOut(out.subarray(10, 10 + rows + 5));
+  try {
+    const st = m.sampleRowsLent(job, 7, 3, rows, 1e6, lease, 2);
+    assert.deepEqual(Array.from(st), Array.from(refStats));
+    assert.ok(bytes(out.subarray(12, 12 + rows)).equals(bytes(ref)));
+    assert.deepEqual([...out.subarray(0, 12), ...out.subarray(12 + rows)], Array(20).fill(-7));
+    assert.throws(() => m.sampleRowsLent(job, 7, 3, rows, 1e6, lease, 6), /outside the lent output/);
+    assert.throws(() => m.sampleRowsLent(job, 7, 3, rows, 1e6, lease + 1000, 0), /not active/);
+    assert.throws(() => m.sampleRowsLent(job, 7, 3, rows, 1e6, lease, -1), RangeError);
+    assert.throws(() => m.lendOut(new Float32Array(4)), TypeError);
+  } finally {
+    m.endLease(lease);
+  }
+  assert.throws(() => m.sampleRowsLent(job, 7, 3, 1, 1e6, lease, 0), /not active/);
+  m.endLease(lease); // ending twice is harmless
+});
+
+test('another thread writes a block into a plain buffer of this thread through a lease', async (t) => {
+  const m = nativeOrSkip(t);
+  if (!m) return;
+  const job = await t1Job();
+  const rows = 40000;
+  const ref = new Float64Array(rows);
+  m.sampleRows(job, 9, 1, rows, 1e7, ref);
+  const out = new Float64Array(rows); // plain memory: no other thread can see it from JS
+  const lease = m.lendOut(out);
+  try {
+    const native = new URL('../dist/sampling/native.js', import.meta.url).href;
+    const code = `
+      const { workerData, parentPort } = require('node:worker_threads');
+      import(workerData.native).then(({ loadNative }) => {
+        const st = loadNative().sampleRowsLent(workerData.job, 9, 1, workerData.rows, 1e7, workerData.lease, 0);
+        parentPort.postMessage(Array.from(st));
+      });`;
+    const w = new Worker(code, { eval: true, workerData: { native, job, rows, lease } });
+    const st = await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+    await w.terminate();
+    assert.ok(st[0] >= rows, `accepted ${st[0]}`);
+  } finally {
+    m.endLease(lease);
+  }
+  assert.ok(bytes(out).equals(bytes(ref)));
+});
+
+test('sample() with a plain output and two workers lends it to the pool: one lease per run, ended, same bytes', async (t) => {
+  const k = getKernel('auto');
+  if (!k.leases) { t.skip('native kernel unavailable'); return; }
+  const lent = [], ended = [];
+  const { lendOut, endLease } = k.leases;
+  k.leases.lendOut = (out) => { const id = lendOut(out); lent.push(id); return id; };
+  k.leases.endLease = (id) => { ended.push(id); endLease(id); };
+  try {
+    for (const n of [300000, 70000]) {
+      const one = await sample({ ...T1, n, seed: 5, workers: 1 });
+      const buf = new Float64Array(n + 10).fill(-7);
+      const out = buf.subarray(4, 4 + n);
+      const two = await sample({ ...T1, n, seed: 5, workers: 2, out });
+      assert.equal(two.samples.buffer, buf.buffer);
+      assert.ok(bytes(one.samples).equals(bytes(out)), `n ${n}`);
+      assert.deepEqual({ ...two.stats, seconds: 0, workers: 0 }, { ...one.stats, seconds: 0, workers: 0 });
+      assert.deepEqual([...buf.subarray(0, 4), ...buf.subarray(4 + n)], Array(10).fill(-7));
+    }
+    assert.equal(lent.length, 2);
+    assert.deepEqual(ended, lent);
+  } finally {
+    Object.assign(k.leases, { lendOut, endLease });
+  }
+});
+
+test('an output transferred mid-run fails the run with a clear error; the pool works after', async (t) => {
+  if (!getKernel('auto').leases) { t.skip('native kernel unavailable'); return; }
+  const CUSTOM = { target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)' }, proposal: 'normal(0,1)', M: 2 * Math.sqrt(2 * Math.PI) * 1.001 };
+  const n = 4_000_000;
+  const out = new Float64Array(n);
+  let moved = null; // holds the memory until the run is over (the lender's promise to the pool)
+  const run = sample({ ...CUSTOM, n, seed: 1, workers: 2, out });
+  setTimeout(() => { moved = structuredClone(out.buffer, { transfer: [out.buffer] }); }, 10);
+  await assert.rejects(run, /output buffer was transferred or detached during sampling/);
+  assert.equal(moved.byteLength, n * 8);
+  const ref = await sample({ ...T1, n: 100000, seed: 6, workers: 1 });
+  const again = await sample({ ...T1, n: 100000, seed: 6, workers: 2, out: new Float64Array(100000) });
+  assert.ok(bytes(ref.samples).equals(bytes(again.samples)));
+});
+
+test('teardown', async () => {
+  await closePools();
+});
+
+async function t1Job() {
+  return (await makePlan({ ...T1 }, getKernel('native'))).job;
+}
