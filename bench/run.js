@@ -32,8 +32,8 @@ for (const r of rows) {
 }
 
 // All cores against one worker, per call size and kind of output: the pool's fixed cost per
-// call (a futex wake, the last block's tail) weighs more on short calls, and with a plain
-// output the calling thread copies every pool worker's rows in. The first column is the
+// call (a futex wake, the last block's tail) weighs more on short calls; a plain output is
+// lent to the pool threads (native/src/lease.rs), a shared one they write directly. The first column is the
 // machine's own ceiling at that moment: the bare kernel on two threads (bare-scaling.js).
 if (native && cores > 1) {
   const sizes = (process.env.BENCH_SCALING_N ?? `${nNative},${nNative * 10}`).split(',').map(Number);
