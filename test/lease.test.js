@@ -12,16 +12,20 @@ import { makePlan } from '../dist/sampling/resolve.js';
 const T1 = { target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576 };
 const bytes = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
-function nativeOrSkip(t) {
+/** The native module and T1's job, or null (the test skipped) without a native kernel. */
+async function nativeAndJob(t) {
   const m = loadNative();
-  if (!m) t.skip('native kernel unavailable');
-  return m;
+  if (!m) {
+    t.skip('native kernel unavailable');
+    return null;
+  }
+  return { m, job: (await makePlan({ ...T1 }, getKernel('native'))).job };
 }
 
 test('a lent output gets exactly the rows sampleRows writes, only where asked; bad leases and ranges throw', async (t) => {
-  const m = nativeOrSkip(t);
-  if (!m) return;
-  const job = await t1Job();
+  const nj = await nativeAndJob(t);
+  if (!nj) return;
+  const { m, job } = nj;
   const rows = 5000;
   const ref = new Float64Array(rows);
   const refStats = m.sampleRows(job, 7, 3, rows, 1e6, ref);
@@ -44,9 +48,9 @@ test('a lent output gets exactly the rows sampleRows writes, only where asked; b
 });
 
 test('another thread writes a block into a plain buffer of this thread through a lease', async (t) => {
-  const m = nativeOrSkip(t);
-  if (!m) return;
-  const job = await t1Job();
+  const nj = await nativeAndJob(t);
+  if (!nj) return;
+  const { m, job } = nj;
   const rows = 40000;
   const ref = new Float64Array(rows);
   m.sampleRows(job, 9, 1, rows, 1e7, ref);
@@ -121,7 +125,3 @@ test('an output transferred mid-run fails the run with a clear error; the pool w
 test('teardown', async () => {
   await closePools();
 });
-
-async function t1Job() {
-  return (await makePlan({ ...T1 }, getKernel('native'))).job;
-}

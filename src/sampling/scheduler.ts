@@ -7,7 +7,7 @@
  * (ring.ts). Blocks finish in any order and are yielded strictly in block order: output is
  * identical whatever the number of workers.
  */
-import type { Kernel } from './kernel-types.js';
+import type { Kernel, OutputLeases } from './kernel-types.js';
 import type { Plan } from './resolve.js';
 import { activeIn, dispatch, failureIn, type Crew } from './crew.js';
 import { blockRunner, runRingBlock, type BlockRunner } from './block.js';
@@ -172,13 +172,15 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   // A shared output is written by every thread. A plain one is lent to the pool threads when
   // the kernel can lend it; else their rows go through the ring's slots.
   const sharedOut = out && out.buffer instanceof SharedArrayBuffer ? out : null;
-  const lease = out && !sharedOut && canLend(kernel, o.plan, out) ? kernel.leases!.lendOut(out) : null;
-  const slotBytes = sharedOut || lease !== null ? 0 : layout.blockRows * d * 8;
+  const lender = out && !sharedOut ? lenderFor(kernel, plan, out) : null;
+  const slotBytes = sharedOut || lender ? 0 : layout.blockRows * d * 8;
   const slots = Math.max(workers + 2, Math.min(SLOTS_PER_WORKER * workers, Math.floor(RING_BYTES / Math.max(1, slotBytes))));
   const buffers = takeRing(slots, slotBytes);
   const ring = ringView(buffers, layout, d, out ?? null);
   const { ctl, stats } = ring;
   const run = runnerOf(o);
+  // (lent last: the finally below ends the lease)
+  const lease = lender ? lender.lendOut(out!) : null;
   const task: ClaimTask = {
     kernel: kernel.name, job: plan.job, seed, layout, d, ring: buffers, sharedOut, lease, external: ext ? ext.module : null,
   };
@@ -266,18 +268,20 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
       const w = waitAsync(ctl, CTL.DONE, Atomics.load(ctl, CTL.DONE));
       if (w.async && activeIn(crew) > 0) await w.value;
     }
-    if (lease !== null) kernel.leases!.endLease(lease);
+    if (lease !== null) lender?.endLease(lease);
     giveRing(buffers, crew);
   }
 }
 
 /**
- * Whether pool threads can write the plain output `out` through a lease: the native kernel
- * (the JS one cannot reach another thread's memory), a target the kernel evaluates itself
- * (a JS log-density block is assembled in JS), and a buffer that cannot shrink mid-run.
+ * Who lends the plain output `out` to pool threads, when they can write it through a lease:
+ * the native kernel (the JS one cannot reach another thread's memory), a target the kernel
+ * evaluates itself (a JS log-density block is assembled in JS), and a buffer that cannot
+ * shrink mid-run.
  */
-function canLend(kernel: Kernel, plan: Plan, out: Float64Array): boolean {
-  return kernel.leases !== undefined && !plan.external && !(out.buffer as ArrayBuffer & { resizable?: boolean }).resizable;
+function lenderFor(kernel: Kernel, plan: Plan, out: Float64Array): OutputLeases | null {
+  if (!kernel.leases || plan.external || (out.buffer as ArrayBuffer & { resizable?: boolean }).resizable) return null;
+  return kernel.leases;
 }
 
 export function runBlocks(o: ScheduleOptions): AsyncGenerator<BlockResult> {
