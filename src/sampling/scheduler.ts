@@ -223,9 +223,14 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
     while (emit < blocks) {
       if (o.signal?.aborted) throw abortError(o.signal);
       if (lease !== null && out!.length === 0) throw new UsageError('the output buffer was transferred or detached during sampling');
+      const bell = Atomics.load(ctl, CTL.DONE);
+      // Whether pool threads work on the run, read before their failures and block `emit`: a
+      // task publishes its blocks (or its error) before it leaves the run, so when none is
+      // active here, whatever they did is seen below. (Read after, a task could publish
+      // block `emit` and leave in between, and the run would look stalled.)
+      const active = activeIn(crew);
       const failed = failureIn(crew);
       if (failed) throw failed.error;
-      const bell = Atomics.load(ctl, CTL.DONE);
       const next = ready();
       if (!next) {
         // Block `emit` is not ready yet: run a block here rather than wait.
@@ -236,7 +241,7 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
           if (p) await p;
           continue;
         }
-        if (activeIn(crew) === 0) {
+        if (active === 0) {
           // Nothing runs, nothing is claimable, and block `emit` is not done: the pool
           // threads left the run (their wait for the limit timed out) and must come back.
           setLimit();
