@@ -126,13 +126,17 @@ test('blocks of fixed rows: the first n rows do not depend on n, blockRows or wo
   assert.ok(ksTest(other.samples, cdfOf(opts.target)).p > P_MIN);
 });
 
-test('workers > 1 without out: the samples are shared memory the pool wrote in place', async () => {
+test('workers > 1 without out: ordinary memory, transferable as with one worker, the same samples', async () => {
   const opts = { target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576, n: 200000, seed: 3 };
   const one = await sample({ ...opts, workers: 1 });
-  const two = await sample({ ...opts, workers: 2 });
-  assert.ok(!(one.samples.buffer instanceof SharedArrayBuffer));
-  assert.ok(two.samples.buffer instanceof SharedArrayBuffer);
-  assert.deepEqual(two.samples, one.samples);
+  for (const kernel of ['native', 'js']) {
+    const two = await sample({ ...opts, workers: 2, kernel });
+    assert.ok(!(two.samples.buffer instanceof SharedArrayBuffer), kernel);
+    assert.deepEqual(two.samples, one.samples, kernel);
+    const moved = structuredClone(two.samples.buffer, { transfer: [two.samples.buffer] });
+    assert.equal(moved.byteLength, opts.n * 8);
+    assert.equal(two.samples.length, 0, `${kernel}: transferred, not copied`);
+  }
 });
 
 test('the proposal budget is split over blocks by rows: the same error for any workers', async () => {

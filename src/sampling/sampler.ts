@@ -49,7 +49,7 @@ export interface SampleOptions extends SamplerOptions {
    * in place: a shared one directly, a plain one through a lease from the native kernel
    * (native/PROTOCOL.md), so it must not be transferred while the call runs. Pool threads
    * that cannot write it (the JS kernel, a JS log-density target) go through ring slots the
-   * calling thread copies from. Without it, a run with workers > 1 allocates a shared one.
+   * calling thread copies from. Without it, the run allocates an ordinary one.
    */
   out?: Float64Array;
 }
@@ -229,8 +229,9 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
     out = o.out.length === n * d ? o.out : o.out.subarray(0, n * d);
   } else {
     try {
-      // Shared memory when pool threads sample too: they write their blocks in place.
-      out = p.workers > 1 ? new Float64Array(new SharedArrayBuffer(n * d * 8)) : new Float64Array(n * d);
+      // Ordinary memory whatever the workers (transferable, like any Float64Array): the
+      // native kernel lends it to pool threads, which write their blocks in place.
+      out = new Float64Array(n * d);
     } catch {
       throw new UsageError(`cannot allocate ${n} x ${d} samples (${((n * d * 8) / 2 ** 30).toFixed(1)} GiB); sample in batches with RejectionSampler`);
     }
