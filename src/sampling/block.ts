@@ -5,7 +5,7 @@
  */
 import type { Kernel } from './kernel-types.js';
 import type { LogDensityFn } from './resolve.js';
-import { budgetOf, rowsOf, type Layout } from './layout.js';
+import { blockStart, budgetOf, rowsOf, type Layout } from './layout.js';
 import { STATS, outRows, publishBlock, slotRows, type RingView } from './ring.js';
 
 /** Runs blocks of one run; each call returns the block's stats. */
@@ -30,7 +30,7 @@ export function blockRunner(kernel: Kernel, job: Float64Array, seed: number, lay
   return {
     into: (block, dest, readSoon) => kernel.sampleRows(job, seed, block, rowsOf(layout, block), budgetOf(layout, block), dest, readSoon),
     lent: leases
-      ? (block, lease) => leases.sampleRowsLent(job, seed, block, rowsOf(layout, block), budgetOf(layout, block), lease, block * layout.blockRows * d)
+      ? (block, lease) => leases.sampleRowsLent(job, seed, block, rowsOf(layout, block), budgetOf(layout, block), lease, blockStart(layout, d, block))
       : null,
   };
 }

@@ -41,9 +41,14 @@ export function rowsOf(l: Layout, b: number): number {
   return Math.min(l.blockRows, l.totalRows - b * l.blockRows);
 }
 
+/** Where block b's rows start in a run's row-major output of d numbers a row (in numbers). */
+export function blockStart(l: Layout, d: number, b: number): number {
+  return b * l.blockRows * d;
+}
+
 /** Block b's rows in a run's row-major output of d numbers a row. */
 export function blockView(out: Float64Array, l: Layout, d: number, b: number): Float64Array {
-  const at = b * l.blockRows * d;
+  const at = blockStart(l, d, b);
   return out.subarray(at, at + rowsOf(l, b) * d);
 }
 

@@ -7,9 +7,10 @@
  * thread can write it: its own, shared memory, or lent to it; else into ring slot b % slots),
  * its stats into the slot, and publishing b in that slot's tag, ringing a doorbell the calling
  * thread may be waiting on. The calling thread consumes blocks strictly in block order and
- * moves the claim limit forward as it frees slots. So load balances itself to within one block, a run costs one hand-over per worker
- * instead of one per block, and a slow consumer makes workers wait for the limit a few
- * milliseconds and then leave the run, instead of blocking a pool thread.
+ * moves the claim limit forward as it frees slots. So load balances itself to within one
+ * block, a run costs one hand-over per worker instead of one per block, and a slow consumer
+ * makes workers wait for the limit a few milliseconds and then leave the run, instead of
+ * blocking a pool thread.
  *
  * Ring safety: a block b may be claimed only while b < LIMIT, and LIMIT never exceeds
  * consumed + slots; consumed only grows, so the slot a claim writes is never one the main

@@ -239,7 +239,7 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
   const acc = new StatsAccumulator(p);
   let filled = 0;
   for await (const rows of acceptedRows(p, acc, o.signal, o.onProgress, out)) {
-    // Rows written straight into place need no copy; pool threads' rows for a plain output do.
+    // Rows written straight into place need no copy; rows that went through a ring slot do.
     if (rows.buffer !== out.buffer || rows.byteOffset !== out.byteOffset + filled * d * 8) p.kernel.copyRows(rows, out.subarray(filled * d));
     filled += rows.length / d;
   }

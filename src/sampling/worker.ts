@@ -2,9 +2,10 @@
  * Piscina worker. Each pool thread runs one standing task (crew.ts): it parks on its mailbox,
  * and for every pooled run handed to it claims blocks from the run's shared ring (ring.ts)
  * until the run stops or the claim limit stands still for IDLE_WAIT_MS, writing each block's
- * rows straight into the run's output when it is shared memory, else into the block's ring
- * slot, and its stats into the slot. After STANDING_IDLE_MS without a run it returns, so an
- * idle pool lets the process exit.
+ * rows straight into the run's output when it is shared memory or lent to the pool (a plain
+ * output, kernel-types.ts OutputLeases), else into the block's ring slot, and its stats into
+ * the slot. After STANDING_IDLE_MS without a run it returns, so an idle pool lets the process
+ * exit.
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { kernelByName } from './kernel.js';
