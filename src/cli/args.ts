@@ -23,15 +23,28 @@ export function parseFlags(argv: string[], flags: Flags, command: string): { val
   }
   // A string option always takes the next token as its value, even one starting with '-'
   // (log densities usually do: --target-logpdf '-x^2/2'); node's parseArgs would refuse it.
+  // --name=value works for every long option, and -n=VALUE for a short one (the '=' is not
+  // part of the value).
   const byShort = new Map(Object.entries(flags).filter(([, s]) => s.short).map(([n, s]) => [`-${s.short}`, n]));
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const tok = argv[i];
-    const name = tok.startsWith('--') ? tok.slice(2) : byShort.get(tok);
-    if (name !== undefined && !tok.includes('=') && flags[name]?.type === 'string' && i + 1 < argv.length) {
+    if (tok === '--') {
+      args.push(...argv.slice(i));
+      break;
+    }
+    const eq = tok.indexOf('=');
+    const head = eq > 0 ? tok.slice(0, eq) : tok;
+    const name = head.startsWith('--') ? head.slice(2) : byShort.get(head);
+    const spec = name !== undefined && Object.prototype.hasOwnProperty.call(flags, name) ? flags[name] : undefined;
+    if (spec === undefined) {
+      args.push(tok);
+    } else if (eq > 0) {
+      args.push(`--${name}=${tok.slice(eq + 1)}`); // a boolean given a value: parseArgs refuses it
+    } else if (spec.type === 'string' && i + 1 < argv.length) {
       args.push(`--${name}=${argv[++i]}`);
     } else {
-      args.push(tok);
+      args.push(`--${name}`);
     }
   }
   try {
@@ -55,21 +68,34 @@ export function helpText(usage: string, description: string, flags: Flags): stri
   return lines.join('\n') + '\n';
 }
 
+/** Decimal or scientific notation (1e6, -2.5, .5E-3), or inf / -inf (infinity). Not hex, binary, octal or ''. */
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 export function parseNumber(flag: string, v: string): number {
   const s = v.trim().toLowerCase();
-  const x = s === 'inf' || s === '+inf' ? Infinity : s === '-inf' ? -Infinity : Number(s);
-  if (s === '' || Number.isNaN(x)) throw new UsageError(`--${flag}: '${v}' is not a number`);
-  return x;
+  if (s === 'inf' || s === '+inf' || s === 'infinity' || s === '+infinity') return Infinity;
+  if (s === '-inf' || s === '-infinity') return -Infinity;
+  if (!NUMBER.test(s)) throw new UsageError(`--${flag}: '${v}' is not a number`);
+  return Number(s);
 }
+
+const MAX_INT = 'at most 2^53-1 (9007199254740991)';
 
 export function parsePositiveInt(flag: string, v: string): number {
   const x = parseNumber(flag, v);
-  if (!Number.isInteger(x) || x < 1 || x > Number.MAX_SAFE_INTEGER) throw new UsageError(`--${flag}: must be a positive integer, got '${v}'`);
+  if (Number.isInteger(x) && x > Number.MAX_SAFE_INTEGER) throw new UsageError(`--${flag}: '${v}' is too large: ${MAX_INT}`);
+  if (!Number.isInteger(x) || x < 1) throw new UsageError(`--${flag}: must be a positive integer, got '${v}'`);
   return x;
 }
 
 export function parseNonNegInt(flag: string, v: string): number {
   const x = parseNumber(flag, v);
-  if (!Number.isInteger(x) || x < 0 || x > Number.MAX_SAFE_INTEGER) throw new UsageError(`--${flag}: must be a non-negative integer, got '${v}'`);
+  if (Number.isInteger(x) && x > Number.MAX_SAFE_INTEGER) throw new UsageError(`--${flag}: '${v}' is too large: ${MAX_INT}`);
+  if (!Number.isInteger(x) || x < 0) throw new UsageError(`--${flag}: must be a non-negative integer, got '${v}'`);
   return x;
+}
+
+/** 'auto' in any letter case. */
+export function isAuto(v: string): boolean {
+  return v.trim().toLowerCase() === 'auto';
 }

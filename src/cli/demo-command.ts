@@ -4,7 +4,7 @@
  */
 import { sample, type SampleStats } from '../sampling/sampler.js';
 import { UsageError } from '../errors.js';
-import { parseFlags, parseNonNegInt, parsePositiveInt, type Flags } from './args.js';
+import { isAuto, parseFlags, parseNonNegInt, parsePositiveInt, type Flags } from './args.js';
 
 export const demoTasks = [
   { name: 'T1', target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576 },
@@ -30,7 +30,7 @@ export async function demoCommand(argv: string[]): Promise<void> {
   const seed = parseNonNegInt('seed', (v.seed as string | undefined) ?? '7');
   const n = parsePositiveInt('n', (v.n as string | undefined) ?? '1e6');
   const w = (v.workers as string | undefined) ?? 'auto';
-  const workers = w === 'auto' ? 'auto' : parsePositiveInt('workers', w);
+  const workers = isAuto(w) ? 'auto' : parsePositiveInt('workers', w);
   const tasks: { name: string; target: string | { logpdf: string; support: [number, number] }; proposal: string; M: number | 'auto' }[] = [
     ...demoTasks.map((t) => ({ ...t })),
     { name: 'custom', target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)', support: [-Infinity, Infinity] }, proposal: 'normal(0,1)', M: 'auto' },

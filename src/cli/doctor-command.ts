@@ -4,6 +4,20 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativeInfo, nativeLoadError, packageRoot } from '../sampling/native.js';
+import { UsageError } from '../errors.js';
+import { helpText, parseFlags, type Flags } from './args.js';
+
+const doctorFlags: Flags = {
+  json: { type: 'boolean', help: 'print the report as one JSON object on stdout' },
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+};
+
+export const doctorHelp = helpText(
+  'rsft doctor [--json]',
+  'Show the active sampling kernel (native or the TypeScript fallback) and why, the SIMD level and\n' +
+    'CPU features it uses, the core count, and the Node.js, platform and ONNX Runtime versions.',
+  doctorFlags,
+);
 
 function cpuFlags(): string[] {
   try {
@@ -46,8 +60,14 @@ export function doctorReport(): Record<string, unknown> {
 }
 
 export function doctorCommand(argv: string[]): void {
+  const { values, positionals } = parseFlags(argv, doctorFlags, 'doctor');
+  if (values.help) {
+    process.stdout.write(doctorHelp);
+    return;
+  }
+  if (positionals.length > 0) throw new UsageError(`doctor: unexpected argument '${positionals[0]}' (see 'rsft doctor --help')`);
   const r = doctorReport();
-  if (argv.includes('--json')) {
+  if (values.json) {
     process.stdout.write(JSON.stringify(r) + '\n');
     return;
   }

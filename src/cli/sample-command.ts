@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 import { sample, type SampleStats } from '../sampling/sampler.js';
 import type { TargetSpec, ExpressionTarget } from '../sampling/resolve.js';
 import { openSampleFile } from '../io/write-samples.js';
-import { helpText, parseFlags, parseNonNegInt, parseNumber, parsePositiveInt, type Flags } from './args.js';
+import { helpText, isAuto, parseFlags, parseNonNegInt, parseNumber, parsePositiveInt, type Flags } from './args.js';
 import { Progress } from './progress.js';
 
 export const sampleFlags: Flags = {
@@ -92,12 +92,12 @@ export async function sampleCommand(argv: string[]): Promise<void> {
   }
 
   const Mstr = str('M') ?? 'auto';
-  const M = Mstr === 'auto' ? 'auto' : parseNumber('M', Mstr);
+  const M = isAuto(Mstr) ? 'auto' : parseNumber('M', Mstr);
   if (M !== 'auto' && !(M > 0 && Number.isFinite(M))) throw new UsageError(`--M: must be a positive number or 'auto', got '${Mstr}'`);
   const n = parsePositiveInt('n', str('n') ?? '1e6');
   const seed = parseNonNegInt('seed', str('seed') ?? '0');
   const w = str('workers') ?? '1';
-  const workers = w === 'auto' ? 'auto' : parsePositiveInt('workers', w);
+  const workers = isAuto(w) ? 'auto' : parsePositiveInt('workers', w);
   const maxProposals = str('max-proposals') !== undefined ? parsePositiveInt('max-proposals', str('max-proposals')!) : undefined;
   const onViolation = str('on-violation') ?? 'error';
   if (onViolation !== 'error' && onViolation !== 'warn') throw new UsageError(`--on-violation: must be 'error' or 'warn', got '${onViolation}'`);
@@ -105,8 +105,10 @@ export async function sampleCommand(argv: string[]): Promise<void> {
   if (kernel !== 'auto' && kernel !== 'native' && kernel !== 'js') throw new UsageError(`--kernel: must be auto, native or js, got '${kernel}'`);
   const blockRows = str('block-rows') !== undefined ? parsePositiveInt('block-rows', str('block-rows')!) : undefined;
 
-  // Open the output first: an unwritable path fails before any sampling, and nothing partial
-  // is ever left behind (the file is renamed into place only when complete).
+  // Check the output first: an unwritable path fails before any sampling. The temporary file
+  // is created only when the write starts (a process killed while sampling leaves nothing), and
+  // renamed into place only when complete; the write yields to the event loop, so SIGINT /
+  // SIGTERM / SIGHUP during it remove the temporary and end the process at once.
   const outPath = str('out');
   const file = outPath !== undefined ? openSampleFile(outPath) : null;
   const progress = new Progress('sampling');
@@ -125,7 +127,7 @@ export async function sampleCommand(argv: string[]): Promise<void> {
       onProgress: (p) => progress.update(p.accepted, p.wanted),
     });
     progress.done();
-    file?.write(samples, stats.dim);
+    await file?.write(samples, stats.dim);
     if (v.json) process.stdout.write(JSON.stringify(stats) + '\n');
     else process.stdout.write(describe(stats, outPath));
   } catch (e) {

@@ -40,15 +40,37 @@ function littleEndianBytes(data: Float64Array): Uint8Array {
   return out;
 }
 
-/** Opens the destination now (fails fast on unwritable paths); write() fills and renames it. */
-export function openSampleFile(path: string): { format: SampleFormat; write(data: Float64Array, d: number): void; abort(): void } {
+/** A sample file being written: the destination was checked when it was opened. */
+export interface SampleFile {
+  format: SampleFormat;
+  /** Writes the whole file without blocking the event loop (signals are seen between pieces) and renames it into place. */
+  write(data: Float64Array, d: number): Promise<void>;
+  /** The same, synchronously. */
+  writeSync(data: Float64Array, d: number): void;
+  abort(): void;
+}
+
+/**
+ * Checks the destination now (an unwritable path fails fast, before any sampling); the
+ * temporary file is created only when the write starts.
+ */
+export function openSampleFile(path: string): SampleFile {
   const format = formatFromPath(path);
   const file = AtomicFile.open(path);
   return {
     format,
-    write(data: Float64Array, d: number) {
+    async write(data: Float64Array, d: number) {
       try {
-        writeBody(file, format, data, d);
+        for (const piece of body(format, data, d)) await file.writeAsync(piece);
+        file.commit();
+      } catch (e) {
+        file.abort();
+        throw e;
+      }
+    },
+    writeSync(data: Float64Array, d: number) {
+      try {
+        for (const piece of body(format, data, d)) file.write(piece);
         file.commit();
       } catch (e) {
         file.abort();
@@ -59,34 +81,34 @@ export function openSampleFile(path: string): { format: SampleFormat; write(data
   };
 }
 
-function writeBody(file: AtomicFile, format: SampleFormat, data: Float64Array, d: number): void {
+/** The file's bytes, in pieces of a few MiB at most. */
+function* body(format: SampleFormat, data: Float64Array, d: number): Generator<Uint8Array | string> {
   const n = data.length / d;
-  if (format === 'npy') {
-    file.write(npyHeader(d === 1 ? [n] : [n, d]));
-    file.write(littleEndianBytes(data));
-  } else if (format === 'f64') {
-    file.write(littleEndianBytes(data));
-  } else {
-    const header = d === 1 ? 'x' : Array.from({ length: d }, (_, k) => `x${k}`).join(',');
-    file.write(header + '\n');
-    const rowsPerChunk = 65536;
-    for (let r0 = 0; r0 < n; r0 += rowsPerChunk) {
-      const parts: string[] = [];
-      const r1 = Math.min(n, r0 + rowsPerChunk);
-      for (let r = r0; r < r1; r++) {
-        if (d === 1) parts.push(String(data[r]));
-        else {
-          let line = String(data[r * d]);
-          for (let k = 1; k < d; k++) line += ',' + String(data[r * d + k]);
-          parts.push(line);
-        }
+  if (format === 'npy' || format === 'f64') {
+    if (format === 'npy') yield npyHeader(d === 1 ? [n] : [n, d]);
+    const bytes = littleEndianBytes(data);
+    const piece = 8 << 20;
+    for (let off = 0; off < bytes.length; off += piece) yield bytes.subarray(off, Math.min(bytes.length, off + piece));
+    return;
+  }
+  yield (d === 1 ? 'x' : Array.from({ length: d }, (_, k) => `x${k}`).join(',')) + '\n';
+  const rowsPerChunk = Math.max(1, Math.floor(65536 / d));
+  for (let r0 = 0; r0 < n; r0 += rowsPerChunk) {
+    const parts: string[] = [];
+    const r1 = Math.min(n, r0 + rowsPerChunk);
+    for (let r = r0; r < r1; r++) {
+      if (d === 1) parts.push(String(data[r]));
+      else {
+        let line = String(data[r * d]);
+        for (let k = 1; k < d; k++) line += ',' + String(data[r * d + k]);
+        parts.push(line);
       }
-      file.write(parts.join('\n') + '\n');
     }
+    yield parts.join('\n') + '\n';
   }
 }
 
 /** Write samples to path (format from the extension), atomically. */
 export function writeSamples(path: string, data: Float64Array, d = 1): void {
-  openSampleFile(path).write(data, d);
+  openSampleFile(path).writeSync(data, d);
 }
