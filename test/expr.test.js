@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { compileExpr } from '../dist/sampling/expr.js';
+import { compileExpr, MAX_NESTING } from '../dist/sampling/expr.js';
+import { sample } from '../dist/index.js';
 import { JsExpr, Op, evalExpr } from '../dist/sampling/js-expr.js';
 import { lgamma } from '../dist/sampling/special.js';
 import { UsageError } from '../dist/errors.js';
@@ -87,7 +88,6 @@ test('precedence and associativity', () => {
   assert.equal(at('+x', 3), 3);
   assert.equal(at('-2^2', 0), -4);
   assert.equal(at('x0*x1', 2, 3), 6);
-  assert.equal(at('x*x1', 2, 3), 6);
   assert.equal(at('x1 - x0', 2, 3), 1);
   assert.equal(at('1e2 + 2.5e-1 + .5', 0), 100.75);
 });
@@ -147,7 +147,8 @@ test('dimension: inferred, given, and out of range', () => {
   assert.equal(compileExpr('1 + 2').dim, 1);
   assert.equal(compileExpr('x3').dim, 4);
   assert.equal(compileExpr('x1', { dim: 3 }).dim, 3);
-  assert.equal(compileExpr('x', { dim: 2 }).code[1], 2);
+  assert.equal(compileExpr('x0', { dim: 2 }).code[1], 2);
+  assert.equal(compileExpr('x', { dim: 1 }).dim, 1);
   // A given dimension larger than needed reads the right column from wider rows.
   assert.equal(run('x1', [[1, 2, 3]], { dim: 3 })[0], 2);
   throwsUsage(() => compileExpr('x2', { dim: 2 }), "expression: variable 'x2' at column 1 is out of range for dimension 2 (use x0..x1)");
@@ -188,6 +189,97 @@ test('arity errors', () => {
   assert.equal(at('max(x, 3, -1, 2)', 5), 5);
 });
 
+test('a constant subexpression folding to NaN is a UsageError naming it and its column', () => {
+  const nan = (src, msg) => throwsUsage(() => compileExpr(src), `expression: ${msg}`);
+  nan('-x^2/2 + log(-1)', 'log(-1) at column 10 is not a number (NaN)');
+  nan('sqrt(-1)', 'sqrt(-1) at column 1 is not a number (NaN)');
+  nan('0*log(0)', '0*log(0) at column 1 is not a number (NaN: 0 * -Infinity)');
+  nan('(-8)^(1/3)', '(-8)^(1/3) at column 1 is not a number (NaN: a negative number to a non-integer power)');
+  nan('x + 0/0', '0/0 at column 5 is not a number (NaN)');
+  nan('x + (1/0 - 1/0)', '1/0 - 1/0 at column 6 is not a number (NaN: Infinity - Infinity)');
+  nan('pow(1, 1/0) * x', 'pow(1, 1/0) at column 1 is not a number (NaN: 1 ^ Infinity)');
+  nan('sin(-1/0)', 'sin(-1/0) at column 1 is not a number (NaN: sin(-Infinity))');
+  nan('lgamma(-log(0)) + x - log(0) * 0', 'log(0) * 0 at column 23 is not a number (NaN: -Infinity * 0)');
+  nan('min(x, 1, sqrt(-2*pi))', 'sqrt(-2*pi) at column 11 is not a number (NaN)');
+  // The innermost NaN is the one reported; a long one is shortened.
+  nan('x + 2*(3 + log(-1))', 'log(-1) at column 12 is not a number (NaN)');
+  const long = `log(-1 ${'- 1 '.repeat(30)})`;
+  throwsUsage(() => compileExpr(long), /^expression: log\(-1 - 1 - 1 .{30,}\.\.\. at column 1 is not a number \(NaN\)$/);
+  // Through sample(): refused while planning, not an internal error at sampling time.
+  return assert.rejects(sample({ target: { logpdf: '-x^2/2 + log(-1)' }, proposal: 'normal(0,1)', n: 10 }),
+    (e) => e instanceof UsageError && e.message === 'expression: log(-1) at column 10 is not a number (NaN)');
+});
+
+test('+-Infinity constants are legitimate and folded as such', () => {
+  assert.deepEqual(Array.from(compileExpr('log(0)').code), [1, 1, 1, 1, Op.CONST, -Infinity]);
+  assert.deepEqual(Array.from(compileExpr('1/0').code), [1, 1, 1, 1, Op.CONST, Infinity]);
+  assert.deepEqual(Array.from(compileExpr('-x^2/2 + log(0)').code).slice(-3), [Op.CONST, -Infinity, Op.ADD]);
+  // "zero density below 0" written with log(0); exp(-inf) = 0; lgamma at a pole is +inf.
+  assert.equal(at('max(-x^2, log(0))', 3), -9);
+  assert.equal(at('x * exp(-1/0)', 3), 0);
+  assert.equal(at('atan(1/0) + x', 0), Math.PI / 2);
+  assert.equal(at('lgamma(0) + x', 1), Infinity);
+  // Only constant subexpressions are checked: NaN that depends on x (or that folding cannot
+  // see, as in (x + 1/0) - 1/0) stays the evaluator's ordinary IEEE result.
+  assert.ok(Number.isNaN(at('log(-1 - x^2)', 0)));
+  assert.ok(Number.isNaN(at('x + 1/0 - 1/0', 0)));
+});
+
+test('nesting deeper than MAX_NESTING is a UsageError, not a stack overflow', () => {
+  assert.equal(MAX_NESTING, 256);
+  const deep = (src, col) => throwsUsage(() => compileExpr(src),
+    `expression: too deeply nested (more than 256 levels) at column ${col}`);
+  // The audit's cases: the 257th '(' is reported.
+  deep('-x^2/2 + ' + '0*(x+'.repeat(5000) + '1' + ')'.repeat(5000), 9 + 256 * 5 + 3);
+  deep('('.repeat(20000) + 'x' + ')'.repeat(20000), 257);
+  // Every way of nesting counts: calls, unary signs, right-associative ^.
+  // (a call's level is its '(')
+  deep('exp('.repeat(300) + 'x' + ')'.repeat(300), 256 * 4 + 4);
+  deep('min(x, '.repeat(300) + 'x' + ')'.repeat(300), 256 * 7 + 4);
+  deep('-'.repeat(20000) + 'x', 257);
+  deep('- + '.repeat(200) + 'x', 256 * 2 + 1);
+  deep('x^'.repeat(20000) + 'x', 256 * 2 + 2);
+  // Exactly MAX_NESTING levels compile; one more does not.
+  assert.equal(at('('.repeat(256) + 'x' + ')'.repeat(256), 5), 5);
+  deep('('.repeat(257) + 'x' + ')'.repeat(257), 257);
+});
+
+test('legitimate deep and long expressions compile and evaluate', () => {
+  // 200 levels of the audit's shape: 0*(x + 0*(x + ... 1)) = 0, plus the Gaussian part.
+  const src = '-x^2/2 + ' + '0*(x+'.repeat(200) + '1' + ')'.repeat(200);
+  assert.equal(at(src, 2), -2);
+  close(at('exp(log('.repeat(100) + 'x' + ')'.repeat(200), 1.5), 1.5, 1e-13, 'exp(log(...))');
+  assert.equal(at('-'.repeat(200) + 'x', 3), 3);
+  // Long flat chains are not nesting: any length compiles (code generation is iterative).
+  const c = compileExpr('x+'.repeat(100000) + 'x');
+  assert.equal(c.code[2], 2);
+  assert.equal(c.code[3], 200001);
+  assert.equal(run('x+'.repeat(100000) + 'x', [[1]])[0], 100001);
+  assert.equal(at(`min(${'x, '.repeat(50000)}x - 1)`, 2), 1);
+  // The worst value-stack use at the limit (3 slots per level) decodes and runs.
+  const worst = 'x + x*min(x, '.repeat(256) + 'x' + ')'.repeat(256);
+  const w = compileExpr(worst);
+  assert.equal(w.code[2], 3 * 256 + 1);
+  assert.equal(run(worst, [[0.5]])[0], 0.75);
+});
+
+test("plain x is for 1-D: in a multi-dimensional expression it is a UsageError", () => {
+  throwsUsage(() => compileExpr('-x^2/2 - x1^2/2'),
+    "expression: 'x' at column 2 is for 1-D targets; this target is 2-D: use x0..x1");
+  throwsUsage(() => compileExpr('x*x1'), "expression: 'x' at column 1 is for 1-D targets; this target is 2-D: use x0..x1");
+  throwsUsage(() => compileExpr('x0 + 2*x', { dim: 3 }),
+    "expression: 'x' at column 8 is for 1-D targets; this target is 3-D: use x0..x2");
+  throwsUsage(() => compileExpr('-x^2/2', { dim: 2 }),
+    "expression: 'x' at column 2 is for 1-D targets; this target is 2-D: use x0..x1");
+  // 1-D: x, x0 or both are the same variable.
+  assert.equal(at('x + x0', 2), 4);
+  assert.equal(compileExpr('x', { dim: 1 }).dim, 1);
+  assert.equal(at('x0*x1', 2, 3), 6);
+  // The sampler passes the proposal's dimension, so a 2-D target's `x` is caught there too.
+  return assert.rejects(sample({ target: { logpdf: '-x^2/2 - x1^2/2' }, proposal: 'mvnormal([0,0],[1,1])', n: 3 }),
+    (e) => e instanceof UsageError && /'x' at column 2 is for 1-D targets; this target is 2-D: use x0\.\.x1/.test(e.message));
+});
+
 test('decode rejects malformed programs', () => {
   const bad = [
     [[], /too short/],
@@ -203,6 +295,8 @@ test('decode rejects malformed programs', () => {
     [[1, 1, 1, 1, 2, 1], /variable index 1 out of range for dimension 1/],
     [[1, 1, 1, 1, 2, 0.5], /variable index 0.5 out of range/],
     [[1, 1, 1, 1, 2, -1], /variable index -1 out of range/],
+    [[1, 1, 1, 1, 1, NaN], /NaN constant at instruction 0/],
+    [[1, 1, 2, 3, 2, 0, 1, NaN, 10], /NaN constant at instruction 1/],
     [[1, 1, 1, 2, 2, 0, 10], /stack underflow at instruction 1/],
     [[1, 1, 1, 1, 21, 0], /stack underflow at instruction 0/],
     [[1, 1, 1, 2, 2, 0, 2, 0], /stack depth exceeds the declared 1/],
@@ -275,6 +369,22 @@ test('native evalExpr matches the TypeScript evaluator', { skip: native ? false 
   JsExpr.decode(c.code).eval(xs2, a);
   native.evalExpr(c.code, xs2, b);
   for (let i = 0; i < n; i++) close(b[i], a[i], 1e-12, `lgamma row ${i}`);
-  // Malformed code is an Error from the native side too, never a crash.
+  // Malformed code is an Error from the native side too, never a crash; NaN constants included.
   assert.throws(() => native.evalExpr(Float64Array.of(1, 1, 1, 1, 99, 0), new Float64Array(1), new Float64Array(1)), Error);
+  assert.throws(() => native.evalExpr(Float64Array.of(1, 1, 1, 1, 1, NaN), new Float64Array(1), new Float64Array(1)),
+    /NaN constant at instruction 0/);
+  // +-Infinity constants are accepted, and the deepest stack the compiler can emit runs natively.
+  const inf = compileExpr('max(-x^2, log(0))');
+  const o = new Float64Array(1);
+  native.evalExpr(inf.code, Float64Array.of(3), o);
+  assert.equal(o[0], -9);
+  for (const deep of ['x + x*min(x, '.repeat(256) + 'x' + ')'.repeat(256), '('.repeat(255) + 'x^3' + ')'.repeat(255)]) {
+    const cd = compileExpr(deep);
+    const xs3 = Float64Array.from({ length: 600 }, () => r() * 2);
+    const a3 = new Float64Array(600);
+    const b3 = new Float64Array(600);
+    JsExpr.decode(cd.code).eval(xs3, a3);
+    native.evalExpr(cd.code, xs3, b3);
+    for (let i = 0; i < 600; i++) close(b3[i], a3[i], 1e-13, `deep row ${i}`);
+  }
 });

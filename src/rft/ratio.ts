@@ -61,7 +61,7 @@ export function columnRatio(weights: Float64Array, n: number, what = 'weight col
   return Float64Array.from(weights);
 }
 
-/** expr gives log w over raw features x0..x{d-1} (x = x0). */
+/** expr gives log w over raw features x0..x{d-1} (x for one feature). */
 export function expressionRatio(expr: string, pool: Dataset): Float64Array {
   let c;
   try {

@@ -88,8 +88,8 @@ export class JsExpr {
   }
 
   /**
-   * Validate and decode a program: header, opcodes, operands, and that the stack never
-   * underflows, never exceeds the declared depth, and ends with exactly one value.
+   * Validate and decode a program: header, opcodes, operands (no NaN constant), and that the
+   * stack never underflows, never exceeds the declared depth, and ends with exactly one value.
    */
   static decode(code: Float64Array): JsExpr {
     if (!(code instanceof Float64Array)) throw new TypeError('expression code must be a Float64Array');
@@ -113,6 +113,8 @@ export class JsExpr {
         if (op === Op.VAR && !(Number.isInteger(v) && v >= 0 && v < dim)) {
           malformed(`variable index ${v} out of range for dimension ${dim} at instruction ${k}`);
         }
+        // As the native decoder: the compiler never emits one (a NaN fold is a UsageError there).
+        if (op === Op.CONST && Number.isNaN(v)) malformed(`NaN constant at instruction ${k}`);
         operands[k] = v;
         sp++;
       } else if (isBinaryOp(op)) {
