@@ -1041,10 +1041,49 @@ impl<'a> Sink<'a> {
     }
 }
 
+/// Which proposals a block decides, chunk by chunk, the same on every path (log space,
+/// linear, squeeze) and in the JS kernel (js-kernel.ts ChunkSchedule): proposals come in
+/// batches of up to FAST_BATCH (the fast path draws a batch at a time), decided in chunks of
+/// up to `chunk.min(FAST_CHUNK)` that never cross a batch, each sized by `next_chunk`. The
+/// decisions do not depend on the chunks, but the last chunk decides a few proposals past the
+/// last row kept, and those are counted: with one schedule, a block's stats are a function of
+/// the block alone, not of which path ran it (a job's first block runs before its squeeze
+/// tables are built, so a path can change between calls).
+struct ChunkSchedule {
+    chunk: usize,
+    /// proposals in the current batch, and decided of them
+    drawn: usize,
+    at: usize,
+}
+
+impl ChunkSchedule {
+    fn new(chunk: usize) -> ChunkSchedule {
+        ChunkSchedule { chunk: chunk.clamp(1, FAST_CHUNK), drawn: 0, at: 0 }
+    }
+
+    /// The next chunk's size, and the size of the batch it opens, if it opens one.
+    fn next(&mut self, acc: &Acc, rows_left: usize, props_left: u64) -> (usize, Option<usize>) {
+        let mut opened = None;
+        if self.at == self.drawn {
+            self.drawn = next_chunk(FAST_BATCH, acc, rows_left, props_left);
+            self.at = 0;
+            opened = Some(self.drawn);
+        }
+        let m = next_chunk(self.chunk, acc, rows_left, (self.drawn - self.at) as u64);
+        self.at += m;
+        (m, opened)
+    }
+
+    /// Where the current chunk starts in its batch.
+    fn start(&self, m: usize) -> usize {
+        self.at - m
+    }
+}
+
 /// Rows per proposal chunk, at most `chunk`: the proposals still allowed, and near the end of
 /// the rows wanted, about what the block's acceptance rate so far says is enough (plus a
 /// margin), so the last chunk decides few proposals past the last row kept. Decisions do not
-/// depend on chunk sizes; only the proposals counted do, and they are a function of the block.
+/// depend on chunk sizes; only the proposals counted do (see ChunkSchedule).
 fn next_chunk(chunk: usize, acc: &Acc, rows_left: usize, props_left: u64) -> usize {
     let mut m = chunk as u64;
     if acc.accepted > 0 {
@@ -1068,25 +1107,22 @@ fn next_chunk(chunk: usize, acc: &Acc, rows_left: usize, props_left: u64) -> usi
 #[allow(clippy::too_many_arguments)]
 fn sample_rows_fast(job: &Job, f: &Fast, prng: &mut Stream, urng: &mut Stream, sink: &mut Sink, max_props: u64, chunk: usize, level: Simd, use_sq: bool) -> BlockStats {
     // x, p, q and u of a chunk stay in L1 (the result does not depend on the chunk size)
-    let chunk = chunk.min(FAST_CHUNK);
+    let mut plan = ChunkSchedule::new(chunk);
     let mut acc = Acc::new();
     // largest linear ratio among lanes whose exact log ratio is already in acc.max_ratio
     let mut g = 0.0f64;
     let sq = if use_sq { f.sq.as_deref() } else { None };
     let mut body = |s: &mut FastScratch| {
-        s.ensure(chunk);
+        s.ensure(plan.chunk);
         // proposals are drawn a batch of chunks ahead (the samplers run best on long runs);
         // those past the last row kept are drawn but never decided
-        let (mut drawn, mut at) = (0usize, 0usize);
         while sink.left() > 0 && acc.proposals < max_props {
-            if at == drawn {
-                drawn = next_chunk(FAST_BATCH, &acc, sink.left(), max_props - acc.proposals);
+            let (m, batch) = plan.next(&acc, sink.left(), max_props - acc.proposals);
+            if let Some(drawn) = batch {
                 job.proposal.sample(prng, &mut s.xs[..drawn]);
-                at = 0;
             }
-            let m = next_chunk(chunk, &acc, sink.left(), (drawn - at) as u64);
+            let at = plan.start(m);
             let xs = &s.xs[at..at + m];
-            at += m;
             let kept = match sq {
                 Some(sq) => {
                     // raw u64s: the squeeze compares their top 32 bits with integer thresholds;
@@ -1215,9 +1251,11 @@ pub fn try_sample_rows_mode(
         return Ok(sample_rows_fast(job, f, &mut prng, &mut urng, &mut sink, max_props, chunk, level, mode == Mode::Squeeze));
     }
     let mut acc = Acc::new();
-    with_scratch(chunk, d, |s| {
+    // (chunk by chunk as the fast path, whose batches only bound the chunks here: ChunkSchedule)
+    let mut plan = ChunkSchedule::new(chunk);
+    with_scratch(plan.chunk, d, |s| {
         while sink.left() > 0 && acc.proposals < max_props {
-            let m = next_chunk(chunk, &acc, sink.left(), max_props - acc.proposals);
+            let (m, _) = plan.next(&acc, sink.left(), max_props - acc.proposals);
             let xs = &mut s.xs[..m * d];
             job.proposal.sample(&mut prng, xs);
             let xs = &s.xs[..m * d];
@@ -1857,6 +1895,9 @@ mod tests {
                     }
                     let modes: &[Mode] = if job.has_fast_path() { &[Mode::Log, Mode::Linear, Mode::Squeeze] } else { &[Mode::Log] };
                     for level in Simd::available() {
+                        // every mode decides the same proposals (one ChunkSchedule), and any
+                        // chunk of FAST_CHUNK or more is the same schedule: the same stats
+                        let mut same: Option<BlockStats> = None;
                         for &chunk in &[1usize, 13, 1024, CHUNK] {
                             for &mode in modes {
                                 let what = format!("{name} force {force} rows {rows} chunk {chunk} {level:?} {mode:?}");
@@ -1870,6 +1911,10 @@ mod tests {
                                 let rate = ws[0] / ws[1];
                                 let near = ((rows as f64 / rate) * 1.2 + 300.0).max(2.0 * rows as f64 + 64.0);
                                 assert!(rows < 1000 || st[1] <= near, "{what}: {st:?} proposals for {rows} rows at rate {rate}");
+                                if chunk >= FAST_CHUNK {
+                                    let want = *same.get_or_insert(st);
+                                    assert_eq!(st.map(f64::to_bits), want.map(f64::to_bits), "{what}: stats differ from another mode or chunk");
+                                }
                             }
                         }
                     }

@@ -354,6 +354,14 @@ class Exponential extends Base1 {
   }
 }
 
+/**
+ * Gamma and beta draws stay inside their open support (as dist.rs): a draw that rounds to 0 or
+ * 1 moves to the nearest double inside, where the log density is finite (at the edge it is
+ * infinite for shapes below 1, and p/q = inf - inf would reject it).
+ */
+const TINY_POS = Number.MIN_VALUE;
+const BELOW_ONE = 1 - 2 ** -53;
+
 class Gamma extends Base1 {
   readonly lower = 0;
   readonly upper = Infinity;
@@ -367,7 +375,7 @@ class Gamma extends Base1 {
     this.c = shape * Math.log(rate) - lgamma(shape);
   }
   draw(rng: Stream): number {
-    return gammaDraw(rng, this.shape) / this.rate;
+    return Math.max(gammaDraw(rng, this.shape) / this.rate, TINY_POS);
   }
   lpdf(x: number): number {
     if (Number.isNaN(x)) return NaN;
@@ -405,15 +413,18 @@ class Beta extends Base1 {
   }
   draw(rng: Stream): number {
     const a = this.alpha, b = this.beta;
+    let x: number;
     if (a < 1 && b < 1) {
       const lx = logGammaDraw(rng, a);
       const ly = logGammaDraw(rng, b);
       // X / (X + Y) = 1 / (1 + exp(ly - lx))
-      return 1 / (1 + Math.exp(ly - lx));
+      x = 1 / (1 + Math.exp(ly - lx));
+    } else {
+      const gx = gammaDraw(rng, a);
+      const gy = gammaDraw(rng, b);
+      x = gx / (gx + gy);
     }
-    const x = gammaDraw(rng, a);
-    const y = gammaDraw(rng, b);
-    return x / (x + y);
+    return Math.min(Math.max(x, TINY_POS), BELOW_ONE);
   }
   lpdf(x: number): number {
     if (Number.isNaN(x)) return NaN;

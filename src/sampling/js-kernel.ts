@@ -139,11 +139,36 @@ class Acceptor {
 }
 
 /** Proposals in the next chunk: the same rule as the native kernel's next_chunk (kernel.rs). */
-function nextChunk(stats: Float64Array, rowsLeft: number, propsLeft: number): number {
-  let m = CHUNK;
+function nextChunk(chunk: number, stats: Float64Array, rowsLeft: number, propsLeft: number): number {
+  let m = chunk;
   if (stats[0] > 0) m = Math.min(m, Math.ceil((Math.floor(rowsLeft * (stats[1] / stats[0]) * 1.05) + 32) / 8) * 8);
   else if (stats[1] === 0) m = Math.min(m, rowsLeft * 2 + 64);
   return Math.min(m, propsLeft);
+}
+
+/** The native kernel's chunk and batch sizes for sampleRows (kernel.rs FAST_CHUNK, FAST_BATCH). */
+const ROWS_CHUNK = 1024;
+const ROWS_BATCH = 32768;
+
+/**
+ * Which proposals a block decides, chunk by chunk: the native kernel's ChunkSchedule
+ * (kernel.rs), so that a block's stats (proposals and accepted count the last chunk's lanes
+ * past the last row kept) are the same on both kernels, not only its rows. Proposals come in
+ * batches of up to ROWS_BATCH, decided in chunks of up to ROWS_CHUNK that never cross a batch.
+ */
+class ChunkSchedule {
+  private drawn = 0;
+  private at = 0;
+
+  next(stats: Float64Array, rowsLeft: number, propsLeft: number): number {
+    if (this.at === this.drawn) {
+      this.drawn = nextChunk(ROWS_BATCH, stats, rowsLeft, propsLeft);
+      this.at = 0;
+    }
+    const m = nextChunk(ROWS_CHUNK, stats, rowsLeft, this.drawn - this.at);
+    this.at += m;
+    return m;
+  }
 }
 
 function checkOut(name: string, out: Float64Array, need: number): void {
@@ -199,12 +224,13 @@ export const jsKernel: Kernel = {
     checkOut('sampleRows', out, rows * j.d);
     const pstream = new Stream(seed, block, 0);
     const acc = new Acceptor(j, new Stream(seed, block, 1), out, rows);
-    const xs = new Float64Array(CHUNK * j.d);
-    const logq = new Float64Array(CHUNK);
-    const logp = new Float64Array(CHUNK);
-    const u = new Float64Array(CHUNK);
+    const xs = new Float64Array(ROWS_CHUNK * j.d);
+    const logq = new Float64Array(ROWS_CHUNK);
+    const logp = new Float64Array(ROWS_CHUNK);
+    const u = new Float64Array(ROWS_CHUNK);
+    const chunks = new ChunkSchedule();
     while (acc.rowsLeft > 0 && acc.stats[1] < maxProposals) {
-      const m = nextChunk(acc.stats, acc.rowsLeft, maxProposals - acc.stats[1]);
+      const m = chunks.next(acc.stats, acc.rowsLeft, maxProposals - acc.stats[1]);
       const cx = xs.subarray(0, m * j.d);
       const cq = logq.subarray(0, m);
       const cp = logp.subarray(0, m);
