@@ -1,6 +1,7 @@
 // Output leases (native/src/lease.rs): the calling thread lends a plain Float64Array to other
 // threads, which write blocks into it by lease id, bounds-checked. Checked on the bare native
-// module, from a worker thread, and through sample() with a plain output and two workers.
+// module, from a worker thread, and through sample(), which lends only the output it
+// allocates itself: a caller's buffer may be transferred, and its memory freed, mid-call.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
@@ -74,7 +75,7 @@ test('another thread writes a block into a plain buffer of this thread through a
   assert.ok(bytes(out).equals(bytes(ref)));
 });
 
-test('sample() with a plain output and two workers lends it to the pool: one lease per run, ended, same bytes', async (t) => {
+test('sample() lends only its own output to the pool: one lease per run, ended; a caller\'s buffer is never lent', async (t) => {
   const k = getKernel('auto');
   if (!k.leases) { t.skip('native kernel unavailable'); return; }
   const lent = [], ended = [];
@@ -84,18 +85,20 @@ test('sample() with a plain output and two workers lends it to the pool: one lea
   try {
     for (const n of [300000, 70000]) {
       const one = await sample({ ...T1, n, seed: 5, workers: 1 });
+      const own = await sample({ ...T1, n, seed: 5, workers: 2 });
+      assert.ok(bytes(one.samples).equals(bytes(own.samples)), `n ${n}`);
+      assert.deepEqual({ ...own.stats, seconds: 0, workers: 0 }, { ...one.stats, seconds: 0, workers: 0 });
+      // A caller's plain buffer: the pool's rows go through ring slots, copied in place.
       const buf = new Float64Array(n + 10).fill(-7);
       const out = buf.subarray(4, 4 + n);
       const two = await sample({ ...T1, n, seed: 5, workers: 2, out });
-      assert.equal(two.samples.buffer, buf.buffer);
+      assert.equal(two.samples, out);
       assert.ok(bytes(one.samples).equals(bytes(out)), `n ${n}`);
-      assert.deepEqual({ ...two.stats, seconds: 0, workers: 0 }, { ...one.stats, seconds: 0, workers: 0 });
       assert.deepEqual([...buf.subarray(0, 4), ...buf.subarray(4 + n)], Array(10).fill(-7));
     }
     assert.equal(lent.length, 2);
     assert.deepEqual(ended, lent);
-    // A resizable buffer could shrink under a pool thread's write: it is not lent, its rows
-    // go through the ring's slots.
+    // Nor a resizable one (it could also shrink under a write).
     const n = 70000;
     const one = await sample({ ...T1, n, seed: 5, workers: 1 });
     const out = new Float64Array(new ArrayBuffer(n * 8, { maxByteLength: n * 16 }), 0, n);
@@ -107,19 +110,46 @@ test('sample() with a plain output and two workers lends it to the pool: one lea
   }
 });
 
-test('an output transferred mid-run fails the run with a clear error; the pool works after', async (t) => {
-  if (!getKernel('auto').leases) { t.skip('native kernel unavailable'); return; }
-  const CUSTOM = { target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)' }, proposal: 'normal(0,1)', M: 2 * Math.sqrt(2 * Math.PI) * 1.001 };
+const CUSTOM = { target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)' }, proposal: 'normal(0,1)', M: 2 * Math.sqrt(2 * Math.PI) * 1.001 };
+const MOVED = /output buffer was transferred, detached or resized during sampling/;
+
+test('an output transferred mid-run and freed fails the run with a clear error; the process and the pool survive', async () => {
+  // The transferred memory is dropped and garbage is made, so it is freed while pool threads
+  // still run: nothing may write into it (a lent caller's buffer crashed the process here).
   const n = 4_000_000;
-  const out = new Float64Array(n);
-  let moved = null; // holds the memory until the run is over (the lender's promise to the pool)
-  const run = sample({ ...CUSTOM, n, seed: 1, workers: 2, out });
-  setTimeout(() => { moved = structuredClone(out.buffer, { transfer: [out.buffer] }); }, 10);
-  await assert.rejects(run, /output buffer was transferred or detached during sampling/);
-  assert.equal(moved.byteLength, n * 8);
+  for (const workers of [2, 1]) {
+    for (let rep = 0; rep < 3; rep++) {
+      const out = new Float64Array(n);
+      const timer = setTimeout(() => {
+        structuredClone(out.buffer, { transfer: [out.buffer] });
+        for (let i = 0; i < 10; i++) new Float64Array(n);
+      }, 5 + 5 * rep);
+      await assert.rejects(sample({ ...CUSTOM, n, seed: 1, workers, out }), MOVED);
+      clearTimeout(timer);
+    }
+  }
   const ref = await sample({ ...T1, n: 100000, seed: 6, workers: 1 });
   const again = await sample({ ...T1, n: 100000, seed: 6, workers: 2, out: new Float64Array(100000) });
   assert.ok(bytes(ref.samples).equals(bytes(again.samples)));
+});
+
+test('an output transferred or shrunk from onProgress fails with the same error; a growable one is filled to n*d', async () => {
+  const n = 200000;
+  for (const workers of [1, 2]) {
+    const out = new Float64Array(n);
+    const onProgress = () => { if (out.buffer.byteLength) structuredClone(out.buffer, { transfer: [out.buffer] }); };
+    await assert.rejects(sample({ ...T1, n, seed: 2, workers, out, onProgress }), MOVED);
+    const rbuf = new ArrayBuffer(n * 8, { maxByteLength: n * 8 });
+    const shrink = () => rbuf.resize(8);
+    await assert.rejects(sample({ ...T1, n, seed: 2, workers, out: new Float64Array(rbuf), onProgress: shrink }), MOVED);
+    // A length-tracking view of a buffer that grows mid-run: the samples are still n rows.
+    const gbuf = new ArrayBuffer(n * 8, { maxByteLength: n * 16 });
+    const grow = () => { if (gbuf.byteLength === n * 8) gbuf.resize(n * 16); };
+    const { samples } = await sample({ ...T1, n, seed: 2, workers, out: new Float64Array(gbuf), onProgress: grow });
+    const ref = await sample({ ...T1, n, seed: 2, workers: 1 });
+    assert.equal(samples.length, n);
+    assert.ok(bytes(ref.samples).equals(bytes(samples)));
+  }
 });
 
 test('teardown', async () => {

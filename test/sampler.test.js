@@ -73,6 +73,28 @@ test('KS: custom expression target -x^2/2 + log(1 + sin(3x)^2) | normal(0,1)', a
   assert.ok(Math.abs(stats.acceptanceRate - rate) < 5 * Math.sqrt(rate * (1 - rate) / stats.proposals));
 });
 
+test('gamma and beta draws stay inside the open support: edge-heavy targets from themselves accept at rate 1/M, their bulk passes KS', async () => {
+  // 0.8% of beta(0.05, 0.1) lies within a rounding of 1 and 0.06% of gamma(0.01) below the
+  // smallest double: drawn as exactly 1 or 0, their log densities were infinite and p/q NaN,
+  // so they were rejected (KS p = 6e-15 for the beta).
+  for (const kernel of ['native', 'js']) {
+    if (kernel === 'native' && getKernel('auto').name !== 'native') continue;
+    for (const spec of ['beta(0.05,0.1)', 'beta(0.1,0.05)', 'gamma(0.01,1)']) {
+      const n = kernel === 'js' ? 40000 : 200000;
+      const { samples, stats } = await sample({ target: spec, proposal: spec, M: 1.001, n, seed: 3, kernel });
+      assert.ok(samples.every((x) => x > 0 && x < 1 || spec.startsWith('gamma') && x > 0), `${kernel} ${spec}: a draw on the edge`);
+      const se = Math.sqrt((1 / 1.001) * (1 - 1 / 1.001) / stats.proposals);
+      assert.ok(Math.abs(stats.acceptanceRate - 1 / 1.001) < 5 * se + 1e-5, `${kernel} ${spec}: rate ${stats.acceptanceRate}`);
+      // (a KS test over all of it would judge doubles, not the sampler: 10% of beta(0.1, 0.05)
+      // is one double, the one below 1, whose CDF no double can tell from 1; so the bulk only)
+      const F = cdfOf(spec), lo = 1e-3, hi = 0.999;
+      const inner = samples.filter((x) => x > lo && x < hi);
+      const [Flo, Fhi] = [F(lo), F(hi)];
+      assert.ok(ksTest(inner, (x) => (F(x) - Flo) / (Fhi - Flo)).p > P_MIN, `${kernel} ${spec}: KS of the bulk`);
+    }
+  }
+});
+
 test('KS has power: a subtly wrong target is rejected', async () => {
   const { samples } = await sample({ target: 'mixture(0.3*normal(-2,0.5), 0.7*normal(1.5,1))', proposal: 'normal(0,3)', M: 2.42, n: 200000, seed: 1 });
   assert.ok(ksTest(samples, cdfOf('mixture(0.32*normal(-2,0.5), 0.68*normal(1.5,1))')).p < 1e-6);
@@ -191,6 +213,109 @@ test('unbounded ratios are refused, not sampled wrongly', async () => {
   await assert.rejects(sample({ target: 'beta(0.5, 0.5)', proposal: 'uniform(0, 1)', n: 10 }), /unbounded/);
 });
 
+// An unbounded ratio must be refused from the envelope search itself (a one-line UsageError,
+// within a second or so), never turned into M = Infinity or a huge M that then burns the whole
+// proposal budget. Slow growth included: exp(0.3 x), x, and the gentle exp(0.001 x).
+const UNBOUNDED = [
+  ['normal(0.3,1)', 'normal(0,1)', 'Infinity'],
+  ['normal(0,1)', 'normal(0.5,1)', '-Infinity'],
+  ['gamma(2,1)', 'exponential(1)', 'Infinity'],
+  ['exponential(1)', 'exponential(1.001)', 'Infinity'],
+  ['cauchy(0,1)', 'normal(0,1)', null],
+  ['t(3)', 'normal(0,1)', null],
+  ['laplace(0,1)', 'normal(0,1)', null],
+  ['logistic(0,1)', 'normal(0,1)', null],
+  ['gamma(0.5,1)', 'exponential(1)', '0'],
+  ['beta(0.5,0.5)', 'uniform(0,1)', null],
+  [{ logpdf: '-x^2/2 + 0.3*x' }, 'normal(0,1)', 'Infinity'],
+];
+
+test('slowly growing ratios are refused up front as unbounded, with every M', async () => {
+  for (const [target, proposal, at] of UNBOUNDED) {
+    const what = `${JSON.stringify(target)} | ${proposal}`;
+    const re = at === null ? /unbounded near x = / : new RegExp(`unbounded near x = ${at}:`);
+    const refused = (e) => e instanceof UsageError && re.test(e.message) && !e.message.includes('\n');
+    for (const M of ['auto', 100]) {
+      const t0 = performance.now();
+      await assert.rejects(new RejectionSampler({ target, proposal, M }).envelope(), refused, `${what} M=${M}`);
+      await assert.rejects(sample({ target, proposal, M, n: 1000 }), refused, `${what} M=${M}`);
+      const ms = performance.now() - t0;
+      assert.ok(ms < 3000, `${what}: refused after ${ms.toFixed(0)} ms`);
+    }
+  }
+});
+
+test("bounded ratios stay accepted: t(5) | cauchy at the exact sup, the reference tasks", async () => {
+  // p/q = c (1 + x^2) / (1 + x^2/5)^3, c = Gamma(3) / (sqrt(5 pi) Gamma(5/2)) * pi; sup on a fine grid
+  const c = (2 / (Math.sqrt(5 * Math.PI) * (0.75 * Math.sqrt(Math.PI)))) * Math.PI;
+  let sup = 0;
+  for (let i = 0; i <= 1e6; i++) {
+    const x = (i / 1e6) * 10;
+    sup = Math.max(sup, (c * (1 + x * x)) / (1 + (x * x) / 5) ** 3);
+  }
+  const e = await new RejectionSampler({ target: 't(5)', proposal: 'cauchy(0,1)' }).envelope();
+  assert.ok(Math.abs(e.M / (sup * 1.001) - 1) < 1e-9, `M = ${e.M}, sup = ${sup}`);
+  const LAM3 = (2 + Math.sqrt(8)) / 2;
+  for (const [target, proposal, M] of [
+    ['beta(2,5)', 'uniform(0,1)', 2.4576 * 1.001],
+    ['mixture(0.3*normal(-2,0.5), 0.7*normal(1.5,1))', 'normal(0,3)', 2.4171 * 1.001],
+    ['truncated(normal(0,1), 2, inf)', `truncated(exponential(${LAM3}), 2, inf)`, 1.07107 * 1.001],
+    ['cauchy(0,2)', 'cauchy(0,1)', 2 * 1.001], // sup approached only as |x| -> inf
+    ['gamma(2,1)', 'gamma(2,0.5)', 4 * 1.001], // sup approached only as x -> 0
+  ]) {
+    const got = (await new RejectionSampler({ target, proposal }).envelope()).M;
+    assert.ok(Math.abs(got / M - 1) < 1e-4, `${target} | ${proposal}: M = ${got}, want ${M}`);
+  }
+});
+
+test("M: 'auto' for unnormalized log densities: the sup whatever the constant offset", async () => {
+  // p/q = e^c sqrt(2 pi) for exp(-x^2/2 + c) from normal(0,1): a flat ratio, so every tail
+  // probe competes for the sup; rounding of x^2/2 far out (64 at x = 1e9) must not.
+  const flat = (c) => Math.exp(c) * Math.sqrt(2 * Math.PI) * 1.001;
+  for (const c of [0, -1, -700, 100, 700]) {
+    const logpdf = c === 0 ? '-x^2/2' : `-x^2/2 ${c < 0 ? '-' : '+'} ${Math.abs(c)}`;
+    const e = await new RejectionSampler({ target: { logpdf }, proposal: 'normal(0,1)' }).envelope();
+    assert.ok(Math.abs(e.M / flat(c) - 1) < 1e-6, `${logpdf}: M = ${e.M}, want ${flat(c)}`);
+    assert.equal(e.expectedRate, null);
+    // the same through a JS batch log-density
+    const fn = (xs, out) => {
+      for (let i = 0; i < xs.length; i++) out[i] = -(xs[i] * xs[i]) / 2 + c;
+    };
+    const f = await new RejectionSampler({ target: fn, proposal: 'normal(0,1)' }).envelope();
+    assert.ok(Math.abs(f.M / flat(c) - 1) < 1e-6, `fn ${logpdf}: M = ${f.M}, want ${flat(c)}`);
+  }
+  // a sup at a point: exp(-2 x^2 + c) / normal(0,1) peaks at 0 with e^c sqrt(2 pi)
+  for (const c of [-700, -1, 100]) {
+    const e = await new RejectionSampler({ target: { logpdf: `-2*x^2 + ${c}` }, proposal: 'normal(0,1)' }).envelope();
+    assert.ok(Math.abs(e.M / flat(c) - 1) < 1e-6, `-2*x^2 + ${c}: M = ${e.M}`);
+  }
+  // M itself must be a finite positive number: offsets beyond exp's range are refused
+  const refused = (re) => (e) => e instanceof UsageError && re.test(e.message) && !e.message.includes('\n');
+  await assert.rejects(sample({ target: { logpdf: '-x^2/2 + 1000' }, proposal: 'normal(0,1)', n: 10 }), refused(/M = exp\(1000\.92\) .* overflows/));
+  await assert.rejects(sample({ target: { logpdf: '-x^2/2 - 800' }, proposal: 'normal(0,1)', n: 10 }), refused(/M = exp\(-799\.08\) .* underflows/));
+  await assert.rejects(sample({ target: { logpdf: '-x^2/2 - 1e12' }, proposal: 'normal(0,1)', n: 10 }), refused(/cannot be evaluated accurately/));
+});
+
+test('sample() with an offset target: acceptance rate Z/M, exact samples', async () => {
+  // Z = integral of exp(logpdf), sup = sup p/q from normal(0,1); the rate is Z/M (1/M for a
+  // normalized density). Flat ratios (-x^2/2 + c) are where tail rounding used to set M.
+  const r2pi = Math.sqrt(2 * Math.PI);
+  const cases = [
+    ['-x^2/2 - 700', Math.exp(-700) * r2pi, Math.exp(-700) * r2pi, 'normal(0, 1)'],
+    ['-x^2/2 + 100', Math.exp(100) * r2pi, Math.exp(100) * r2pi, 'normal(0, 1)'],
+    ['-2*x^2 - 700', Math.exp(-700) * Math.sqrt(Math.PI / 2), Math.exp(-700) * r2pi, 'normal(0, 0.5)'],
+    ['-2*x^2 + 100', Math.exp(100) * Math.sqrt(Math.PI / 2), Math.exp(100) * r2pi, 'normal(0, 0.5)'],
+  ];
+  for (const [logpdf, Z, sup, law] of cases) {
+    const { samples, stats } = await sample({ target: { logpdf }, proposal: 'normal(0,1)', n: 20000, seed: 6 });
+    assert.ok(Math.abs(stats.M / (sup * 1.001) - 1) < 1e-6, `${logpdf}: M = ${stats.M}`);
+    assert.equal(stats.envelopeViolations, 0);
+    const rate = Z / stats.M;
+    const se = Math.sqrt((rate * (1 - rate)) / stats.proposals);
+    assert.ok(Math.abs(stats.acceptanceRate - rate) < 5 * se, `${logpdf}: rate ${stats.acceptanceRate} vs Z/M ${rate}`);
+    assert.ok(ksTest(samples, cdfOf(law)).p > P_MIN, logpdf);
+  }
+});
 test("onViolation 'warn' samples and counts violations; 'error' stops", async () => {
   const warnings = [];
   const onWarn = (w) => warnings.push(w.message);
@@ -234,9 +359,43 @@ test('bad input: clear UsageErrors', async () => {
     [{ ...base, blockSize: 65536 }, /replaced by blockRows/],
     [{ ...base, blockRows: 0 }, /blockRows must be/],
     [{ ...base, blockRows: 2.5 }, /blockRows must be/],
+    [{ ...base, blockRows: 2 ** 24 + 1 }, /blockRows must be at most 16777216 for a 1-D target/],
+    [{ ...base, workers: 100000 }, /workers must be at most 256/],
+    [{ ...base, kernel: 'x' }, /kernel must be one of auto, native, js/],
+    [{ ...base, signal: {} }, /signal must be an AbortSignal/],
+    [{ ...base, onProgress: 5 }, /onProgress must be a function/],
+    [{ ...base, target: { logpdf: '-x^2/2', support: ['0', '1'] }, proposal: 'normal(0,1)' }, /support bounds must be numbers/],
+    // Auto M from a proposal sample (multi-D) can fall short: the message must not advise 'auto'.
+    [{ ...base, target: 'mvnormal([0,0],[1,1])', proposal: 'product(normal(0,1.5),normal(0,0.9))', n: 1e6 }, /M: 'auto' underestimated sup p\/q here: pass a larger M/],
   ];
   for (const [opts, re] of cases) {
     await assert.rejects(sample(opts), (e) => e instanceof UsageError && re.test(e.message) && !e.message.includes('\n'), JSON.stringify(opts));
+  }
+  assert.throws(() => new RejectionSampler(), (e) => e instanceof UsageError && /options object required/.test(e.message));
+  // Plans are cached by their options: an infinite bound must not share a key with others
+  // (JSON writes Infinity, -Infinity and NaN all as null).
+  const expr = (support) => sample({ target: { logpdf: '-x^2/2', support }, proposal: 'normal(0,1)', n: 10 });
+  await expr([-Infinity, 0]);
+  await assert.rejects(expr([Infinity, 0]), (e) => e instanceof UsageError && /need a < b/.test(e.message));
+  await expr([0, Infinity]);
+  await assert.rejects(expr([0, NaN]), (e) => e instanceof UsageError && /need a < b/.test(e.message));
+});
+
+test('a huge blockRows is sized to the run: a short run allocates for its own rows only', async () => {
+  const opts = { target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576, n: 1000, seed: 3 };
+  const ref = await sample(opts);
+  for (const workers of [1, 2]) {
+    const before = process.memoryUsage().arrayBuffers;
+    const big = await sample({ ...opts, workers, blockRows: 2 ** 24 });
+    assert.deepEqual(big.samples, ref.samples);
+    assert.equal(big.stats.blockRows, 1000);
+    // Streamed batches go through slots (kept for reuse): sized by the run, not by blockRows.
+    const s = new RejectionSampler({ ...opts, workers, blockRows: 2 ** 24 });
+    const parts = [];
+    for await (const b of s.batches()) parts.push(...b);
+    assert.deepEqual(Float64Array.from(parts), ref.samples);
+    const grown = process.memoryUsage().arrayBuffers - before;
+    assert.ok(grown < 2 ** 24, `${grown} bytes of buffers for 1000 rows`);
   }
 });
 
@@ -275,7 +434,13 @@ test('JS batch log-density targets: function in-thread, module in workers, same 
   assert.deepEqual(b.samples, c.samples);
   assert.deepEqual(a.samples, b.samples);
   assert.ok(ksTest(a.samples, cdfOf('beta(2,5)')).p > P_MIN);
-  await assert.rejects(sample({ ...base, target: { module: mod, export: 'throws' }, workers: 2, M: 3 }), /density exploded/);
+  // What the caller's density throws is the caller's mistake: a UsageError naming the target.
+  const threw = (re) => (e) => e instanceof UsageError && re.test(e.message) && !e.message.includes('\n') && e.cause !== undefined;
+  for (const workers of [1, 2]) {
+    await assert.rejects(sample({ ...base, target: { module: mod, export: 'throws' }, workers, M: 3 }), threw(/logdensity\.mjs#throws threw: density exploded/));
+  }
+  const fails = () => { throw new Error('inline density exploded'); };
+  await assert.rejects(sample({ ...base, target: fails }), threw(/js:fails threw: inline density exploded/));
   await assert.rejects(sample({ ...base, target: { module: mod, export: 'nope' } }), /no function export 'nope'/);
 });
 

@@ -133,7 +133,7 @@ test('abort mid-run rejects with the reason and leaves the pool usable', async (
   assert.ok(bytes(ref.samples).equals(bytes(again.samples)));
 });
 
-test('after an abort, pool threads no longer write into a shared or a lent output', async () => {
+test('after an abort, pool threads no longer write into a shared output, nor the calling thread into a plain one', async () => {
   // A custom expression: slow enough (~90 ms for n) that every abort below lands mid-run.
   const CUSTOM = { target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)' }, proposal: 'normal(0,1)', M: 2 * Math.sqrt(2 * Math.PI) * 1.001 };
   await sample({ ...CUSTOM, n: 100000, seed: 1, workers: 2 }); // the pool thread is up and parked
@@ -141,7 +141,7 @@ test('after an abort, pool threads no longer write into a shared or a lent outpu
   const K = 32768; // rows per block: block b fills rows [b K, (b + 1) K), front to back
   const outs = [new Float64Array(new SharedArrayBuffer(n * 8)), new Float64Array(n)];
   for (let i = 0; i < 16; i++) {
-    const out = outs[i % 2]; // a plain output is lent to the pool threads (lease.test.js)
+    const out = outs[i % 2]; // a caller's plain output gets the pool's rows through ring slots (lease.test.js)
     out.fill(-7); // -7 marks what is not written yet
     const ac = new AbortController();
     const run = sample({ ...CUSTOM, n, seed: 1, workers: 2, signal: ac.signal, out, blockRows: K });
@@ -157,6 +157,20 @@ test('after an abort, pool threads no longer write into a shared or a lent outpu
     }
     await sleep(20);
     lasts.forEach((last, b) => assert.equal(out[Math.min(n, (b + 1) * K) - 1], last, `round ${i}: block ${b} was written after the run rejected`));
+  }
+});
+
+test('closePools() while a pooled call is still making its plan: the call completes on a new pool', async () => {
+  // A run long enough (~40 ms) to still need its pool thread when the old pool goes down.
+  const CUSTOM = { target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)' }, proposal: 'normal(0,1)', M: 2 * Math.sqrt(2 * Math.PI) * 1.001 };
+  const ref = await sample({ ...CUSTOM, n: 1e6, seed: 3, workers: 1 });
+  for (let i = 0; i < 4; i++) {
+    await sample({ ...CUSTOM, n: 1e5, workers: 2 }); // a standing task is up and parked
+    const run = sample({ ...CUSTOM, n: 1e6, seed: 3, workers: 2 });
+    const closing = closePools(); // (before, the run's hand-over could land on the pool being destroyed)
+    const { samples } = await run;
+    await closing;
+    assert.ok(Buffer.from(samples.buffer).equals(Buffer.from(ref.samples.buffer)), `round ${i}`);
   }
 });
 

@@ -118,6 +118,10 @@ test('mixture weights: normalized, equal when omitted, idempotent', () => {
     const spec = `mixture(${ws.map((w, i) => `${w}*normal(${i}, 1)`).join(', ')})`;
     roundTrip(spec);
   }
+  // Huge or tiny weights: their sum overflows or underflows, their ratios do not.
+  const N = dist.normal(0, 1), N1 = dist.normal(1, 1);
+  roundTrip(formatDist(dist.mixture([[1.5e308, N], [1.5e308, N1]])), 'mixture(0.5*normal(0, 1), 0.5*normal(1, 1))');
+  assert.deepEqual(dist.mixture([[1e-300, N], [3e-300, N1]]).components.map((c) => c.weight), [0.25, 0.75]);
   // The program carries weights that sum to 1.
   const p = encodeDist(parseDist('mixture(2*normal(0,1), 5*normal(1,1), 3*beta(2,2))'));
   assert.equal(p[0], 21);
@@ -207,6 +211,11 @@ test('constructors: positional, options form, frozen, equal to parsed', () => {
   assert.equal(isDist({ kind: 'gauss' }), false);
   assert.equal(isDist(null), false);
   assert.equal(isDist('normal(0,1)'), false);
+});
+
+test('mvnormal takes typed arrays as well as arrays', () => {
+  assert.deepEqual(dist.mvnormal(new Float64Array([0, 1]), new Float32Array([1, 2])), dist.mvnormal([0, 1], [1, 2]));
+  assert.deepEqual(dist.mvnormal({ mu: new Float64Array([0, 1]), sigma: [1, 2] }), dist.mvnormal([0, 1], [1, 2]));
 });
 
 test('constructor validation messages', () => {

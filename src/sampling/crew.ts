@@ -22,10 +22,11 @@
  *   SHUT   nonzero: return instead of serving (closePools).
  */
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { destroyPools, getPool } from './pool.js';
+import { detachPools, getPool } from './pool.js';
 import { ringDoorbell } from './ring.js';
 import { MAIL, MAIL_BYTES, PARAM, STATE, mailViews } from './crew-mail.js';
 import type { ClaimTask, RunBase, StandingTask } from './worker.js';
+import { UsageError } from '../errors.js';
 
 /** A standing task as the calling thread sees it. */
 interface Member {
@@ -150,8 +151,8 @@ export function failureIn(crew: Crew): { error: unknown } | null {
       // The port may still hold the error of an earlier run that failed in a block nobody
       // needed in the end: take messages up to this run's.
       for (let msg = receiveMessageOnPort(m.port); msg; msg = receiveMessageOnPort(m.port)) {
-        const { seq: from, error } = msg.message as { seq: number; error: unknown };
-        if (from === seq) return { error };
+        const { seq: from, error, usage } = msg.message as { seq: number; error: unknown; usage: boolean };
+        if (from === seq) return { error: usage ? new UsageError((error as Error).message, { cause: error }) : error };
       }
       return { error: new Error('a pool worker failed') };
     }
@@ -164,15 +165,18 @@ export function failureIn(crew: Crew): { error: unknown } | null {
 
 /**
  * Asks every standing task to return once its current run is done, waits for them, and tears
- * the pools down. Calls in flight finish first.
+ * their pools down. Calls in flight finish first. The tasks and pools are taken out of use at
+ * once, before any wait: a call that hands a run over meanwhile (one that was still making its
+ * plan) starts a new pool rather than a task on a pool about to be destroyed.
  */
 export async function closePools(): Promise<void> {
   const all = [...crews.values()].flat();
   crews.clear();
+  const pools = detachPools();
   for (const m of all) {
     Atomics.store(m.mail, MAIL.SHUT, 1);
     Atomics.notify(m.mail, MAIL.SEQ);
   }
   await Promise.all(all.map((m) => m.settled));
-  await destroyPools();
+  await Promise.all(pools.map((p) => p.destroy()));
 }

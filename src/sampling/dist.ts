@@ -276,7 +276,7 @@ export function buildUnivariate(kind: Univariate['kind'], v: readonly number[]):
 }
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && !ArrayBuffer.isView(x);
 }
 
 /** Shared body of every univariate constructor: options object or positional numbers. */
@@ -423,7 +423,10 @@ function normalizeWeights(w: number[]): number[] {
   const sum = (xs: number[]): number => xs.reduce((s, x) => s + x, 0);
   const s = sum(w);
   if (Math.abs(s - 1) <= 1e-12) return w;
-  const out = w.map((x) => x / s);
+  // (scaled by the largest first: a sum of huge weights overflows, one of tiny ones underflows)
+  const top = Math.max(...w);
+  const scaled = w.map((x) => x / top);
+  const out = scaled.map((x) => x / sum(scaled));
   const s2 = sum(out);
   if (Math.abs(s2 - 1) > 1e-12 && out.length > 0) {
     // Only reachable for pathological spreads of magnitudes; keep the division result.
@@ -476,7 +479,7 @@ function product(factors: readonly Dist[]): Product {
 }
 
 function numberArray(label: string, name: string, xs: unknown, check: ParamCheck): number[] {
-  if (!Array.isArray(xs) && !(xs instanceof Float64Array)) {
+  if (!Array.isArray(xs) && !(ArrayBuffer.isView(xs) && !(xs instanceof DataView))) {
     throw new UsageError(`${label}: ${name} must be an array of numbers, got ${show(xs)}`);
   }
   return Array.from(xs as ArrayLike<unknown>, (v, i) => need(label, `${name}[${i}]`, check, v));

@@ -4,17 +4,31 @@
  *
  * 1-D: the ratio is evaluated on a grid placed at quantiles of the proposal (and of the target
  * when it is a distribution), local maxima are refined by golden-section search, and each end
- * of the support is probed with a geometric sequence of points to detect a ratio that keeps
- * growing (e.g. gamma(0.5) from exponential near 0, or a heavy-tailed target from a light-tailed
- * proposal). Multi-D: the maximum over a large proposal sample, times a safety factor; the
- * sampler still counts every violation.
+ * of the support is probed with a geometric sequence of points (doubling distances outward from
+ * the grid toward an infinite end, halving distances toward a finite one) to detect a ratio that
+ * keeps growing (e.g. gamma(0.5) from exponential near 0, or a heavy-tailed target from a
+ * light-tailed proposal). Multi-D: the maximum over a large proposal sample, times a safety
+ * factor; the sampler still counts every violation.
+ *
+ * Conditioning: far out in a tail log p and log q are both huge (x^2/2 = 5e17 at x = 1e9) and
+ * their difference carries a rounding error of about ulp(max(|log p|, |log q|)), which can be
+ * far larger than the ratio itself (an unnormalized offset of -700, or the 0.3 x of normal(0.3, 1)
+ * from normal(0, 1), vanish entirely by x = 1e16). Every evaluated point therefore carries an
+ * error bound from the magnitude of the terms subtracted (LogRatio's `scale`); only points whose
+ * bound is below MAX_LOG_ERR count toward the sup or the tail trend, increments count as a rise
+ * only when they exceed the two points' bounds, and a candidate for the sup is ranked by its
+ * value minus its bound, so rounding noise never becomes the supremum.
  */
 
-/** Evaluates log p(x) - log q(x) for each row of xs. */
-export type LogRatio = (xs: Float64Array) => Float64Array;
+/**
+ * Evaluates log p(x) - log q(x) for each row of xs. When `scale` is given it is filled with the
+ * magnitude of the terms subtracted: max(|log p|, |log q|) over those that are finite (0 when
+ * neither is), from which the rounding error of the difference is bounded.
+ */
+export type LogRatio = (xs: Float64Array, scale?: Float64Array) => Float64Array;
 
 export interface Bound1D {
-  /** sup of log p - log q seen (finite when bounded). */
+  /** sup of log p - log q seen (finite when bounded; NaN when it cannot be evaluated accurately anywhere p > 0). */
   logSup: number;
   /** where it was found */
   argmax: number;
@@ -28,45 +42,124 @@ export const SAFETY_MULTI = 1.2;
 
 const GOLDEN = (Math.sqrt(5) - 1) / 2;
 
-function tailProbe(a: number, b: number, end: 'lo' | 'hi'): number[] {
+/**
+ * Bound on the rounding error of a computed log p - log q, in units of eps times the magnitude
+ * of the terms: a few roundings in each log density (squares, products, sums of terms of that
+ * magnitude) and one in the subtraction, with a factor of ~4 to spare.
+ */
+const ROUNDING_ULPS = 16;
+/**
+ * Largest error bound (absolute, in log units) for a point to be used at all: well inside the
+ * 1-D safety margin log(1.001) ~ 1e-3, so that rounding cannot eat the margin. For a normal
+ * proposal this admits |x - mu| up to ~2.4e5 sigma.
+ */
+const MAX_LOG_ERR = 1e-4;
+/** Tail probes go no farther out than this (squares of x stay finite in every log density). */
+const TAIL_MAX = 1e150;
+/** Number of consecutive probe steps the tail trend is judged on. */
+const TREND_STEPS = 6;
+/**
+ * A rise over the last TREND_STEPS steps counts as unbounded growth unless the rise over its
+ * second half is below this fraction of the rise over its first half. With distances doubling
+ * (or halving) per step, log p/q growing like log|x| or like any power of |x| gives a fraction
+ * of at least 1, and log p/q converging to its limit like |x|^-beta gives 2^(-3 beta) (1/8 for
+ * beta = 1, 1/8 for a smooth ratio near a finite end, where the distance halves).
+ */
+const DECAY_MAX = 0.5;
+
+/** A point of the ratio with its rounding-error bound. */
+interface Pt {
+  x: number;
+  r: number;
+  err: number;
+}
+
+function errorBound(scale: number): number {
+  return Number.isFinite(scale) ? ROUNDING_ULPS * Number.EPSILON * Math.max(1, scale) : Infinity;
+}
+
+function evaluate(ratio: LogRatio, xs: number[]): Pt[] {
+  if (xs.length === 0) return [];
+  const scale = new Float64Array(xs.length);
+  const r = ratio(Float64Array.from(xs), scale);
+  return xs.map((x, i) => ({ x, r: r[i], err: errorBound(scale[i]) }));
+}
+
+/**
+ * Usable: the value is a number and its error bound is small (-Infinity, from p = 0 or an
+ * infinite q, included: the ratio is then exactly 0).
+ */
+function usable(p: Pt): boolean {
+  return !Number.isNaN(p.r) && p.err <= MAX_LOG_ERR;
+}
+
+/** Rank of a candidate for the sup: its value less its error bound. */
+function score(p: Pt): number {
+  return p.r - p.err;
+}
+
+/**
+ * Points toward one end of (a, b), ordered toward that end. Toward an infinite end: from the
+ * grid's median c outward, c +- w 2^k with w the grid's smallest spacing (well inside the bulk
+ * of the narrower of proposal and target), up to |x| = TAIL_MAX; starting inside the bulk
+ * matters because the grid's outer points (at 1e-15 quantiles of a heavy-tailed target, say)
+ * can lie beyond where the ratio can be evaluated at all. Toward a finite end e:
+ * e + (distance to the other end, or max(1, |e|)) * 2^-k until x reaches e.
+ */
+function tailProbe(a: number, b: number, end: 'lo' | 'hi', grid: number[]): number[] {
   const pts: number[] = [];
   const e = end === 'lo' ? a : b;
   const other = end === 'lo' ? b : a;
-  const dir = end === 'lo' ? 1 : -1;
+  const sign = end === 'lo' ? -1 : 1;
+  const push = (x: number): void => {
+    if (x > a && x < b && (pts.length === 0 || x !== pts[pts.length - 1])) pts.push(x);
+  };
   if (!Number.isFinite(e)) {
-    // Toward -inf or +inf: |x| = 10^k.
-    const sign = end === 'lo' ? -1 : 1;
-    // Up to 1e150 so that squares of x stay finite in every log density.
-    for (let k = 0; k <= 150; k += 2) {
-      const x = sign * Math.pow(10, k);
-      if ((end === 'lo' && x < other) || (end === 'hi' && x > other)) pts.push(x);
+    const c = grid.length > 0 ? grid[grid.length >> 1] : Number.isFinite(other) ? other : 0;
+    let w = Infinity;
+    for (let i = 1; i < grid.length; i++) w = Math.min(w, grid[i] - grid[i - 1]);
+    w = Math.max(Number.isFinite(w) ? w : Math.max(1, Math.abs(c)) * 2 ** -30, Math.abs(c) * 2 ** -52, Number.MIN_VALUE);
+    for (let k = 0; k < 2200; k++) {
+      const x = c + sign * w * Math.pow(2, k);
+      if (!(Math.abs(x) <= TAIL_MAX)) break;
+      push(x);
     }
     return pts;
   }
-  // Toward a finite endpoint: offsets 10^-k scaled to the interval (or absolute at 0).
   const width = Number.isFinite(other) ? Math.abs(other - e) : Math.max(1, Math.abs(e));
-  const maxK = e === 0 ? 300 : 15;
-  for (let k = 1; k <= maxK; k++) {
-    const x = e + dir * width * Math.pow(10, -k);
-    if (x !== e) pts.push(x);
+  for (let k = 1; k < 2200; k++) {
+    const x = e - sign * width * Math.pow(2, -k);
+    if (x === e) break;
+    push(x);
   }
   return pts;
 }
 
 /**
- * True when the ratio keeps rising along the probe toward the end: the last steps all increase
- * and the last one by a non-vanishing amount (a ratio approaching a finite limit has increments
- * that shrink geometrically).
+ * The trend of the ratio over usable probe points ordered toward an end. `grows`: the last
+ * TREND_STEPS increments all exceed their rounding bounds and do not die away (see DECAY_MAX),
+ * so the ratio is unbounded toward that end. Otherwise the sup lies within the points, except
+ * when they still rise but converge: `limit` then extrapolates the remaining rise as the
+ * geometric series of the shrinking increments.
  */
-function growsToward(values: number[]): boolean {
-  const finite = values.filter((v) => !Number.isNaN(v));
-  if (finite.some((v) => v === Infinity)) return true;
-  const n = finite.length;
-  if (n < 4) return false;
-  const d1 = finite[n - 1] - finite[n - 2];
-  const d2 = finite[n - 2] - finite[n - 3];
-  const d3 = finite[n - 3] - finite[n - 4];
-  return d1 > 1e-3 && d2 > 0 && d3 > 0;
+function tailTrend(pts: Pt[]): { grows: boolean; limit: number | null } {
+  const none = { grows: false, limit: null };
+  let w = pts.slice(Math.max(0, pts.length - 1 - TREND_STEPS));
+  let lastZero = -1;
+  for (let i = 0; i < w.length; i++) if (w[i].r === -Infinity) lastZero = i;
+  w = w.slice(lastZero + 1);
+  const m = w.length - 1;
+  if (m < 3) return none;
+  for (let j = 0; j < m; j++) {
+    if (!(w[j + 1].r - w[j].r > w[j].err + w[j + 1].err)) return none;
+  }
+  const half = Math.floor(m / 2);
+  const early = w[half].r - w[0].r;
+  const late = w[m].r - w[m - half].r;
+  if (late >= DECAY_MAX * early) return { grows: true, limit: null };
+  const rho = Math.pow(late / early, 1 / (m - half));
+  const last = w[m].r - w[m - 1].r;
+  return { grows: false, limit: w[m].r + (last * rho) / (1 - rho) };
 }
 
 export function bound1D(ratio: LogRatio, support: [number, number], gridPoints: number[]): Bound1D {
@@ -76,70 +169,71 @@ export function bound1D(ratio: LogRatio, support: [number, number], gridPoints: 
   const uniq: number[] = [];
   for (const x of grid) if (uniq.length === 0 || x !== uniq[uniq.length - 1]) uniq.push(x);
 
+  const all = evaluate(ratio, uniq);
+  for (const p of all) if (p.r === Infinity) return { logSup: Infinity, argmax: p.x, unboundedAt: p.x };
+  // extrapolated limits of ratios still rising (but converging) at the end of a usable tail
+  const limits: Pt[] = [];
   for (const end of ['lo', 'hi'] as const) {
-    const probe = tailProbe(a, b, end);
-    if (probe.length === 0) continue;
-    const vals = Array.from(ratio(Float64Array.from(probe)));
-    if (growsToward(vals)) {
-      return { logSup: Infinity, argmax: end === 'lo' ? a : b, unboundedAt: end === 'lo' ? a : b };
+    const probe = evaluate(ratio, tailProbe(a, b, end, uniq));
+    const at = end === 'lo' ? a : b;
+    if (probe.some((p) => p.r === Infinity)) return { logSup: Infinity, argmax: at, unboundedAt: at };
+    const trend = tailTrend(probe.filter(usable));
+    if (trend.grows) return { logSup: Infinity, argmax: at, unboundedAt: at };
+    if (trend.limit !== null) {
+      const u = probe.filter(usable);
+      const lastPt = u[u.length - 1];
+      limits.push({ x: lastPt.x, r: trend.limit, err: lastPt.err });
     }
-    uniq.push(...probe);
+    all.push(...probe);
   }
-  uniq.sort((p, q) => p - q);
-  const xs = Float64Array.from(uniq);
-  const r = ratio(xs);
-  let best = -Infinity;
-  let bestX = NaN;
-  for (let i = 0; i < xs.length; i++) {
-    if (r[i] === Infinity) return { logSup: Infinity, argmax: xs[i], unboundedAt: xs[i] };
-    if (r[i] > best) {
-      best = r[i];
-      bestX = xs[i];
-    }
+  all.sort((p, q) => p.x - q.x);
+  const pts = all.filter(usable);
+  // p > 0 somewhere, but nowhere with log p - log q accurate (log densities of magnitude beyond
+  // ~3e10 at every such point): no sup can be given.
+  if (!pts.some((p) => p.r > -Infinity) && all.some((p) => p.r > -Infinity)) {
+    return { logSup: NaN, argmax: NaN, unboundedAt: null };
   }
+
+  let best: Pt | null = null;
+  const consider = (p: Pt): void => {
+    if (p.r > -Infinity && (best === null || score(p) > score(best))) best = p;
+  };
+  for (const p of pts) consider(p);
+  for (const p of limits) consider(p);
   // Refine around the best few local maxima.
   const peaks: number[] = [];
-  for (let i = 0; i < xs.length; i++) {
-    const left = i > 0 ? r[i - 1] : -Infinity;
-    const right = i < xs.length - 1 ? r[i + 1] : -Infinity;
-    if (r[i] >= left && r[i] >= right && r[i] > -Infinity) peaks.push(i);
+  for (let i = 0; i < pts.length; i++) {
+    const left = i > 0 ? pts[i - 1].r : -Infinity;
+    const right = i < pts.length - 1 ? pts[i + 1].r : -Infinity;
+    if (pts[i].r >= left && pts[i].r >= right && pts[i].r > -Infinity) peaks.push(i);
   }
-  peaks.sort((i, j) => r[j] - r[i]);
+  peaks.sort((i, j) => score(pts[j]) - score(pts[i]));
+  const f = (x: number): Pt => {
+    const p = evaluate(ratio, [x])[0];
+    return usable(p) ? p : { x, r: -Infinity, err: 0 };
+  };
   for (const i of peaks.slice(0, 8)) {
-    let lo = i > 0 ? xs[i - 1] : xs[i];
-    let hi = i < xs.length - 1 ? xs[i + 1] : xs[i];
+    let lo = i > 0 ? pts[i - 1].x : pts[i].x;
+    let hi = i < pts.length - 1 ? pts[i + 1].x : pts[i].x;
     if (!(hi > lo)) continue;
-    const f = (x: number): number => {
-      const v = ratio(Float64Array.of(x))[0];
-      return Number.isNaN(v) ? -Infinity : v;
-    };
-    let c = hi - GOLDEN * (hi - lo);
-    let d = lo + GOLDEN * (hi - lo);
-    let fc = f(c);
-    let fd = f(d);
+    let c = f(hi - GOLDEN * (hi - lo));
+    let d = f(lo + GOLDEN * (hi - lo));
     for (let it = 0; it < 100 && hi - lo > 1e-15 * Math.max(1, Math.abs(lo)); it++) {
-      if (fc > fd) {
-        hi = d;
+      if (c.r > d.r) {
+        hi = d.x;
         d = c;
-        fd = fc;
-        c = hi - GOLDEN * (hi - lo);
-        fc = f(c);
+        c = f(hi - GOLDEN * (hi - lo));
       } else {
-        lo = c;
+        lo = c.x;
         c = d;
-        fc = fd;
-        d = lo + GOLDEN * (hi - lo);
-        fd = f(d);
+        d = f(lo + GOLDEN * (hi - lo));
       }
     }
-    for (const [x, v] of [[c, fc], [d, fd]] as const) {
-      if (v > best) {
-        best = v;
-        bestX = x;
-      }
-    }
+    consider(c);
+    consider(d);
   }
-  return { logSup: best, argmax: bestX, unboundedAt: null };
+  const top = best as Pt | null;
+  return top === null ? { logSup: -Infinity, argmax: NaN, unboundedAt: null } : { logSup: top.r, argmax: top.x, unboundedAt: null };
 }
 
 /** Grid probabilities for quantile placement: dense in the middle, geometric in both tails. */

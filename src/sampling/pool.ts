@@ -56,9 +56,12 @@ export function getPool(threads: number): Piscina {
   return p;
 }
 
-/** Tears the pools down (their standing tasks must have returned: see crew.ts closePools). */
-export async function destroyPools(): Promise<void> {
+/**
+ * Takes every pool out of use: later runs start new ones. The caller destroys them once their
+ * standing tasks have returned (crew.ts closePools).
+ */
+export function detachPools(): Piscina[] {
   const all = [...pools.values()];
   pools.clear();
-  await Promise.all(all.map((p) => p.destroy()));
+  return all;
 }

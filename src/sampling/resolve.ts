@@ -110,6 +110,9 @@ function supportBox(
     hi = [...box.hi];
   }
   for (let k = 0; k < d; k++) {
+    if (typeof lo[k] !== 'number' || typeof hi[k] !== 'number') {
+      throw new UsageError(`support bounds must be numbers, got [${String(lo[k])}, ${String(hi[k])}]`);
+    }
     if (Number.isNaN(lo[k]) || Number.isNaN(hi[k]) || !(lo[k] < hi[k])) {
       throw new UsageError(`support: need a < b, got [${lo[k]}, ${hi[k]}]`);
     }
@@ -159,7 +162,7 @@ function isExpressionTarget(t: TargetSpec): t is ExpressionTarget {
   return typeof t === 'object' && t !== null && typeof (t as ExpressionTarget).logpdf === 'string';
 }
 
-/** Loads a module target's function on this thread (M estimation runs here). */
+/** Loads a module target's function (M estimation runs on the calling thread, blocks in workers too). */
 export async function importLogDensity(url: string, exportName: string): Promise<LogDensityFn> {
   let mod: Record<string, unknown>;
   try {
@@ -169,7 +172,23 @@ export async function importLogDensity(url: string, exportName: string): Promise
   }
   const fn = mod[exportName];
   if (typeof fn !== 'function') throw new UsageError(`target module ${url} has no function export '${exportName}'`);
-  return fn as LogDensityFn;
+  return guardDensity(fn as LogDensityFn, `${url}#${exportName}`);
+}
+
+/**
+ * The caller's log-density, with what it throws reported as the caller's mistake: a
+ * UsageError naming the target, the thrown value as its cause.
+ */
+function guardDensity(fn: LogDensityFn, label: string): LogDensityFn {
+  return (xs, out, d) => {
+    try {
+      fn(xs, out, d);
+    } catch (e) {
+      const text = (e as { message?: unknown } | null)?.message;
+      const why = typeof text === 'string' ? text : String(e);
+      throw new UsageError(`target log-density ${label} threw: ${why.split('\n')[0]}`, { cause: e });
+    }
+  };
 }
 
 export function moduleUrl(path: string): string {
@@ -191,12 +210,17 @@ function planKey(input: PlanInput, kernel: Kernel): string | null {
   if (typeof t === 'string') tk = `s:${t}`;
   else if (typeof t === 'function' || isFunctionTarget(t) || isModuleTarget(t)) return null;
   else if (isDist(t)) tk = `d:${formatDist(t)}`;
-  else if (isExpressionTarget(t)) tk = `e:${JSON.stringify([t.logpdf, t.support ?? null])}`;
+  else if (isExpressionTarget(t)) tk = `e:${JSON.stringify([t.logpdf, t.support ?? null], exactNumbers)}`;
   else return null;
   const p = input.proposal;
   const pk = typeof p === 'string' ? `s:${p}` : isDist(p) ? `d:${formatDist(p)}` : null;
   if (pk === null) return null;
-  return JSON.stringify([tk, pk, input.M ?? 'auto', input.onViolation ?? 'error', kernel.name]);
+  return JSON.stringify([tk, pk, input.M ?? 'auto', input.onViolation ?? 'error', kernel.name], exactNumbers);
+}
+
+/** JSON with every number spelled out: plain JSON writes Infinity, -Infinity and NaN all as null. */
+function exactNumbers(_key: string, v: unknown): unknown {
+  return typeof v === 'number' ? `#${v}` : v;
 }
 
 export async function makePlan(input: PlanInput, kernel: Kernel): Promise<Plan> {
@@ -243,13 +267,13 @@ async function buildPlan(input: PlanInput, kernel: Kernel): Promise<Plan> {
   } else if (typeof t === 'function' || isFunctionTarget(t) || isModuleTarget(t)) {
     targetKind = TargetKind.External;
     if (typeof t === 'function') {
-      external = { fn: t, module: null };
-      tSupport = supportBox(undefined, d, qSupport);
       targetLabel = `js:${t.name || 'anonymous'}`;
+      external = { fn: guardDensity(t, targetLabel), module: null };
+      tSupport = supportBox(undefined, d, qSupport);
     } else if (isFunctionTarget(t)) {
-      external = { fn: t.logpdfBatch, module: null };
-      tSupport = supportBox(t.support, d, qSupport);
       targetLabel = `js:${t.logpdfBatch.name || 'anonymous'}`;
+      external = { fn: guardDensity(t.logpdfBatch, targetLabel), module: null };
+      tSupport = supportBox(t.support, d, qSupport);
     } else {
       const url = moduleUrl(t.module);
       const exportName = t.export ?? 'default';
@@ -270,8 +294,9 @@ async function buildPlan(input: PlanInput, kernel: Kernel): Promise<Plan> {
   intersect(tSupport, qSupport, targetLabel, proposalLabel);
   checkCovers(tSupport, qSupport, targetLabel, proposalLabel);
 
-  // Evaluates log p - log q on this thread, for envelope search.
-  const ratio: LogRatio = (xs) => {
+  // Evaluates log p - log q on this thread, for envelope search (with the magnitude of the
+  // terms subtracted, which bounds the difference's rounding error, when scale is given).
+  const ratio: LogRatio = (xs, scale) => {
     const n = xs.length / d;
     const lq = new Float64Array(n);
     const lp = new Float64Array(n);
@@ -284,6 +309,10 @@ async function buildPlan(input: PlanInput, kernel: Kernel): Promise<Plan> {
       for (let k = 0; k < d; k++) {
         const x = xs[i * d + k];
         if (!(x >= tSupport.lo[k] && x <= tSupport.hi[k])) inside = false;
+      }
+      if (scale) {
+        const mp = inside && Number.isFinite(lp[i]) ? Math.abs(lp[i]) : 0;
+        scale[i] = Math.max(mp, Number.isFinite(lq[i]) ? Math.abs(lq[i]) : 0);
       }
       lp[i] = inside ? lp[i] - lq[i] : -Infinity;
     }
@@ -304,6 +333,12 @@ async function buildPlan(input: PlanInput, kernel: Kernel): Promise<Plan> {
       throw new UsageError(
         `the density ratio p/q of target ${targetLabel} to proposal ${proposalLabel} is unbounded near x = ${fmt(b.unboundedAt)}: ` +
           `no finite M exists; use a proposal with heavier tails or a matching singularity`,
+      );
+    }
+    if (Number.isNaN(b.logSup)) {
+      throw new UsageError(
+        `log p - log q of target ${targetLabel} to proposal ${proposalLabel} cannot be evaluated accurately anywhere the target ` +
+          `has density (log densities beyond ~3e10 in magnitude): no M can be found (an unnormalized log density can be shifted by a constant)`,
       );
     }
     if (!(b.logSup > -Infinity)) {
@@ -336,8 +371,15 @@ async function buildPlan(input: PlanInput, kernel: Kernel): Promise<Plan> {
     logM = Math.log(Min);
   }
 
-  const job = encodeJob({ d, logM, targetKind, target: targetProgram, proposal: proposalProgram, lo: tSupport.lo, hi: tSupport.hi });
   const M = Math.exp(logM);
+  if (!(M > 0 && M < Infinity)) {
+    // Sampling runs in log space, but M itself must be a usable number (stats, expectedRate).
+    throw new UsageError(
+      `the envelope constant M = exp(${fmt(logM)}) for target ${targetLabel} and proposal ${proposalLabel} ` +
+        `${logM > 0 ? 'overflows' : 'underflows'}: no finite positive M (an unnormalized log density can be shifted by a constant)`,
+    );
+  }
+  const job = encodeJob({ d, logM, targetKind, target: targetProgram, proposal: proposalProgram, lo: tSupport.lo, hi: tSupport.hi });
   return {
     job,
     d,

@@ -6,7 +6,7 @@
 import { UsageError } from '../errors.js';
 import { getKernel, type KernelChoice } from './kernel.js';
 import { makePlan, type Plan, type ProposalSpec, type TargetSpec } from './resolve.js';
-import { runBlocks } from './scheduler.js';
+import { checkOut, runBlocks } from './scheduler.js';
 import { defaultWorkers } from './pool.js';
 import { prewake } from './crew.js';
 import type { Kernel } from './kernel-types.js';
@@ -45,11 +45,13 @@ export interface SamplerOptions {
 export interface SampleOptions extends SamplerOptions {
   n: number;
   /**
-   * Fill this Float64Array(n*d) instead of allocating. Every worker writes its blocks into it
-   * in place: a shared one directly, a plain one through a lease from the native kernel
-   * (native/PROTOCOL.md), so it must not be transferred while the call runs. Pool threads
-   * that cannot write it (the JS kernel, a JS log-density target) go through ring slots the
-   * calling thread copies from. Without it, the run allocates an ordinary one.
+   * Fill this Float64Array(n*d) instead of allocating. The calling thread writes its blocks
+   * into it in place, and so do pool threads when it is backed by a SharedArrayBuffer; for a
+   * plain one, their blocks go through ring slots the calling thread copies from (a plain
+   * buffer can be transferred mid-call, and pool threads must not write memory that may be
+   * gone). Without it, the run allocates an ordinary array of its own, which the native kernel
+   * lends to pool threads to write in place (native/PROTOCOL.md). Transferring, detaching or
+   * shrinking `out` during the call fails it with a UsageError.
    */
   out?: Float64Array;
 }
@@ -91,6 +93,20 @@ function checkInteger(name: string, v: unknown, min: number): number {
   return v;
 }
 
+/**
+ * Most workers a call may ask for: each is a thread with its own heap (~8 MB), and a count far
+ * above the cores only adds threads that wait (a typo like 100000 would exhaust memory).
+ */
+const MAX_WORKERS = 256;
+
+/**
+ * Most numbers in one block: a block is the unit of work and of buffering (ring slots hold
+ * whole blocks), and beyond this size it only costs memory (the default is 32768).
+ */
+const MAX_BLOCK_NUMBERS = 2 ** 24;
+
+const KERNELS: readonly KernelChoice[] = ['auto', 'native', 'js'];
+
 interface Prepared {
   plan: Plan;
   kernel: Kernel;
@@ -98,14 +114,20 @@ interface Prepared {
   workers: number;
   layout: Layout;
   onViolation: 'error' | 'warn';
+  /** M was estimated (M: 'auto'), not given */
+  autoM: boolean;
 }
 
 async function prepare(o: SamplerOptions, n: number): Promise<Prepared> {
   if (typeof o !== 'object' || o === null) throw new UsageError('sample: options object required');
   const seed = checkInteger('seed', o.seed ?? 0, 0);
-  const workers = o.workers === 'auto' ? defaultWorkers() : checkInteger('workers', o.workers ?? 1, 1);
+  const workers = o.workers === 'auto' ? Math.min(MAX_WORKERS, defaultWorkers()) : checkInteger('workers', o.workers ?? 1, 1);
+  if (workers > MAX_WORKERS) throw new UsageError(`workers must be at most ${MAX_WORKERS}, got ${workers} (this machine has ${defaultWorkers()} cores)`);
   if ((o as { blockSize?: unknown }).blockSize !== undefined) throw new UsageError('blockSize (proposals per block) was replaced by blockRows (accepted rows per block)');
   if (o.blockRows !== undefined) checkInteger('blockRows', o.blockRows, 1);
+  if (o.kernel !== undefined && !KERNELS.includes(o.kernel)) throw new UsageError(`kernel must be one of ${KERNELS.join(', ')}, got ${String(o.kernel)}`);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new UsageError('signal must be an AbortSignal');
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new UsageError('onProgress must be a function');
   // The pool threads wake while the plan is made when the run surely has more than one block
   // (default blocks hold at most DEFAULT_BLOCK_NUMBERS rows), else once the plan says so.
   const wokeEarly = workers > 1 && n > (o.blockRows ?? DEFAULT_BLOCK_NUMBERS);
@@ -118,12 +140,17 @@ async function prepare(o: SamplerOptions, n: number): Promise<Prepared> {
   const plan = await makePlan({ target: o.target, proposal: o.proposal, M: o.M, onViolation }, kernel);
   for (const w of plan.warnings) process.emitWarning(w, 'RsftEnvelopeWarning');
   const blockRows = o.blockRows ?? defaultBlockRows(plan.d, plan.external !== null);
+  if (blockRows * plan.d > MAX_BLOCK_NUMBERS) {
+    throw new UsageError(`blockRows must be at most ${Math.floor(MAX_BLOCK_NUMBERS / plan.d)} for a ${plan.d}-D target (${MAX_BLOCK_NUMBERS} numbers per block), got ${blockRows}`);
+  }
   // A JS function cannot be sent to workers: it runs on this thread (give { module, export }
   // to use the pool), and the stats say so.
   const usable = plan.external && !plan.external.module ? 1 : workers;
-  const layout: Layout = { blockRows, totalRows: n, maxProposals };
+  // Blocks longer than the run are the run (one block, same stream, same budget): sized to
+  // it, so a big blockRows does not size buffers for rows that never come.
+  const layout: Layout = { blockRows: Math.min(blockRows, n), totalRows: n, maxProposals };
   if (usable > 1 && !wokeEarly && blockCount(layout) > 1) prewake(usable - 1);
-  return { plan, kernel, seed, workers: usable, layout, onViolation };
+  return { plan, kernel, seed, workers: usable, layout, onViolation, autoM: o.M === undefined || o.M === 'auto' };
 }
 
 class StatsAccumulator {
@@ -146,7 +173,8 @@ class StatsAccumulator {
     if (stats[2] > 0) {
       const msg =
         `envelope violated: p/q reached ${Number(Math.exp(this.maxLog).toPrecision(6))} > M = ${Number(this.p.plan.M.toPrecision(6))} ` +
-        `(${this.violations} proposals so far); raise M or use M: 'auto'`;
+        `(${this.violations} proposals so far); ` +
+        (this.p.autoM ? `M: 'auto' underestimated sup p/q here: pass a larger M (or onViolation: 'warn')` : `raise M or use M: 'auto'`);
       if (this.p.onViolation === 'error') throw new UsageError(msg);
       if (!this.warned) {
         this.warned = true;
@@ -200,11 +228,12 @@ async function* acceptedRows(
   signal: AbortSignal | undefined,
   onProgress: SamplerOptions['onProgress'],
   out?: Float64Array,
+  ownOut = false,
 ): AsyncGenerator<Float64Array> {
   const d = p.plan.d;
   const n = p.layout.totalRows;
   let filled = 0;
-  const blocks = runBlocks({ plan: p.plan, kernel: p.kernel, seed: p.seed, layout: p.layout, workers: p.workers, signal, out });
+  const blocks = runBlocks({ plan: p.plan, kernel: p.kernel, seed: p.seed, layout: p.layout, workers: p.workers, signal, out, ownOut });
   for await (const r of blocks) {
     acc.add(r.stats);
     if (r.stats[0] < rowsOf(p.layout, r.block)) throw budgetError(p, r.block, r.stats);
@@ -226,7 +255,11 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
   if (o.out !== undefined) {
     if (!(o.out instanceof Float64Array)) throw new UsageError('out must be a Float64Array');
     if (o.out.length < n * d) throw new UsageError(`out holds ${o.out.length} numbers; n*d = ${n * d} needed`);
-    out = o.out.length === n * d ? o.out : o.out.subarray(0, n * d);
+    // A view of exactly n*d numbers: over a resizable or growable buffer, a length-tracking
+    // view would grow with it, and a fixed one shows a shrink as length 0 (checkOut).
+    const buf = o.out.buffer as ArrayBuffer & { resizable?: boolean; growable?: boolean };
+    const fixed = o.out.length === n * d && !buf.resizable && !buf.growable;
+    out = fixed ? o.out : new Float64Array(o.out.buffer, o.out.byteOffset, n * d);
   } else {
     try {
       // Ordinary memory whatever the workers (transferable, like any Float64Array): the
@@ -238,9 +271,14 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
   }
   const acc = new StatsAccumulator(p);
   let filled = 0;
-  for await (const rows of acceptedRows(p, acc, o.signal, o.onProgress, out)) {
-    // Rows written straight into place need no copy; rows that went through a ring slot do.
-    if (rows.buffer !== out.buffer || rows.byteOffset !== out.byteOffset + filled * d * 8) p.kernel.copyRows(rows, out.subarray(filled * d));
+  const ownOut = o.out === undefined;
+  for await (const rows of acceptedRows(p, acc, o.signal, o.onProgress, out, ownOut)) {
+    // Rows written straight into place need no copy; rows that went through a ring slot do
+    // (into an output that onProgress may have transferred).
+    if (rows.buffer !== out.buffer || rows.byteOffset !== out.byteOffset + filled * d * 8) {
+      checkOut({ out, layout: p.layout, plan: p.plan });
+      p.kernel.copyRows(rows, out.subarray(filled * d));
+    }
     filled += rows.length / d;
   }
   return { samples: out, stats: acc.result((performance.now() - t0) / 1000) };
@@ -257,7 +295,9 @@ export class RejectionSampler {
   private acc: StatsAccumulator | null = null;
   private t0 = 0;
 
-  constructor(private readonly options: SamplerOptions & { n?: number }) {}
+  constructor(private readonly options: SamplerOptions & { n?: number }) {
+    if (typeof options !== 'object' || options === null) throw new UsageError('RejectionSampler: options object required');
+  }
 
   private prepare(): Promise<Prepared> {
     const n = this.options.n;

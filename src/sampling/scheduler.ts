@@ -35,10 +35,18 @@ export interface ScheduleOptions {
   /**
    * The run's output (layout.totalRows rows): every block the calling thread runs is written
    * straight into its place there, and every block the pool threads run too when it is shared
-   * memory or the native kernel can lend it to them (kernel-types.ts OutputLeases). Without
-   * it, blocks go through slots and are yielded from there.
+   * memory or, with `ownOut`, when the native kernel can lend it to them (kernel-types.ts
+   * OutputLeases). Without it, blocks go through slots and are yielded from there.
    */
   out?: Float64Array;
+  /**
+   * `out` is the run's own: no code outside the run holds it before the run ends, so it cannot
+   * be transferred mid-run and may be lent to pool threads. A caller's plain buffer is never
+   * lent: a transfer moves its memory to a new owner that may free it while a pool thread
+   * writes (a lease holds an address, not the memory), and the check between blocks would
+   * come too late.
+   */
+  ownOut?: boolean;
 }
 
 /** Local slots are reused across calls: first touch of fresh pages is slow on these VMs. */
@@ -56,6 +64,18 @@ function giveLocal(buf: Float64Array): void {
 function abortError(signal: AbortSignal): Error {
   const r: unknown = signal.reason;
   return r instanceof Error ? r : new Error('sampling aborted');
+}
+
+/**
+ * Fails the run when its output no longer holds its rows: the caller transferred or detached
+ * it, or shrank its resizable buffer, from code that ran while the run waited (a timer, an
+ * onProgress callback). Checked before every block.
+ */
+export function checkOut(o: Pick<ScheduleOptions, 'out' | 'layout' | 'plan'>): void {
+  const { out } = o;
+  if (out && out.length !== o.layout.totalRows * o.plan.d) {
+    throw new UsageError('the output buffer was transferred, detached or resized during sampling');
+  }
 }
 
 /** The calling thread's block runner for a run. */
@@ -93,6 +113,7 @@ async function* inline(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   try {
     for (let block = 0; block < blocks; block++) {
       if (o.signal?.aborted) throw abortError(o.signal);
+      checkOut(o);
       const dest = out ? blockView(out, layout, d, block) : slot!;
       const stats = run.into(block, dest, !out);
       yield { block, rows: dest.subarray(0, keptOf(layout, block, stats) * d), stats };
@@ -172,7 +193,7 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   // A shared output is written by every thread. A plain one is lent to the pool threads when
   // the kernel can lend it; else their rows go through the ring's slots.
   const sharedOut = out && out.buffer instanceof SharedArrayBuffer ? out : null;
-  const lender = out && !sharedOut ? lenderFor(kernel, plan, out) : null;
+  const lender = out && !sharedOut && o.ownOut ? lenderFor(kernel, plan, out) : null;
   const slotBytes = sharedOut || lender ? 0 : layout.blockRows * d * 8;
   const slots = Math.max(workers + 2, Math.min(SLOTS_PER_WORKER * workers, Math.floor(RING_BYTES / Math.max(1, slotBytes))));
   const buffers = takeRing(slots, slotBytes);
@@ -222,7 +243,7 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
     startTasks();
     while (emit < blocks) {
       if (o.signal?.aborted) throw abortError(o.signal);
-      if (lease !== null && out!.length === 0) throw new UsageError('the output buffer was transferred or detached during sampling');
+      checkOut(o);
       const bell = Atomics.load(ctl, CTL.DONE);
       // Whether pool threads work on the run, read before their failures and block `emit`: a
       // task publishes its blocks (or its error) before it leaves the run, so when none is

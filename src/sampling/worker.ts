@@ -13,6 +13,7 @@ import { importLogDensity, type LogDensityFn } from './resolve.js';
 import { claimBlock, ringDoorbell, ringView, waitForClaims, type RingBuffers } from './ring.js';
 import { blockRunner, runRingBlock } from './block.js';
 import { MAIL, PARAM, STATE, mailViews } from './crew-mail.js';
+import { UsageError } from '../errors.js';
 import type { Layout } from './layout.js';
 
 /** One pooled run, as handed to a standing task. */
@@ -115,12 +116,14 @@ export default async function serve(standing: StandingTask): Promise<void> {
     try {
       await claimBlocks(task);
     } catch (error) {
+      // (a clone of an Error subclass arrives as a plain Error: say whether it was the caller's mistake)
+      const usage = error instanceof UsageError;
       try {
-        port.postMessage({ seq, error });
+        port.postMessage({ seq, error, usage });
       } catch {
         // (a thrown value holding something that cannot cross threads: send its message)
         const text = (error as { message?: unknown } | null)?.message;
-        port.postMessage({ seq, error: new Error(typeof text === 'string' ? text : String(error)) });
+        port.postMessage({ seq, error: new Error(typeof text === 'string' ? text : String(error)), usage });
       }
       Atomics.store(mail, MAIL.ERR, seq);
     } finally {
