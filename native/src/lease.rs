@@ -9,7 +9,9 @@
 //! checked against the lent length. Ids are never reused, so a stale id finds nothing.
 //! `end` revokes a lease and returns only once no thread is writing through it, so once the
 //! calling thread has ended the lease, the buffer is its own again. The caller must keep the
-//! buffer alive and attached (not transferred) until then; the scheduler holds it for the run.
+//! buffer alive and attached (not transferred) until then: a lease holds an address, not the
+//! memory, and a transferred buffer's new owner may free it. So the scheduler lends only an
+//! output no other code can reach during the run (the one sample() allocates itself).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;

@@ -32,6 +32,8 @@ export interface Kernel {
  * Output leases (native/src/lease.rs): the calling thread lends its plain output to pool
  * threads for one run, and they write their blocks into it by lease id, bounds-checked, as
  * they do into a shared output, instead of into ring slots the calling thread copies from.
+ * Only for an output no other code can reach during the run (scheduler.ts ownOut): a lease
+ * holds an address, and a buffer transferred mid-run could be freed under a write.
  */
 export interface OutputLeases {
   /** Lends `out` until endLease; the caller keeps it alive and attached until then. */
