@@ -101,7 +101,7 @@ test('safetensors: corrupt input gives one-line UsageErrors', () => {
   for (const [bytes, re] of cases) {
     assert.throws(() => decodeSafetensors(bytes, 'f.safetensors'), (e) => e instanceof UsageError && re.test(e.message) && !e.message.includes('\n') && e.message.startsWith('f.safetensors'), String(re));
   }
-  assert.throws(() => readSafetensors(join(dir, 'missing.safetensors')), (e) => e instanceof UsageError && /cannot read .*ENOENT/.test(e.message));
+  assert.throws(() => readSafetensors(join(dir, 'missing.safetensors')), (e) => e instanceof UsageError && /cannot read .*: no such file or directory/.test(e.message));
   writeFileSync(join(dir, 'bad.safetensors'), 'hello');
   assert.throws(() => readSafetensors(join(dir, 'bad.safetensors')), UsageError);
 });

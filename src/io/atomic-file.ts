@@ -61,6 +61,11 @@ export function errnoReason(e: unknown): string | null {
   return typeof code === 'string' && Object.prototype.hasOwnProperty.call(REASONS, code) ? REASONS[code] : null;
 }
 
+/** Why a file operation failed, for a one-line message: the reason in words, else the errno code, else the message. */
+export function fsReason(e: unknown): string {
+  return errnoReason(e) ?? (e as NodeJS.ErrnoException | null)?.code ?? (e instanceof Error ? e.message.split('\n')[0] : String(e));
+}
+
 /** A failed write of `path` as the user sees it: a one-line UsageError for the usual errnos, `e` itself otherwise (a bug). */
 export function writeError(path: string, e: unknown): Error {
   if (e instanceof UsageError) return e;

@@ -18,7 +18,7 @@ import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
-import { AtomicFile } from '../io/atomic-file.js';
+import { AtomicFile, fsReason } from '../io/atomic-file.js';
 import { models, Trainer } from '../train/index.js';
 import type { Model } from '../train/index.js';
 import { normalizeRun, trainingSpec } from '../train/config.js';
@@ -108,7 +108,7 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
   try {
     mkdirSync(input.out, { recursive: true });
   } catch (e) {
-    throw new UsageError(`cannot create run folder ${input.out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new UsageError(`cannot create run folder ${input.out}: ${fsReason(e)}`);
   }
 
   // 1. standardization with source statistics

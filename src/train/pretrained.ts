@@ -10,6 +10,7 @@ import onnxProto from 'onnx-proto';
 import type { FloatArray, FloatDType } from '../graph/dtype.js';
 import { UsageError } from '../errors.js';
 import { readSafetensors } from './safetensors.js';
+import { fsReason } from '../io/atomic-file.js';
 
 export interface Found {
   /** 'F32' | 'F64' or any other type name (a mismatch). */
@@ -25,7 +26,7 @@ function readOnnx(path: string): Map<string, Found> {
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new UsageError(`cannot read ${path}: ${fsReason(e)}`);
   }
   let model: onnxProto.onnx.ModelProto;
   try {

@@ -11,7 +11,7 @@
  * (x86, arm64), as the format's data is.
  */
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../io/atomic-file.js';
+import { writeFileAtomic, fsReason } from '../io/atomic-file.js';
 import { UsageError } from '../errors.js';
 
 export type SafeDType = 'F32' | 'F64' | 'I64' | 'I32';
@@ -129,7 +129,7 @@ export function readSafetensors(path: string): SafetensorsFile {
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new UsageError(`cannot read ${path}: ${fsReason(e)}`);
   }
   return decodeSafetensors(bytes, path);
 }

@@ -27,7 +27,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { AtomicFile, writeFileAtomic } from '../../io/atomic-file.js';
+import { AtomicFile, writeFileAtomic, fsReason } from '../../io/atomic-file.js';
 import { Trainer } from '../../train/trainer.js';
 import { gpt } from '../../train/gpt-model.js';
 import type { GptConfig } from '../../graph/gpt.js';
@@ -233,7 +233,7 @@ export async function runRft(opts: RftOptions): Promise<RftSummary> {
     try {
       mkdirSync(out, { recursive: true });
     } catch (e) {
-      throw new UsageError(`cannot create run folder ${out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new UsageError(`cannot create run folder ${out}: ${fsReason(e)}`);
     }
     AtomicFile.open(join(out, 'summary.json')).abort(); // fail fast on an unwritable folder
   } catch (e) {
