@@ -160,6 +160,29 @@ test('after an abort, pool threads no longer write into a shared output, nor the
   }
 });
 
+test('into an output, pool threads do not wait for a stalled calling thread: they run to the end of the run', async () => {
+  // The calling thread stalls in onProgress after the first block (as when the VM takes its
+  // vCPU away for milliseconds); meanwhile the pool thread must go on to the last block. With
+  // a claim limit a few blocks ahead of the calling thread (as a stream's consumer gets), it
+  // stopped there, and the call took as long as the stall plus the calling thread's share.
+  const T1 = { target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576 };
+  const K = 32768, n = 40 * K;
+  const ref = await sample({ ...T1, n, seed: 4, workers: 1 });
+  const out = new Float64Array(new SharedArrayBuffer(n * 8)).fill(-7);
+  // (the last row's high word, read with Atomics so that every check reads memory again)
+  const words = new Int32Array(out.buffer), unwritten = new Int32Array(Float64Array.of(-7).buffer)[1];
+  let reached = null;
+  const onProgress = () => {
+    if (reached !== null) return;
+    const until = Date.now() + 10_000; // (only a failing run waits this long)
+    while (Atomics.load(words, 2 * n - 1) === unwritten && Date.now() < until);
+    reached = out[n - 1] !== -7;
+  };
+  await sample({ ...T1, n, seed: 4, workers: 2, out, onProgress });
+  assert.equal(reached, true, 'the pool thread stopped a few blocks ahead of the stalled calling thread');
+  assert.ok(bytes(out).equals(bytes(ref.samples)));
+});
+
 test('closePools() while a pooled call is still making its plan: the call completes on a new pool', async () => {
   // A run long enough (~40 ms) to still need its pool thread when the old pool goes down.
   const CUSTOM = { target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)' }, proposal: 'normal(0,1)', M: 2 * Math.sqrt(2 * Math.PI) * 1.001 };

@@ -126,12 +126,28 @@ async function* inline(o: ScheduleOptions): AsyncGenerator<BlockResult> {
 }
 
 /**
- * Ring slots per worker: how far the claims may run ahead of the blocks yielded. Big blocks
- * get fewer (a slot holds a whole block), down to workers + 2: one block in flight per
- * claiming thread, one held by the consumer, one to claim.
+ * How far the claims may run ahead of the blocks yielded: the ring's slots. The bound is for
+ * memory: a slot holds a block's stats, and its rows when they cannot go in place.
+ * - A stream's consumer (no `out`) may be slow: SLOTS_PER_WORKER blocks per worker, fewer for
+ *   big blocks (a ring holds at most RING_BYTES of rows), down to workers + 2 (one block in
+ *   flight per claiming thread, one held by the consumer, one to claim).
+ * - Into an `out` the calling thread consumes the blocks itself, so any bound is a coupling:
+ *   when the VM stalls its vCPU for milliseconds in a block, pool threads that ran the bound
+ *   ahead wait for it (seen here: two-worker calls of T3 at 10^7 slower than one-worker ones,
+ *   the pool thread idle half the call). So the ring covers the whole run, up to
+ *   MAX_RUN_SLOTS blocks of stats when rows go in place, and OUT_RING_BYTES of rows when they
+ *   go through slots (64 blocks of 256 KiB: 10 ms of T3 run-ahead).
  */
 const SLOTS_PER_WORKER = 4;
 const RING_BYTES = 64 * 2 ** 20;
+const OUT_RING_BYTES = 16 * 2 ** 20;
+const MAX_RUN_SLOTS = 4096;
+
+function slotCount(workers: number, blocks: number, slotBytes: number, intoOut: boolean): number {
+  const ahead = intoOut ? Math.min(blocks, MAX_RUN_SLOTS) : SLOTS_PER_WORKER * workers;
+  const byBytes = slotBytes > 0 ? Math.floor((intoOut ? OUT_RING_BYTES : RING_BYTES) / slotBytes) : MAX_RUN_SLOTS;
+  return Math.max(workers + 2, Math.min(ahead, byBytes));
+}
 
 /**
  * Rings are reused across calls, keyed by their shape (fresh pages are slow to touch here).
@@ -195,7 +211,7 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   const sharedOut = out && out.buffer instanceof SharedArrayBuffer ? out : null;
   const lender = out && !sharedOut && o.ownOut ? lenderFor(kernel, plan, out) : null;
   const slotBytes = sharedOut || lender ? 0 : layout.blockRows * d * 8;
-  const slots = Math.max(workers + 2, Math.min(SLOTS_PER_WORKER * workers, Math.floor(RING_BYTES / Math.max(1, slotBytes))));
+  const slots = slotCount(workers, blocks, slotBytes, out !== undefined);
   const buffers = takeRing(slots, slotBytes);
   const ring = ringView(buffers, layout, d, out ?? null);
   const { ctl, stats } = ring;
