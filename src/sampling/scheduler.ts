@@ -136,11 +136,13 @@ async function* inline(o: ScheduleOptions): AsyncGenerator<BlockResult> {
  *   ahead wait for it (seen here: two-worker calls of T3 at 10^7 slower than one-worker ones,
  *   the pool thread idle half the call). So the ring covers the whole run, up to
  *   MAX_RUN_SLOTS blocks of stats when rows go in place, and OUT_RING_BYTES of rows when they
- *   go through slots (64 blocks of 256 KiB: 10 ms of T3 run-ahead).
+ *   go through slots: 16 blocks of 256 KiB. (Two-worker T1 into a plain out, 31 alternating
+ *   pairs: 0.77-0.79x the time of 8 slots at 10^6 rows, 1.01x at 10^7; 31-64 slots were
+ *   1.03-1.08x, their rows no longer in cache when a slot comes round again.)
  */
 const SLOTS_PER_WORKER = 4;
 const RING_BYTES = 64 * 2 ** 20;
-const OUT_RING_BYTES = 16 * 2 ** 20;
+const OUT_RING_BYTES = 4 * 2 ** 20;
 const MAX_RUN_SLOTS = 4096;
 
 function slotCount(workers: number, blocks: number, slotBytes: number, intoOut: boolean): number {
