@@ -213,6 +213,20 @@ test('constructors: positional, options form, frozen, equal to parsed', () => {
   assert.equal(isDist('normal(0,1)'), false);
 });
 
+test('constructed and parsed distributions print their canonical spec; their data is unchanged', () => {
+  const specs = ['normal(0, 1)', 'gamma(2, 0.5)', 'mixture(0.3*normal(-2, 0.5), 0.7*truncated(normal(1.5, 1), 0, inf))',
+    'product(normal(0, 1), beta(2, 5))', 'mvnormal([0, 1], [1, 2])'];
+  for (const spec of specs) {
+    const d = parseDist(spec);
+    assert.equal(String(d), formatDist(d));
+    assert.equal(`${d}`, spec);
+    assert.deepEqual(Object.keys(d), Object.keys(JSON.parse(JSON.stringify(d))));
+    assert.deepEqual(JSON.parse(JSON.stringify(d)), JSON.parse(JSON.stringify(structuredClone(d))));
+  }
+  assert.equal(String(dist.gamma({ shape: 2, scale: 0.5 })), 'gamma(2, 2)');
+  assert.deepEqual(dist.normal(0, 1), { kind: 'normal', mu: 0, sigma: 1 });
+});
+
 test('mvnormal takes typed arrays as well as arrays', () => {
   assert.deepEqual(dist.mvnormal(new Float64Array([0, 1]), new Float32Array([1, 2])), dist.mvnormal([0, 1], [1, 2]));
   assert.deepEqual(dist.mvnormal({ mu: new Float64Array([0, 1]), sigma: [1, 2] }), dist.mvnormal([0, 1], [1, 2]));

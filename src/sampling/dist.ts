@@ -262,17 +262,31 @@ export function buildUnivariate(kind: Univariate['kind'], v: readonly number[]):
   switch (kind) {
     case 'uniform':
       if (!(v[0] < v[1])) throw new UsageError(`uniform: a must be < b, got a=${formatNumber(v[0])}, b=${formatNumber(v[1])}`);
-      return Object.freeze({ kind, a: v[0], b: v[1] });
-    case 'normal': return Object.freeze({ kind, mu: v[0], sigma: v[1] });
-    case 'lognormal': return Object.freeze({ kind, mu: v[0], sigma: v[1] });
-    case 'exponential': return Object.freeze({ kind, rate: v[0] });
-    case 'gamma': return Object.freeze({ kind, shape: v[0], rate: v[1] });
-    case 'beta': return Object.freeze({ kind, alpha: v[0], beta: v[1] });
-    case 'studentT': return Object.freeze({ kind, df: v[0], loc: v[1], scale: v[2] });
-    case 'cauchy': return Object.freeze({ kind, loc: v[0], scale: v[1] });
-    case 'laplace': return Object.freeze({ kind, loc: v[0], scale: v[1] });
-    case 'logistic': return Object.freeze({ kind, loc: v[0], scale: v[1] });
+      return frozenDist({ kind, a: v[0], b: v[1] });
+    case 'normal': return frozenDist({ kind, mu: v[0], sigma: v[1] });
+    case 'lognormal': return frozenDist({ kind, mu: v[0], sigma: v[1] });
+    case 'exponential': return frozenDist({ kind, rate: v[0] });
+    case 'gamma': return frozenDist({ kind, shape: v[0], rate: v[1] });
+    case 'beta': return frozenDist({ kind, alpha: v[0], beta: v[1] });
+    case 'studentT': return frozenDist({ kind, df: v[0], loc: v[1], scale: v[2] });
+    case 'cauchy': return frozenDist({ kind, loc: v[0], scale: v[1] });
+    case 'laplace': return frozenDist({ kind, loc: v[0], scale: v[1] });
+    case 'logistic': return frozenDist({ kind, loc: v[0], scale: v[1] });
   }
+}
+
+/**
+ * A constructed distribution: frozen plain data, plus a non-enumerable toString giving its
+ * canonical spec (so `${d}` and String(d) print it; JSON, structured clones and deep
+ * equality see only the data).
+ */
+function frozenDist<T extends Dist>(d: T): T {
+  Object.defineProperty(d, 'toString', { value: distToString, enumerable: false });
+  return Object.freeze(d);
+}
+
+function distToString(this: Dist): string {
+  return formatDist(this);
 }
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {
@@ -408,7 +422,7 @@ function truncated(base: Dist, lo: number = -Infinity, hi: number = Infinity): T
   // the uniform's (x - a)/(b - a) would go negative).
   lo = Math.max(lo, ivs[0][0]);
   hi = Math.min(hi, ivs[ivs.length - 1][1]);
-  return Object.freeze({ kind: 'truncated', base: inner, lo, hi });
+  return frozenDist({ kind: 'truncated', base: inner, lo, hi });
 }
 
 /** Component input: `[weight, dist]` or `{ weight, dist }`. */
@@ -461,7 +475,7 @@ function mixture(components: MixtureInput): Mixture {
     }
   });
   const nw = normalizeWeights(ws);
-  return Object.freeze({
+  return frozenDist({
     kind: 'mixture',
     components: Object.freeze(ds.map((d, i) => Object.freeze({ weight: nw[i], dist: d }))),
   });
@@ -475,7 +489,7 @@ function product(factors: readonly Dist[]): Product {
     const d = needDist('product', `factor ${i + 1}`, f);
     if (dimOf(d) !== 1) throw new UsageError(`product: factor ${i + 1} must be 1-D, got a ${dimOf(d)}-D ${formatDist(d)}`);
   });
-  return Object.freeze({ kind: 'product', factors: Object.freeze(factors.slice()) });
+  return frozenDist({ kind: 'product', factors: Object.freeze(factors.slice()) });
 }
 
 function numberArray(label: string, name: string, xs: unknown, check: ParamCheck): number[] {
@@ -512,7 +526,7 @@ function mvnormal(mu: readonly number[] | MvNormalOptions, sigma?: readonly numb
   if (m.length !== s.length) {
     throw new UsageError(`mvnormal: mu and sigma must have the same length, got ${m.length} and ${s.length}`);
   }
-  return Object.freeze({ kind: 'mvnormal', mu: Object.freeze(m), sigma: Object.freeze(s) });
+  return frozenDist({ kind: 'mvnormal', mu: Object.freeze(m), sigma: Object.freeze(s) });
 }
 
 /** The public constructors. Each accepts positional numbers or one options object. */
