@@ -146,6 +146,26 @@ for (const [name, line, re] of BAD) {
   });
 }
 
+test('the input is never an output, and top-alpha (three reads) refuses a pipe', () => {
+  const sub = mkdtempSync(join(dir, 'same-'));
+  const p = join(sub, 'in.jsonl');
+  writeFileSync(p, readFileSync(good));
+  for (const [flag, extra] of [['--out', []], ['--pairs', ['--out', join(sub, 'o.jsonl')]]]) {
+    const r = run(['--in', p, ...extra, flag, join(sub, '.', 'in.jsonl'), '--policy', 'best-of-n']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`${flag} must not be the input file`));
+  }
+  assert.deepEqual(readFileSync(p), readFileSync(good), 'the input is untouched');
+  // (a shell pipe, as a user makes one: spawnSync's own input is a socket)
+  const pipe = (args) => spawnSync('sh', ['-c', 'f="$0" node="$1" run="$2"; shift 2; cat "$f" | "$node" "$run" --in /dev/stdin "$@"', good, process.execPath, RUN, ...args], { encoding: 'utf8' });
+  const piped = pipe(['--out', join(sub, 't.jsonl'), '--policy', 'top-alpha', '--alpha', '0.5']);
+  assert.equal(piped.status, 2, piped.stderr);
+  assert.match(piped.stderr, /top-alpha reads its input three times and needs a regular file/);
+  const once = pipe(['--out', join(sub, 'b.jsonl'), '--policy', 'best-of-n', '--json']);
+  assert.equal(once.status, 0, once.stderr);
+  assert.ok(JSON.parse(once.stdout).accepted > 0);
+});
+
 test('usage errors exit 2; --help documents every flag', () => {
   const out = join(dir, 'u.jsonl');
   for (const args of [

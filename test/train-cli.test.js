@@ -156,6 +156,12 @@ test('every bad input: exit 2, one stderr line, no output file left', async () =
     [std({ '--device': 'tpu' }), /--device: must be cpu, cuda or auto/],
     [std({ '--seed': '-1' }), /--seed: must be a non-negative integer/],
     [std({ '--checkpoint': O }), /--out and --checkpoint must be different files/],
+    [std({ '--checkpoint': `${bad}/./m.onnx` }), /--out and --checkpoint must be different files/],
+    [std({ '--threads': '1000000' }), /--threads: 1000000 is more than 4x the \d+ available cores/],
+    // the last update overflows: its loss (taken before the update) is finite, its weights not
+    [std({ '--lr': '1e308', '--batch': '512' }), /training diverged: weight \S+ is not finite after step \d+ \(try a smaller --lr\)/],
+    // sizes too big to allocate: the user's to change, one line, not a stack
+    [std({ '--batch': '3e9' }), /out of memory: Invalid typed array length: \d+; choose smaller sizes/],
     [[...std(), '--bogus'], /train: Unknown option '--bogus'/],
     [[...std(), 'extra'], /unexpected argument 'extra'/],
     [std({ '--resume': f('garbage.safetensors'), '--checkpoint': C }), /garbage\.safetensors is not a valid safetensors file/],

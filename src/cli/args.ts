@@ -2,6 +2,7 @@
  * Small, strict argument parsing for the CLI: every flag is declared, unknown flags and missing
  * values are UsageErrors (exit 2), numbers accept scientific notation (-n 1e6).
  */
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
 
@@ -85,6 +86,17 @@ export function parsePositiveInt(flag: string, v: string): number {
   const x = parseNumber(flag, v);
   if (Number.isInteger(x) && x > Number.MAX_SAFE_INTEGER) throw new UsageError(`--${flag}: '${v}' is too large: ${MAX_INT}`);
   if (!Number.isInteger(x) || x < 1) throw new UsageError(`--${flag}: must be a positive integer, got '${v}'`);
+  return x;
+}
+
+/**
+ * A thread count for ONNX Runtime: a positive integer and at most 4x the cores (a typo like
+ * 1000000 would have ORT start that many threads, run out of memory and ignore SIGTERM).
+ */
+export function parseThreads(flag: string, v: string): number {
+  const x = parsePositiveInt(flag, v);
+  const cores = availableParallelism();
+  if (x > 4 * cores) throw new UsageError(`--${flag}: ${x} is more than 4x the ${cores} available cores`);
   return x;
 }
 

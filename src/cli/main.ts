@@ -66,6 +66,13 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+/** A typed array or buffer too large to allocate (V8's RangeErrors for it). */
+function isAllocationFailure(e: unknown): e is Error {
+  // (by name: an error from a worker thread may arrive rebuilt as a plain Error)
+  return e instanceof Error && (e instanceof RangeError || e.name === 'RangeError') &&
+    /Invalid typed array length|Array buffer allocation failed|Invalid array buffer length|Invalid array length/.test(e.message);
+}
+
 /** One line, whatever the message holds. */
 function oneLine(msg: string): string {
   return msg.trim().replace(/\s*\n\s*/g, ' ');
@@ -103,6 +110,11 @@ main(process.argv.slice(2))
     await closePools().catch(() => undefined);
     if (e instanceof UsageError) {
       process.stderr.write(`rsft: error: ${oneLine(e.message)}\n`);
+      process.exitCode = 2;
+    } else if (isAllocationFailure(e)) {
+      // Sizes come from the user (a batch of 3e9, hidden layers of 100000): too big to allocate
+      // is theirs to change, not a bug to report with a stack.
+      process.stderr.write(`rsft: error: out of memory: ${oneLine(e.message)}; choose smaller sizes (batch, model, samples)\n`);
       process.exitCode = 2;
     } else {
       process.stderr.write(`rsft: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

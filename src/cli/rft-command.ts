@@ -7,7 +7,7 @@ import { UsageError } from '../errors.js';
 import { POLICIES, type PolicyName } from '../rft/lm/policies.js';
 import { tasks } from '../rft/lm/tasks.js';
 import type { RftSummary } from '../rft/lm/rounds.js';
-import { helpText, parseFlags, parseNonNegInt, parseNumber, parsePositiveInt, type Flags } from './args.js';
+import { helpText, parseFlags, parseNonNegInt, parseNumber, parsePositiveInt, parseThreads, type Flags } from './args.js';
 
 const rftFlags: Flags = {
   task: { type: 'string', value: 'NAME', default: 'addition', help: `built-in task (${Object.keys(tasks).join(', ')})` },
@@ -91,7 +91,7 @@ export async function rftCommand(argv: string[]): Promise<void> {
   const pool = values.pool ? true : values['no-pool'] ? false : undefined;
   const out = str('out', 'runs/rft');
   if (out === '') throw new UsageError('--out: must not be empty');
-  const threads = parsePositiveInt('threads', str('threads', '2'));
+  const threads = parseThreads('threads', str('threads', '2'));
   const quiet = values.quiet === true;
   const verifier = values.verifier as string | undefined;
   const rewardModel = values['reward-model'] as string | undefined;

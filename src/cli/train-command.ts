@@ -4,12 +4,12 @@
  * the classes, NaN / Inf in the data, the checkpoint against the model); outputs are opened
  * first (an unwritable path fails fast) and renamed into place only when complete.
  */
-import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { readNpy, type NpyArray } from '../io/npy-read.js';
 import { AtomicFile } from '../io/atomic-file.js';
 import { models, Trainer, type StepEvent, type EpochEvent } from '../train/index.js';
-import { helpText, parseFlags, parseNonNegInt, parseNumber, parsePositiveInt, type Flags } from './args.js';
+import { helpText, parseFlags, parseNonNegInt, parseNumber, parsePositiveInt, parseThreads, type Flags } from './args.js';
 import { Progress } from './progress.js';
 
 const ACTIVATIONS = ['relu', 'gelu', 'tanh'] as const;
@@ -152,8 +152,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   if (str('momentum') !== undefined && optimizer !== 'sgd') throw new UsageError('--momentum applies to --optimizer sgd only');
   const seed = parseNonNegInt('seed', str('seed') ?? '0');
   if (seed > 0xffffffff) throw new UsageError(`--seed: must be at most 4294967295, got '${str('seed')}'`);
-  const threads = str('threads') !== undefined ? parsePositiveInt('threads', str('threads')!) : undefined;
-  if (threads !== undefined && threads > 4 * availableParallelism()) throw new UsageError(`--threads: ${threads} is more than 4x the ${availableParallelism()} available cores`);
+  const threads = str('threads') !== undefined ? parseThreads('threads', str('threads')!) : undefined;
   const device = str('device') ?? 'cpu';
   if (!(DEVICES as readonly string[]).includes(device)) throw new UsageError(`--device: must be cpu, cuda or auto, got '${device}'`);
   const outPath = str('out');
@@ -161,7 +160,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const resumePath = str('resume');
   if (outPath === undefined && ckptPath === undefined) throw new UsageError("train: --out (and/or --checkpoint) is required (see 'rsft train --help')");
   if (outPath !== undefined && !/\.onnx$/i.test(outPath)) throw new UsageError(`--out: the model file must end in .onnx, got '${outPath}'`);
-  if (outPath !== undefined && ckptPath !== undefined && outPath === ckptPath) throw new UsageError('--out and --checkpoint must be different files');
+  if (outPath !== undefined && ckptPath !== undefined && resolve(outPath) === resolve(ckptPath)) throw new UsageError('--out and --checkpoint must be different files');
 
   // Data, validated against the model before anything is built.
   const classes = sizes[sizes.length - 1];
@@ -210,16 +209,26 @@ export async function trainCommand(argv: string[]): Promise<void> {
     trainer.on('epoch', (ep: EpochEvent) => {
       epochLoss = ep.loss;
     });
+    // A step's loss is taken before its update: the weights the last step wrote are checked
+    // themselves, so a run whose final update overflowed writes no model or checkpoint.
     const diverged = () => new UsageError(`training diverged: loss is ${lastLoss} at step ${trainer!.stepCount} (try a smaller --lr)`);
+    const checkFinite = () => {
+      if (!Number.isFinite(lastLoss) && trainer!.stepCount > startStep) throw diverged();
+      for (const [name, w] of trainer!.parameters()) {
+        if (!w.every(Number.isFinite)) {
+          throw new UsageError(`training diverged: weight ${name} is not finite after step ${trainer!.stepCount} (try a smaller --lr${resumePath !== undefined ? ', or check the checkpoint' : ''})`);
+        }
+      }
+    };
     if (ckptPath === undefined) {
       await trainer.fit({ x, y, epochs, shuffleSeed: seed });
-      if (total > 0 && !Number.isFinite(lastLoss)) throw diverged();
+      checkFinite();
     } else {
       // One epoch at a time, a checkpoint after each (each written atomically): an interrupted
       // run resumes from its last finished epoch.
       for (let e = pos.epoch; e < epochs; e++) {
         await trainer.fit({ x, y, epochs: e + 1, shuffleSeed: seed });
-        if (!Number.isFinite(lastLoss)) throw diverged();
+        checkFinite();
         await saveCheckpoint(trainer);
       }
       if (pos.epoch >= epochs) await saveCheckpoint(trainer);

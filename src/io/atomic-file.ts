@@ -53,6 +53,7 @@ const REASONS: Record<string, string> = {
   ETXTBSY: 'text file busy',
   EBUSY: 'device or resource busy',
   ENXIO: 'no such device or address',
+  EEXIST: 'a file of that name exists',
 };
 
 /** The reason in words for an errno error a user can act on, else null. */

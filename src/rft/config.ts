@@ -10,6 +10,7 @@ import yaml from 'js-yaml';
 import { UsageError } from '../errors.js';
 import { checkDatasets, loadDataset, type DataFileSpec } from './load.js';
 import type { Dataset, PipelineInput, RatioSpec } from './types.js';
+import { fsReason } from '../io/atomic-file.js';
 
 type Obj = Record<string, unknown>;
 
@@ -162,8 +163,7 @@ export function readConfig(path: string): RunConfigFile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read config ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? (e as Error).message)}`);
+    throw new UsageError(`cannot read config ${path}: ${fsReason(e)}`);
   }
   return parseConfig(text, path);
 }

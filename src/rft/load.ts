@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { readNpy } from '../io/npy-read.js';
 import type { Dataset } from './types.js';
+import { fsReason } from '../io/atomic-file.js';
 
 export interface DataFileSpec {
   path: string;
@@ -39,8 +40,7 @@ function readText(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? (e as Error).message)}`);
+    throw new UsageError(`cannot read ${path}: ${fsReason(e)}`);
   }
 }
 
@@ -208,7 +208,7 @@ function readNpyChecked(path: string) {
     return readNpy(path);
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message.split('\n')[0]}`);
+    throw new UsageError(`cannot read ${path}: ${fsReason(e)}`);
   }
 }
 

@@ -145,7 +145,7 @@ export interface EvalEvent extends EvalResult { step: number; epoch: number }
 
 export type Reply =
   | { id: number; ok: true; result: unknown; counters: Counters }
-  | { id: number; ok: false; usage: boolean; message: string; stack?: string; counters: Counters | null }
+  | { id: number; ok: false; usage: boolean; name?: string; message: string; stack?: string; counters: Counters | null }
   | { event: 'step'; data: StepEvent }
   | { event: 'epoch'; data: EpochEvent }
   | { event: 'eval'; data: EvalEvent };

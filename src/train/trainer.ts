@@ -254,9 +254,14 @@ export class Trainer extends EventEmitter {
     if (m.counters) this.counters = m.counters;
     if (m.ok) p.resolve(m.result);
     else {
-      const e = m.usage ? new UsageError(m.message) : new Error(m.message);
-      if (!m.usage && m.stack) e.stack = m.stack;
-      p.reject(e);
+      if (m.usage) p.reject(new UsageError(m.message));
+      else {
+        const e = new Error(m.message);
+        if (m.stack) e.stack = m.stack;
+        // (the kind of error survives the thread: the CLI tells allocation failures by name)
+        if (m.name !== undefined) e.name = m.name;
+        p.reject(e);
+      }
     }
   }
 

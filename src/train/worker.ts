@@ -495,7 +495,7 @@ function serveFastSteps(e: Engine, channel: SharedArrayBuffer): void {
       },
       (err: unknown) => {
         const x = err as Error;
-        post({ id, ok: false, usage: x instanceof UsageError, message: x?.message ?? String(err), stack: x?.stack, counters: { ...e.counters } });
+        post({ id, ok: false, usage: x instanceof UsageError, name: x?.name, message: x?.message ?? String(err), stack: x?.stack, counters: { ...e.counters } });
         Atomics.store(ctl, FAST.REPLY, FAST.REPLY_ERROR);
       },
     ).finally(() => {
@@ -511,7 +511,7 @@ port.on('message', (msg: Request & { id: number }) => {
     (result) => post({ id: msg.id, ok: true, result, counters: engine ? { ...engine.counters } : (null as never) }),
     (err: unknown) => {
       const e = err as Error;
-      post({ id: msg.id, ok: false, usage: e instanceof UsageError, message: e?.message ?? String(err), stack: e?.stack, counters: engine ? { ...engine.counters } : null });
+      post({ id: msg.id, ok: false, usage: e instanceof UsageError, name: e?.name, message: e?.message ?? String(err), stack: e?.stack, counters: engine ? { ...engine.counters } : null });
     },
   );
 });

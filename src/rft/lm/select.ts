@@ -18,11 +18,11 @@
  * strictly greater than that one's gives one pair {prompt, chosen, rejected, chosen_reward,
  * rejected_reward}. Prompts with no such candidate give no pairs.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { AtomicFile } from '../../io/atomic-file.js';
+import { AtomicFile, fsReason } from '../../io/atomic-file.js';
 import { candidateUniforms, decideResolved, dpoPairs, resolveOptions, topAlphaCount, TopKeys, type PolicyOptions, type ScoredCandidate } from './policies.js';
 
 export interface SelectOptions extends PolicyOptions {
@@ -95,7 +95,7 @@ function describe(v: unknown): string {
 /** Read the file group by group; calls onGroup for each complete group. */
 async function readGroups(path: string, f: { prompt: string; completion: string; reward: string }, skipBad: boolean, onGroup: (g: Group) => void): Promise<{ lines: number; bad: number }> {
   const stream = createReadStream(path, { encoding: 'utf8' });
-  const openErr = new Promise<never>((_, reject) => stream.once('error', (e: NodeJS.ErrnoException) => reject(new UsageError(`cannot read ${path}: ${e.code ?? e.message}`))));
+  const openErr = new Promise<never>((_, reject) => stream.once('error', (e: NodeJS.ErrnoException) => reject(new UsageError(`cannot read ${path}: ${fsReason(e)}`))));
   openErr.catch(() => undefined);
   const rl = createInterface({ input: stream, crlfDelay: Infinity });
   let lineNo = 0;
@@ -154,11 +154,37 @@ async function readGroups(path: string, f: { prompt: string; completion: string;
   return { lines: lineNo, bad };
 }
 
+/** Whether two paths name one file (after links; a path that does not exist names none). */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const sa = statSync(a), sb = statSync(b);
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return resolve(a) === resolve(b);
+  }
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return true; // (a missing file is reported by the read, with its reason)
+  }
+}
+
 export async function selectFile(options: SelectOptions): Promise<SelectSummary> {
   const o = resolveOptions(options);
   const fields = { prompt: options.promptField ?? 'prompt', completion: options.completionField ?? 'completion', reward: options.rewardField ?? 'reward' };
   const skipBad = options.skipBad ?? false;
   if (options.pairs !== undefined && resolve(options.pairs) === resolve(options.out)) throw new UsageError('select: --pairs and --out must be different files');
+  // (the outputs replace their files only at the end, but the input is read until then)
+  for (const [flag, path] of [['--out', options.out], ['--pairs', options.pairs]] as const) {
+    if (path !== undefined && sameFile(path, options.input)) throw new UsageError(`select: ${flag} must not be the input file ${options.input}`);
+  }
+  // top-alpha reads its input three times: a pipe or a terminal would be empty after the first.
+  if (o.policy === 'top-alpha' && !isRegularFile(options.input)) {
+    throw new UsageError(`select: top-alpha reads its input three times and needs a regular file, not ${options.input} (save a piped input to a file first)`);
+  }
   const out = AtomicFile.open(options.out);
   let pairsFile: AtomicFile | null = null;
   try {
