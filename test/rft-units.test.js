@@ -39,6 +39,12 @@ test('expression ratio gives exp(expr) over raw features; column ratio is valida
   const pool = { x: Float32Array.from([-1, 0, 0.5, 2, 1, 1]), n: 3, d: 2 };
   const w = expressionRatio('x0 - 0.5*x1', pool);
   for (let i = 0; i < 3; i++) assert.ok(Math.abs(w[i] - Math.exp(pool.x[2 * i] - 0.5 * pool.x[2 * i + 1])) < 1e-5);
+  // Weights past exp(69) keep their ratios: all are scaled by one factor (acceptance sees w / M
+  // only); before, each was capped at exp(69), so rows above it got the same weight.
+  const big = expressionRatio('100*x0', pool); // log w = -100, 50, 100
+  assert.ok(Math.abs(Math.log(big[2]) - 69) < 1e-9, `largest weight ${big[2]}`);
+  assert.ok(Math.abs(Math.log(big[2] / big[1]) - 50) < 1e-9 && Math.abs(Math.log(big[2] / big[0]) - 200) < 1e-9);
+  assert.throws(() => expressionRatio('x0 + 1/0', pool), /log w is \+Infinity at pool row 1/);
   assert.throws(() => expressionRatio('x0 +', pool), /ratio\.expr/);
   assert.throws(() => expressionRatio('x5', pool), /ratio\.expr/);
   assert.throws(() => columnRatio(Float64Array.from([1, -1, 2]), 3), /row 2/);

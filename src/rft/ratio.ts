@@ -25,8 +25,21 @@ export interface ClassifierRatioOptions {
   onStep?: (step: number, loss: number) => void;
 }
 
-/** Cap on log w: keeps exp finite (w up to ~1e30). */
+/** Largest log w kept as it is: exp stays far from overflow (w up to ~1e30). */
 const MAX_LOG_W = 69;
+
+/**
+ * exp of log weights, exact up to one common factor: when the largest exceeds MAX_LOG_W, every
+ * one is shifted down by the excess. Acceptance only sees w / M, so a common factor changes
+ * nothing (M scales with it); capping each weight at exp(69) instead, as before, flattened every
+ * row above the cap to the same weight, and the sample was wrong with nothing said.
+ */
+function expWeights(logw: Float64Array): Float64Array {
+  let top = -Infinity;
+  for (const v of logw) if (v > top) top = v;
+  const shift = top > MAX_LOG_W ? top - MAX_LOG_W : 0;
+  return logw.map((v) => Math.exp(v - shift));
+}
 
 /** xs and xt are standardized features [n, d]. */
 export async function classifierRatio(xs: Float32Array, ns: number, xt: Float32Array, nt: number, d: number, opts: ClassifierRatioOptions): Promise<Float64Array> {
@@ -44,10 +57,10 @@ export async function classifierRatio(xs: Float32Array, ns: number, xt: Float32A
     if (opts.onStep) trainer.on('step', (e: { step: number; loss: number }) => opts.onStep!(e.step, e.loss));
     await trainer.fit({ x, y, epochs: opts.epochs ?? 5, shuffleSeed: opts.seed });
     const logits = await trainer.predict(xs);
-    const w = new Float64Array(ns);
+    const logw = new Float64Array(ns);
     const logC = Math.log(ns / nt);
-    for (let i = 0; i < ns; i++) w[i] = Math.exp(Math.min(MAX_LOG_W, logC + logits[2 * i + 1] - logits[2 * i]));
-    return w;
+    for (let i = 0; i < ns; i++) logw[i] = logC + logits[2 * i + 1] - logits[2 * i];
+    return expWeights(logw);
   } finally {
     await trainer.close();
   }
@@ -76,7 +89,7 @@ export function expressionRatio(expr: string, pool: Dataset): Float64Array {
   for (let i = 0; i < pool.n; i++) {
     const v = out[i];
     if (Number.isNaN(v)) throw new UsageError(`ratio.expr: log w is NaN at pool row ${i + 1}`);
-    out[i] = Math.exp(Math.min(MAX_LOG_W, v));
+    if (v === Infinity) throw new UsageError(`ratio.expr: log w is +Infinity at pool row ${i + 1}`);
   }
-  return out;
+  return expWeights(out);
 }
