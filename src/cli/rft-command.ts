@@ -8,6 +8,7 @@ import { POLICIES, type PolicyName } from '../rft/lm/policies.js';
 import { tasks } from '../rft/lm/tasks.js';
 import type { RftSummary } from '../rft/lm/rounds.js';
 import { helpText, parseFlags, parseNonNegInt, parseNumber, parsePositiveInt, parseThreads, type Flags } from './args.js';
+import { withRunFolder } from '../io/atomic-file.js';
 
 const rftFlags: Flags = {
   task: { type: 'string', value: 'NAME', default: 'addition', help: `built-in task (${Object.keys(tasks).join(', ')})` },
@@ -99,10 +100,10 @@ export async function rftCommand(argv: string[]): Promise<void> {
   if (verifier === '' || rewardModel === '') throw new UsageError(`--${verifier === '' ? 'verifier' : 'reward-model'}: must not be empty`);
   const scorer = verifier !== undefined ? { module: verifier } : rewardModel !== undefined ? { onnx: rewardModel } : 'task' as const;
   const { runRft } = await import('../rft/lm/rounds.js');
-  const summary = await runRft({
+  const summary = await withRunFolder(out, () => runRft({
     task, rounds, k, seed, policy: policy as PolicyName, scorer, threshold, beta, alpha, perPrompt, dedup: values['no-dedup'] !== true,
     init, pool, out, small: values.small === true, threads,
     onProgress: quiet ? undefined : (m) => process.stderr.write(`rsft rft: ${m}\n`),
-  });
+  }));
   process.stdout.write(values.json ? JSON.stringify(summary, null, 2) + '\n' : rftTable(summary));
 }

@@ -8,6 +8,7 @@ import { runPipeline } from '../rft/pipeline.js';
 import { demoInput } from '../rft/scenario.js';
 import type { Summary } from '../rft/types.js';
 import { helpText, parseFlags, parseNonNegInt, parsePositiveInt, type Flags } from './args.js';
+import { withRunFolder } from '../io/atomic-file.js';
 
 const demoFlags: Flags = {
   seed: { type: 'string', value: 'N', default: '1', help: 'scenario and run seed' },
@@ -80,7 +81,7 @@ export async function rftDemoCommand(argv: string[]): Promise<void> {
   const input = demoInput({ seed, out, small: values.small === true, threads });
   input.timings = { scenario: (performance.now() - t0) / 1000 };
   log(`scenario: seed ${seed}, ${input.data.source.n} line-A pool rows, ${input.data.target.n} unlabeled and ${input.data.test?.n ?? 0} labeled line-B rows, 100 sensors, 10 classes`);
-  const summary = await runPipeline(input, { onProgress: quiet ? undefined : (stage, info) => log(`${stage}: ${info}`) });
+  const summary = await withRunFolder(out, () => runPipeline(input, { onProgress: quiet ? undefined : (stage, info) => log(`${stage}: ${info}`) }));
   log(`wrote ${out}`);
   process.stdout.write(values.json ? JSON.stringify(summary, null, 2) + '\n' : demoTable(summary, out));
 }

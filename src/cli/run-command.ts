@@ -11,6 +11,7 @@ import { readConfig, loadRunInput } from '../rft/config.js';
 import { runPipeline } from '../rft/pipeline.js';
 import type { Summary } from '../rft/types.js';
 import { helpText, parseFlags, type Flags } from './args.js';
+import { withRunFolder } from '../io/atomic-file.js';
 
 const runFlags: Flags = {
   json: { type: 'boolean', help: 'print summary.json on stdout' },
@@ -61,9 +62,9 @@ export async function runCommand(argv: string[]): Promise<void> {
   const input = loadRunInput(cfg, raw);
   input.timings = { load: (performance.now() - t0) / 1000 };
   const quiet = values.quiet === true;
-  const summary = await runPipeline(input, {
+  const summary = await withRunFolder(input.out, () => runPipeline(input, {
     onProgress: quiet ? undefined : (stage, info) => process.stderr.write(`rsft run: ${stage}: ${info}\n`),
-  });
+  }));
   if (!quiet) process.stderr.write(`rsft run: wrote ${input.out}\n`);
   process.stdout.write(values.json ? JSON.stringify(summary, null, 2) + '\n' : summaryTable(summary));
 }

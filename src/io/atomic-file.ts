@@ -27,6 +27,7 @@ import {
   readlinkSync,
   realpathSync,
   renameSync,
+  rmSync,
   statSync,
   unlinkSync,
   write as fsWrite,
@@ -81,6 +82,9 @@ let hooked = false;
 let interrupted: NodeJS.Signals | null = null;
 let counter = 0;
 
+/** Folders a run created and has not finished: removed, whole, if it fails or is interrupted. */
+const liveFolders = new Set<string>();
+
 function cleanup(): void {
   for (const f of live.keys()) {
     try {
@@ -90,6 +94,28 @@ function cleanup(): void {
     }
   }
   live.clear();
+  for (const d of liveFolders) rmSync(d, { recursive: true, force: true });
+  liveFolders.clear();
+}
+
+/**
+ * A run folder (or a scratch folder) that exists only for a run that is still going: `path`
+ * must not exist yet. It is removed with everything in it on discard(), on SIGINT, SIGTERM or
+ * SIGHUP and at exit, unless keep() was called first; so a failed or interrupted run leaves
+ * no half-filled folder behind. For a folder that exists already, both are no-ops, unless
+ * the caller has just made it itself (`createdByCaller`, e.g. with mkdtemp).
+ */
+export function newFolderGuard(path: string, createdByCaller = false): { keep(): void; discard(): void } {
+  const abs = resolve(path);
+  if (!createdByCaller && existsSync(abs)) return { keep: () => undefined, discard: () => undefined };
+  hookSignals();
+  liveFolders.add(abs);
+  return {
+    keep: () => void liveFolders.delete(abs),
+    discard: () => {
+      if (liveFolders.delete(abs)) rmSync(abs, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Remove temporaries if the process exits or is interrupted. */
@@ -351,6 +377,19 @@ export function writeFileAtomic(path: string, data: Uint8Array | string | (() =>
     f.commit();
   } catch (e) {
     f.abort();
+    throw e;
+  }
+}
+
+/** Runs `job`, which fills the run folder `out`: a folder it creates is removed if the job fails or the process is interrupted. */
+export async function withRunFolder<T>(out: string, job: () => Promise<T>): Promise<T> {
+  const guard = newFolderGuard(out);
+  try {
+    const result = await job();
+    guard.keep();
+    return result;
+  } catch (e) {
+    guard.discard();
     throw e;
   }
 }

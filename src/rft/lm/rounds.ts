@@ -23,11 +23,11 @@
  * pairs, policies.ts's dpoPairs rule), eval.jsonl (greedy completions of the final model on the
  * held-out prompts).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { AtomicFile, writeFileAtomic, fsReason } from '../../io/atomic-file.js';
+import { AtomicFile, writeFileAtomic, fsReason, newFolderGuard } from '../../io/atomic-file.js';
 import { Trainer } from '../../train/trainer.js';
 import { gpt } from '../../train/gpt-model.js';
 import type { GptConfig } from '../../graph/gpt.js';
@@ -254,9 +254,11 @@ export async function runRft(opts: RftOptions): Promise<RftSummary> {
   };
 
   let tmp: string | null = null;
+  let tmpGuard: { discard(): void } | null = null;
   let trainer: Trainer | null = null;
   try {
     tmp = mkdtempSync(join(tmpdir(), 'rsft-rft-'));
+    tmpGuard = newFolderGuard(tmp, true); // (removed on SIGINT / SIGTERM / SIGHUP too)
     // ---- base model ----
     let t = performance.now();
     log(`pretrain: ${sz.pretrainExamples} ${task.name} examples (noise ${sz.noise}), GPT d=${sz.dModel} h=${sz.nHeads} L=${sz.nLayers}, ${sz.pretrainEpochs} epochs`);
@@ -363,7 +365,7 @@ export async function runRft(opts: RftOptions): Promise<RftSummary> {
   } finally {
     if (trainer) await trainer.close();
     await scorer.release();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    tmpGuard?.discard();
   }
 }
 
