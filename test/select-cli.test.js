@@ -166,6 +166,16 @@ test('the input is never an output, and top-alpha (three reads) refuses a pipe',
   assert.ok(JSON.parse(once.stdout).accepted > 0);
 });
 
+test('a UTF-8 byte-order mark before the first line is not an error', () => {
+  const sub = mkdtempSync(join(dir, 'bom-'));
+  const p = join(sub, 'in.jsonl');
+  writeFileSync(p, '\ufeff' + readFileSync(good, 'utf8'));
+  const a = run(['--in', p, '--out', join(sub, 'a.jsonl'), '--policy', 'best-of-n', '--json']);
+  const b = run(['--in', good, '--out', join(sub, 'b.jsonl'), '--policy', 'best-of-n', '--json']);
+  assert.equal(a.code, 0, a.stderr);
+  assert.deepEqual(rows(join(sub, 'a.jsonl')), rows(join(sub, 'b.jsonl')));
+});
+
 test('usage errors exit 2; --help documents every flag', () => {
   const out = join(dir, 'u.jsonl');
   for (const args of [

@@ -79,6 +79,10 @@ export async function rftCommand(argv: string[]): Promise<void> {
   const seed = parseNonNegInt('seed', str('seed', '1'));
   const policy = str('policy', 'threshold');
   if (!POLICIES.includes(policy as PolicyName)) throw new UsageError(`--policy: unknown policy '${policy}' (policies: ${POLICIES.join(', ')})`);
+  // (as rsft select: an option of another policy was surely meant for it)
+  for (const [flag, p] of [['threshold', 'threshold'], ['beta', 'rso'], ['alpha', 'top-alpha']] as const) {
+    if (values[flag] !== undefined && policy !== p) throw new UsageError(`--${flag} applies to --policy ${p} only`);
+  }
   const threshold = parseNumber('threshold', str('threshold', '0.5'));
   if (!Number.isFinite(threshold)) throw new UsageError(`--threshold: must be a finite number, got '${str('threshold', '')}'`);
   const beta = parseNumber('beta', str('beta', '0.5'));

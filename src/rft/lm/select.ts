@@ -115,7 +115,8 @@ async function readGroups(path: string, f: { prompt: string; completion: string;
       if (line.trim() === '') continue;
       let obj: unknown;
       try {
-        obj = JSON.parse(line);
+        // (a UTF-8 byte-order mark before the first line, as some editors write, is not JSON)
+        obj = JSON.parse(lineNo === 1 && line.charCodeAt(0) === 0xfeff ? line.slice(1) : line);
       } catch (e) {
         fail(`bad JSON (${(e as Error).message.split('\n')[0]})`);
         continue;
