@@ -1242,7 +1242,6 @@ pub fn try_sample_rows_mode(
     if out.len() < need {
         return Err(format!("sampleRows: out holds {} numbers, needs rows * d = {need}", out.len()));
     }
-    let chunk = chunk.max(1);
     let level = level.min(simd());
     let mut sink = Sink::new(&mut out[..need], d, rows, level, stream_out);
     let mut prng = Stream::new(seed, block, 0);

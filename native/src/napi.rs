@@ -361,6 +361,12 @@ unsafe fn sample_rows_impl(env: napi_env, info: napi_callback_info) -> R<napi_va
     rows_into(env, F, &a, rows, max_props, (a[5], 6), read_soon)
 }
 
+/// The decoded job of a block entry point (argument 1, `jb`); read from a copy when it shares
+/// memory with one of `outs`, which the call writes.
+unsafe fn job_arg(fname: &str, jb: (*mut f64, usize), outs: &[(*mut f64, usize)]) -> R<crate::kernel::Job> {
+    crate::kernel::decode_job(Input::new(jb, outs).get()).map_err(|e| decode_err(fname, "job", e))
+}
+
 /// The common part of sampleBlock and sampleRows: job, seed and block are arguments 1-3, `out`
 /// is the given argument (with its 1-based position, for messages).
 unsafe fn rows_into(env: napi_env, fname: &str, a: &[napi_value], rows: u64, max_props: u64, out: (napi_value, usize), read_soon: bool) -> R<napi_value> {
@@ -368,8 +374,7 @@ unsafe fn rows_into(env: napi_env, fname: &str, a: &[napi_value], rows: u64, max
     let seed = int53(env, a[1], fname, 2, "seed")?;
     let block = int53(env, a[2], fname, 3, "block")?;
     let (out, out_idx) = (f64_array(env, out.0, fname, out.1, "out")?, out.1);
-    let jb = Input::new(jb, &[out]);
-    let job = crate::kernel::decode_job(jb.get()).map_err(|e| decode_err(fname, "job", e))?;
+    let job = job_arg(fname, jb, &[out])?;
     let rows = usize::try_from(rows).map_err(|_| JsErr::Range(format!("{fname}: too many rows")))?;
     need(fname, out_idx, "out", out.1, rows.checked_mul(job.dim()))?;
     let st = crate::kernel::try_sample_rows(&job, seed, block, rows, max_props, out_slice(out), read_soon).map_err(JsErr::Error)?;
@@ -407,9 +412,8 @@ unsafe fn sample_rows_lent_impl(env: napi_env, info: napi_callback_info) -> R<na
     let max_props = int53(env, a[4], F, 5, "maxProposals")?;
     let lease = int53(env, a[5], F, 6, "lease")?;
     let at = int53(env, a[6], F, 7, "at")?;
-    // (the job cannot lie in the lent output: the scheduler lends only the caller's `out`)
-    let jb = Input::new(jb, &[]);
-    let job = crate::kernel::decode_job(jb.get()).map_err(|e| decode_err(F, "job", e))?;
+    // (the job cannot lie in the lent output: the scheduler lends only an output sample() made)
+    let job = job_arg(F, jb, &[])?;
     let rows = usize::try_from(rows).map_err(|_| JsErr::Range(format!("{F}: too many rows")))?;
     let len = rows.checked_mul(job.dim()).ok_or_else(|| JsErr::Range(format!("{F}: too many rows")))?;
     let at = usize::try_from(at).map_err(|_| JsErr::Range(format!("{F}: at too large")))?;
@@ -431,8 +435,7 @@ unsafe fn propose_block_impl(env: napi_env, info: napi_callback_info) -> R<napi_
     if overlaps(xs, lq) {
         return Err(JsErr::Error(format!("{F}: xsOut and logqOut must not share memory")));
     }
-    let jb = Input::new(jb, &[xs, lq]);
-    let job = crate::kernel::decode_job(jb.get()).map_err(|e| decode_err(F, "job", e))?;
+    let job = job_arg(F, jb, &[xs, lq])?;
     let n = usize::try_from(n).map_err(|_| JsErr::Range(format!("{F}: nProposals too large")))?;
     let nd = n.checked_mul(job.dim());
     need(F, 5, "xsOut", xs.1, nd)?;
@@ -454,8 +457,7 @@ unsafe fn accept_block_impl(env: napi_env, info: napi_callback_info) -> R<napi_v
     let lq = f64_array(env, a[4], F, 5, "logq")?;
     let lp = f64_array(env, a[5], F, 6, "logp")?;
     let out = f64_array(env, a[6], F, 7, "out")?;
-    let jb = Input::new(jb, &[out]);
-    let job = crate::kernel::decode_job(jb.get()).map_err(|e| decode_err(F, "job", e))?;
+    let job = job_arg(F, jb, &[out])?;
     let n = lq.1;
     if lp.1 != n || n.checked_mul(job.dim()) != Some(xs.1) {
         return Err(JsErr::Error(format!(

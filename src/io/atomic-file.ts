@@ -79,6 +79,7 @@ export function writeError(path: string, e: unknown): Error {
 /** Temporary path (absolute) -> the destination as the user named it. */
 const live = new Map<string, string>();
 let hooked = false;
+/** Set once SIGINT / SIGTERM / SIGHUP arrived: long writes stop and nothing is committed. */
 let interrupted: NodeJS.Signals | null = null;
 let counter = 0;
 
@@ -134,11 +135,6 @@ function hookSignals(): void {
       process.kill(process.pid, sig);
     });
   }
-}
-
-/** Set once SIGINT / SIGTERM / SIGHUP arrived: long writes stop and nothing is committed. */
-export function interruptedBy(): NodeJS.Signals | null {
-  return interrupted;
 }
 
 function checkInterrupted(): void {

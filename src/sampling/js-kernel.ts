@@ -9,7 +9,7 @@ import { decodeDist, type JsDist } from './js-dist.js';
 import { JsExpr } from './js-expr.js';
 import { decodeJob, TargetKind } from './job.js';
 
-/** Rows per chunk: keeps the working set in L2 whatever the block size. */
+/** Proposals per chunk of proposeBlock / acceptBlock: keeps the working set in L2 whatever the block size (sampleRows chunks as ChunkSchedule says). */
 const CHUNK = 4096;
 
 interface DecodedJob {

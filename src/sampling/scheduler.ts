@@ -211,7 +211,7 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   // A shared output is written by every thread. A plain one is lent to the pool threads when
   // the kernel can lend it; else their rows go through the ring's slots.
   const sharedOut = out && out.buffer instanceof SharedArrayBuffer ? out : null;
-  const lender = out && !sharedOut && o.ownOut ? lenderFor(kernel, plan, out) : null;
+  const lender = out && !sharedOut && o.ownOut ? lenderFor(kernel, plan) : null;
   const slotBytes = sharedOut || lender ? 0 : layout.blockRows * d * 8;
   const slots = slotCount(workers, blocks, slotBytes, out !== undefined);
   const buffers = takeRing(slots, slotBytes);
@@ -318,14 +318,13 @@ async function* pooled(o: ScheduleOptions): AsyncGenerator<BlockResult> {
 }
 
 /**
- * Who lends the plain output `out` to pool threads, when they can write it through a lease:
- * the native kernel (the JS one cannot reach another thread's memory), a target the kernel
- * evaluates itself (a JS log-density block is assembled in JS), and a buffer that cannot
- * shrink mid-run.
+ * Who lends the run's own plain output to pool threads, when they can write it through a
+ * lease: the native kernel (the JS one cannot reach another thread's memory), for a target the
+ * kernel evaluates itself (a JS log-density block is assembled in JS). (Only an output no other
+ * code holds is lent, `ownOut`, so it cannot be transferred or resized mid-run either.)
  */
-function lenderFor(kernel: Kernel, plan: Plan, out: Float64Array): OutputLeases | null {
-  if (!kernel.leases || plan.external || (out.buffer as ArrayBuffer & { resizable?: boolean }).resizable) return null;
-  return kernel.leases;
+function lenderFor(kernel: Kernel, plan: Plan): OutputLeases | null {
+  return kernel.leases && !plan.external ? kernel.leases : null;
 }
 
 export function runBlocks(o: ScheduleOptions): AsyncGenerator<BlockResult> {
