@@ -1,7 +1,8 @@
 // Output leases (native/src/lease.rs): the calling thread lends a plain Float64Array to other
 // threads, which write blocks into it by lease id, bounds-checked. Checked on the bare native
-// module, from a worker thread, and through sample(), which lends only the output it
-// allocates itself: a caller's buffer may be transferred, and its memory freed, mid-call.
+// module, from a worker thread, and through sample(), which lends the output it allocates
+// itself for the whole run, and a caller's buffer only while no other code can run: a
+// caller's buffer may be transferred, and its memory freed, mid-call.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
@@ -11,6 +12,7 @@ import { loadNative } from '../dist/sampling/native.js';
 import { makePlan } from '../dist/sampling/resolve.js';
 
 const T1 = { target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576 };
+const CUSTOM = { target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)' }, proposal: 'normal(0,1)', M: 2 * Math.sqrt(2 * Math.PI) * 1.001 };
 const bytes = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 /** The native module and T1's job, or null (the test skipped) without a native kernel. */
@@ -23,7 +25,7 @@ async function nativeAndJob(t) {
   return { m, job: (await makePlan({ ...T1 }, getKernel('native'))).job };
 }
 
-test('a lent output gets exactly the rows sampleRows writes, only where asked; bad leases and ranges throw', async (t) => {
+test('a lent output gets exactly the rows sampleRows writes, only where asked; an ended lease writes nothing; bad ranges throw', async (t) => {
   const nj = await nativeAndJob(t);
   if (!nj) return;
   const { m, job } = nj;
@@ -38,13 +40,16 @@ test('a lent output gets exactly the rows sampleRows writes, only where asked; b
     assert.ok(bytes(out.subarray(12, 12 + rows)).equals(bytes(ref)));
     assert.deepEqual([...out.subarray(0, 12), ...out.subarray(12 + rows)], Array(20).fill(-7));
     assert.throws(() => m.sampleRowsLent(job, 7, 3, rows, 1e6, lease, 6), /outside the lent output/);
-    assert.throws(() => m.sampleRowsLent(job, 7, 3, rows, 1e6, lease + 1000, 0), /not active/);
+    assert.equal(m.sampleRowsLent(job, 7, 3, rows, 1e6, lease + 1000, 0), null); // an id never lent
     assert.throws(() => m.sampleRowsLent(job, 7, 3, rows, 1e6, lease, -1), RangeError);
     assert.throws(() => m.lendOut(new Float32Array(4)), TypeError);
   } finally {
     m.endLease(lease);
   }
-  assert.throws(() => m.sampleRowsLent(job, 7, 3, 1, 1e6, lease, 0), /not active/);
+  // Through an ended lease: null, and nothing written (the pool thread waits for the next lease).
+  const before = out.slice();
+  assert.equal(m.sampleRowsLent(job, 7, 4, rows, 1e6, lease, 0), null);
+  assert.ok(bytes(out).equals(bytes(before)));
   m.endLease(lease); // ending twice is harmless
 });
 
@@ -75,42 +80,106 @@ test('another thread writes a block into a plain buffer of this thread through a
   assert.ok(bytes(out).equals(bytes(ref)));
 });
 
-test('sample() lends only its own output to the pool: one lease per run, ended; a caller\'s buffer is never lent', async (t) => {
+/** Wraps the kernel's lendOut/endLease to record leases; returns the record and an undo. */
+function watchLeases(k) {
+  const rec = { lent: [], ended: [], open: new Set() };
+  const { lendOut, endLease } = k.leases;
+  k.leases.lendOut = (out) => {
+    const id = lendOut(out);
+    rec.lent.push({ id, buffer: out.buffer });
+    rec.open.add(id);
+    return id;
+  };
+  k.leases.endLease = (id) => {
+    endLease(id);
+    rec.ended.push(id);
+    rec.open.delete(id);
+  };
+  return { rec, undo: () => Object.assign(k.leases, { lendOut, endLease }) };
+}
+
+test('sample() lends its own output for the whole run, a caller\'s only while no other code runs; every lease ends with the call', async (t) => {
   const k = getKernel('auto');
   if (!k.leases) { t.skip('native kernel unavailable'); return; }
-  const lent = [], ended = [];
-  const { lendOut, endLease } = k.leases;
-  k.leases.lendOut = (out) => { const id = lendOut(out); lent.push(id); return id; };
-  k.leases.endLease = (id) => { ended.push(id); endLease(id); };
+  const { rec, undo } = watchLeases(k);
   try {
     for (const n of [300000, 70000]) {
       const one = await sample({ ...T1, n, seed: 5, workers: 1 });
+      let from = rec.lent.length;
       const own = await sample({ ...T1, n, seed: 5, workers: 2 });
       assert.ok(bytes(one.samples).equals(bytes(own.samples)), `n ${n}`);
       assert.deepEqual({ ...own.stats, seconds: 0, workers: 0 }, { ...one.stats, seconds: 0, workers: 0 });
-      // A caller's plain buffer: the pool's rows go through ring slots, copied in place.
+      assert.deepEqual(rec.lent.slice(from).map((l) => l.buffer), [own.samples.buffer], 'one lease of its own output');
+      // A caller's plain buffer: lent (again after every turn of the event loop), rows in place.
+      from = rec.lent.length;
       const buf = new Float64Array(n + 10).fill(-7);
       const out = buf.subarray(4, 4 + n);
       const two = await sample({ ...T1, n, seed: 5, workers: 2, out });
       assert.equal(two.samples, out);
       assert.ok(bytes(one.samples).equals(bytes(out)), `n ${n}`);
       assert.deepEqual([...buf.subarray(0, 4), ...buf.subarray(4 + n)], Array(10).fill(-7));
+      assert.ok(rec.lent.length > from && rec.lent.slice(from).every((l) => l.buffer === buf.buffer));
+      assert.equal(rec.open.size, 0, 'every lease ended before the call resolved');
+      // With onProgress (caller code after every block) it is never lent: rows go through slots.
+      from = rec.lent.length;
+      out.fill(0);
+      let calls = 0;
+      await sample({ ...T1, n, seed: 5, workers: 2, out, onProgress: () => calls++ });
+      assert.ok(bytes(one.samples).equals(bytes(out)) && calls > 1);
+      assert.equal(rec.lent.length, from);
     }
-    assert.equal(lent.length, 2);
-    assert.deepEqual(ended, lent);
-    // Nor a resizable one (it could also shrink under a write).
+    // A resizable buffer too: it can shrink only from caller code, which runs only while no lease is out.
     const n = 70000;
     const one = await sample({ ...T1, n, seed: 5, workers: 1 });
     const out = new Float64Array(new ArrayBuffer(n * 8, { maxByteLength: n * 16 }), 0, n);
+    const from = rec.lent.length;
     await sample({ ...T1, n, seed: 5, workers: 2, out });
     assert.ok(bytes(one.samples).equals(bytes(out)));
-    assert.equal(lent.length, 2);
+    assert.ok(rec.lent.length > from);
+    assert.deepEqual(rec.ended.slice().sort(), rec.lent.map((l) => l.id).sort());
   } finally {
-    Object.assign(k.leases, { lendOut, endLease });
+    undo();
   }
 });
 
-const CUSTOM = { target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)' }, proposal: 'normal(0,1)', M: 2 * Math.sqrt(2 * Math.PI) * 1.001 };
+test('no caller code runs while a caller\'s buffer is lent: not in timers, not in microtasks between them', async (t) => {
+  const k = getKernel('auto');
+  if (!k.leases) { t.skip('native kernel unavailable'); return; }
+  // A run of ~50-100 ms on two workers: the calling thread yields to the event loop every few
+  // milliseconds, and between yields lends the buffer again. Caller code runs at every
+  // yield (a setImmediate chain, each turn followed by a burst of microtasks) and looks at
+  // the leases out.
+  const n = 2_000_000;
+  const ref = await sample({ ...CUSTOM, n, seed: 8, workers: 1 });
+  const { rec, undo } = watchLeases(k);
+  try {
+    const out = new Float64Array(n);
+    const seen = [];
+    let running = true;
+    const look = () => {
+      if (!running) return;
+      seen.push(rec.open.size);
+      void (async () => {
+        for (let i = 0; i < 20; i++) {
+          await null;
+          seen.push(rec.open.size);
+        }
+      })();
+      setImmediate(look);
+    };
+    setImmediate(look);
+    await sample({ ...CUSTOM, n, seed: 8, workers: 2, out });
+    running = false;
+    assert.ok(bytes(ref.samples).equals(bytes(out)));
+    assert.ok(rec.lent.length >= 3, `lent ${rec.lent.length} times: the run yielded at least twice`);
+    assert.ok(seen.length > 40, `caller code ran ${seen.length} times`);
+    assert.deepEqual(seen.filter((o) => o !== 0), [], 'caller code ran while a lease was out');
+    assert.equal(rec.open.size, 0);
+  } finally {
+    undo();
+  }
+});
+
 const MOVED = /output buffer was transferred, detached or resized during sampling/;
 
 test('an output transferred mid-run and freed fails the run with a clear error; the process and the pool survive', async () => {

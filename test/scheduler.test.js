@@ -141,7 +141,7 @@ test('after an abort, pool threads no longer write into a shared output, nor the
   const K = 32768; // rows per block: block b fills rows [b K, (b + 1) K), front to back
   const outs = [new Float64Array(new SharedArrayBuffer(n * 8)), new Float64Array(n)];
   for (let i = 0; i < 16; i++) {
-    const out = outs[i % 2]; // a caller's plain output gets the pool's rows through ring slots (lease.test.js)
+    const out = outs[i % 2]; // a caller's plain output is lent to the pool thread between yields (lease.test.js)
     out.fill(-7); // -7 marks what is not written yet
     const ac = new AbortController();
     const run = sample({ ...CUSTOM, n, seed: 1, workers: 2, signal: ac.signal, out, blockRows: K });

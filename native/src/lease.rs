@@ -6,12 +6,16 @@
 //! JavaScript cannot reach another thread's ArrayBuffer.
 //!
 //! A pool thread never sees an address: it names a lease by its id, and every write is
-//! checked against the lent length. Ids are never reused, so a stale id finds nothing.
+//! checked against the lent length. Ids run up to 2^31 - 1 (they travel in an Int32 word of
+//! the run's ring) before they wrap, so a stale id finds nothing.
 //! `end` revokes a lease and returns only once no thread is writing through it, so once the
 //! calling thread has ended the lease, the buffer is its own again. The caller must keep the
 //! buffer alive and attached (not transferred) until then: a lease holds an address, not the
-//! memory, and a transferred buffer's new owner may free it. So the scheduler lends only an
-//! output no other code can reach during the run (the one sample() allocates itself).
+//! memory, and a transferred buffer's new owner may free it. So the scheduler lends an output
+//! only while no other code can reach it: the one sample() allocates itself for the whole run,
+//! a caller's own only while the calling thread runs without yielding to other code, ending
+//! the lease before every await (scheduler.ts). A write through a lease ended meanwhile does
+//! nothing and says so (`Ok(None)`): the pool thread waits for the next lease.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -28,7 +32,10 @@ struct Lease {
 }
 
 static LEASES: Mutex<Vec<Lease>> = Mutex::new(Vec::new());
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// Ids are 1..=MAX_ID, then wrap: a lease lives for one stretch of a run, long gone by then.
+const MAX_ID: u64 = (1 << 31) - 1;
 
 fn leases() -> std::sync::MutexGuard<'static, Vec<Lease>> {
     // A writer never panics while holding the lock (only plain bookkeeping runs under it),
@@ -36,13 +43,13 @@ fn leases() -> std::sync::MutexGuard<'static, Vec<Lease>> {
     LEASES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Lends `len` f64s at `ptr`; returns the lease id (> 0, below 2^53: it travels as a JS number).
+/// Lends `len` f64s at `ptr`; returns the lease id, in 1..=2^31 - 1.
 ///
 /// # Safety
 /// `ptr` must be valid for reads and writes of `len` f64s, and stay so until `end` returns for
 /// this lease; nobody may access the range that `write` hands out while it runs.
 pub unsafe fn lend(ptr: *mut f64, len: usize) -> u64 {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed) % MAX_ID + 1;
     leases().push(Lease { id, at: ptr as usize, len, writers: 0, revoked: false });
     id
 }
@@ -57,14 +64,15 @@ impl Drop for Writing {
     }
 }
 
-/// Runs `f` on f64s [from, from + len) of lease `id`. Fails when the lease is unknown, ended,
-/// or shorter than the range.
-pub fn write<R>(id: u64, from: usize, len: usize, f: impl FnOnce(&mut [f64]) -> R) -> Result<R, String> {
+/// Runs `f` on f64s [from, from + len) of lease `id`; `Ok(None)` without running it when the
+/// lease is unknown or ended (the lender took its buffer back). Fails when the range lies
+/// outside the lent length.
+pub fn write<R>(id: u64, from: usize, len: usize, f: impl FnOnce(&mut [f64]) -> R) -> Result<Option<R>, String> {
     let ptr = {
         let mut table = leases();
         let l = match table.iter_mut().find(|l| l.id == id) {
             Some(l) if !l.revoked => l,
-            _ => return Err(format!("output lease {id} is not active")),
+            _ => return Ok(None),
         };
         match from.checked_add(len) {
             Some(end) if end <= l.len => {}
@@ -78,7 +86,7 @@ pub fn write<R>(id: u64, from: usize, len: usize, f: impl FnOnce(&mut [f64]) -> 
     // (writers > 0); callers write disjoint ranges (one block each), and the calling thread
     // does not touch a lent block's range until the block is published.
     let rows = unsafe { std::slice::from_raw_parts_mut(if len == 0 { std::ptr::NonNull::dangling().as_ptr() } else { ptr }, len) };
-    Ok(f(rows))
+    Ok(Some(f(rows)))
 }
 
 /// Revokes lease `id` and returns once no write through it is running. Unknown ids are a no-op.
@@ -117,6 +125,7 @@ mod tests {
                             *x = (t * 1000 + i) as f64;
                         }
                     })
+                    .unwrap()
                     .unwrap();
                 });
             }
@@ -126,18 +135,19 @@ mod tests {
     }
 
     #[test]
-    fn writes_outside_the_buffer_or_after_end_fail() {
+    fn writes_outside_the_buffer_fail_and_after_end_do_nothing() {
         let mut buf = vec![0.0f64; 10];
         let id = unsafe { lend(buf.as_mut_ptr(), buf.len()) };
         assert!(write(id, 8, 3, |_| ()).unwrap_err().contains("outside"));
         assert!(write(id, usize::MAX, 2, |_| ()).unwrap_err().contains("outside"));
-        assert_eq!(write(id, 10, 0, |r| r.len()), Ok(0));
+        assert_eq!(write(id, 10, 0, |r| r.len()), Ok(Some(0)));
         end(id);
-        assert!(write(id, 0, 1, |_| ()).unwrap_err().contains("not active"));
+        assert_eq!(write(id, 0, 1, |r| r.fill(1.0)), Ok(None));
         // ids are not reused: a new lease of the same memory gets another one
         let id2 = unsafe { lend(buf.as_mut_ptr(), buf.len()) };
         assert_ne!(id, id2);
-        assert!(write(id, 0, 1, |_| ()).is_err());
+        assert!((1..=MAX_ID).contains(&id2));
+        assert_eq!(write(id, 0, 1, |r| r.fill(1.0)), Ok(None));
         end(id2);
         end(id2); // ending twice is harmless
         assert!(buf.iter().all(|&x| x == 0.0));
@@ -158,6 +168,7 @@ mod tests {
                     rows.fill(1.0);
                     finished2.store(true, Ordering::SeqCst);
                 })
+                .unwrap()
                 .unwrap();
             });
             while !inside.load(Ordering::SeqCst) {

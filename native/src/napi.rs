@@ -69,6 +69,7 @@ extern "C" {
         result: *mut napi_value,
     ) -> napi_status;
     fn napi_get_undefined(env: napi_env, result: *mut napi_value) -> napi_status;
+    fn napi_get_null(env: napi_env, result: *mut napi_value) -> napi_status;
     fn napi_throw_error(env: napi_env, code: *const c_char, msg: *const c_char) -> napi_status;
     fn napi_throw_type_error(env: napi_env, code: *const c_char, msg: *const c_char) -> napi_status;
     fn napi_throw_range_error(env: napi_env, code: *const c_char, msg: *const c_char) -> napi_status;
@@ -121,6 +122,12 @@ fn check(status: napi_status, what: &str) -> R<()> {
 unsafe fn undefined(env: napi_env) -> R<napi_value> {
     let mut v = ptr::null_mut();
     check(napi_get_undefined(env, &mut v), "napi_get_undefined")?;
+    Ok(v)
+}
+
+unsafe fn null(env: napi_env) -> R<napi_value> {
+    let mut v = ptr::null_mut();
+    check(napi_get_null(env, &mut v), "napi_get_null")?;
     Ok(v)
 }
 
@@ -401,7 +408,8 @@ unsafe fn end_lease_impl(env: napi_env, info: napi_callback_info) -> R<napi_valu
 }
 
 /// sampleRowsLent(job, seed, block, rows, maxProposals, lease, at): sampleRows into the lent
-/// output `lease`, at its number `at` (a pool thread's write into the calling thread's output).
+/// output `lease`, at its number `at` (a pool thread's write into the calling thread's output);
+/// null, with nothing drawn, when the lease has ended (the lender took its output back).
 unsafe fn sample_rows_lent_impl(env: napi_env, info: napi_callback_info) -> R<napi_value> {
     const F: &str = "sampleRowsLent";
     let a = args(env, info)?;
@@ -418,9 +426,11 @@ unsafe fn sample_rows_lent_impl(env: napi_env, info: napi_callback_info) -> R<na
     let len = rows.checked_mul(job.dim()).ok_or_else(|| JsErr::Range(format!("{F}: too many rows")))?;
     let at = usize::try_from(at).map_err(|_| JsErr::Range(format!("{F}: at too large")))?;
     let st = crate::lease::write(lease, at, len, |out| crate::kernel::try_sample_rows(&job, seed, block, rows, max_props, out, false))
-        .map_err(|e| JsErr::Error(format!("{F}: {e}")))?
-        .map_err(JsErr::Error)?;
-    stats_array(env, &st)
+        .map_err(|e| JsErr::Error(format!("{F}: {e}")))?;
+    match st {
+        Some(st) => stats_array(env, &st.map_err(JsErr::Error)?),
+        None => null(env),
+    }
 }
 
 unsafe fn propose_block_impl(env: napi_env, info: napi_callback_info) -> R<napi_value> {
@@ -489,11 +499,16 @@ unsafe fn copy_rows_impl(env: napi_env, info: napi_callback_info) -> R<napi_valu
     undefined(env)
 }
 
+/// What the module's exports mean (PROTOCOL.md): the TypeScript side refuses a module built
+/// from another revision of it. 2: sampleRowsLent returns null through an ended lease.
+const PROTOCOL: u32 = 2;
+
 unsafe fn kernel_info_impl(env: napi_env, _info: napi_callback_info) -> R<napi_value> {
     let s = format!(
-        "{{\"simd\":\"{}\",\"version\":\"{}\"}}",
+        "{{\"simd\":\"{}\",\"version\":\"{}\",\"protocol\":{}}}",
         crate::kernel::simd_level(),
-        env!("CARGO_PKG_VERSION")
+        env!("CARGO_PKG_VERSION"),
+        PROTOCOL
     );
     let mut v = ptr::null_mut();
     check(

@@ -6,14 +6,17 @@
 import type { Kernel } from './kernel-types.js';
 import type { LogDensityFn } from './resolve.js';
 import { blockStart, budgetOf, rowsOf, type Layout } from './layout.js';
-import { STATS, outRows, publishBlock, slotRows, type RingView } from './ring.js';
+import { CTL, NO_LEASE, STATS, outRows, publishBlock, slotRows, waitForLease, type RingView } from './ring.js';
 
 /** Runs blocks of one run; each call returns the block's stats. */
 export interface BlockRunner {
   /** block `block` into `dest` (room for its rows); `readSoon`: dest is a slot read right away (kernel-types.ts) */
   into(block: number, dest: Float64Array, readSoon: boolean): Float64Array;
-  /** block `block` into its place in the lent output `lease` (kernel-types.ts); null when this runner cannot */
-  lent: ((block: number, lease: number) => Float64Array) | null;
+  /**
+   * block `block` into its place in the lent output `lease` (kernel-types.ts), or null without
+   * running it when the lease has ended; the runner is null when it cannot write through one
+   */
+  lent: ((block: number, lease: number) => Float64Array | null) | null;
 }
 
 /**
@@ -69,18 +72,29 @@ function externalBlock(kernel: Kernel, job: Float64Array, seed: number, d: numbe
 }
 
 /**
- * Runs claimed block b for the ring: straight into the run's output when this thread can
- * write it (it is this thread's, shared, or lent to it), else into its ring slot; then
- * publishes it.
+ * Runs claimed block b for the ring and publishes it: straight into the run's output when this
+ * thread can write it (it is this thread's, or shared), else through the output's lease while
+ * the calling thread lends it (waiting for the next lease while it does not), else into the
+ * block's ring slot. Returns false, the block unpublished, when the run stopped while this
+ * thread waited for a lease.
  */
-export function runRingBlock(v: RingView, run: BlockRunner, b: number): void {
+export function runRingBlock(v: RingView, run: BlockRunner, b: number): boolean {
   const s = b % v.slots;
-  let stats: Float64Array;
+  let stats: Float64Array | null = null;
   if (v.out) stats = run.into(b, outRows(v, b), false);
-  else if (v.lease !== null) {
-    if (!run.lent) throw new Error('internal: a lent output, but a block runner that cannot write one');
-    stats = run.lent(b, v.lease);
-  } else stats = run.into(b, slotRows(v, s), true);
+  else {
+    for (let lease = Atomics.load(v.ctl, CTL.LEASE); lease !== NO_LEASE; lease = Atomics.load(v.ctl, CTL.LEASE)) {
+      if (lease > 0) {
+        if (!run.lent) throw new Error('internal: a lent output, but a block runner that cannot write one');
+        stats = run.lent(b, lease);
+        if (stats) break;
+      }
+      if (!waitForLease(v.ctl, lease)) return false;
+    }
+  }
+  const inOut = stats !== null;
+  stats ??= run.into(b, slotRows(v, s), true);
   v.stats.set(stats, s * STATS);
-  publishBlock(v, b, v.out !== null || v.lease !== null);
+  publishBlock(v, b, inOut);
+  return true;
 }

@@ -6,9 +6,8 @@ export const MAIL = { STATE: 0, SEQ: 1, ACK: 2, ERR: 3, SHUT: 4, POSTED: 5, WORD
 /**
  * Float64 indices of a mailbox's run parameters (after its Int32 words): what changes from one
  * run to the next of the same job on the same ring, written instead of posting a message.
- * LEASE is the run's output lease, -1 for none.
  */
-export const PARAM = { SEED: 0, BLOCK_ROWS: 1, TOTAL_ROWS: 2, MAX_PROPOSALS: 3, LEASE: 4, COUNT: 5 } as const;
+export const PARAM = { SEED: 0, BLOCK_ROWS: 1, TOTAL_ROWS: 2, MAX_PROPOSALS: 3, COUNT: 4 } as const;
 
 /** Bytes of a mailbox: the Int32 words, padded to 8, then the Float64 parameters. */
 export const MAIL_BYTES = Math.ceil((MAIL.WORDS * 4) / 8) * 8 + PARAM.COUNT * 8;

@@ -12,7 +12,7 @@
  *   STATE  IDLE, BUSY (a run was handed over, or is running) or GONE (the task returned);
  *          the calling thread takes a task IDLE -> BUSY, the task itself goes BUSY -> IDLE
  *          after a run and IDLE -> GONE on idling out, so exactly one side wins a race;
- *   SEQ    number of runs handed over; the run's parameters (seed, layout, lease) are written into
+ *   SEQ    number of runs handed over; the run's parameters (seed, layout) are written into
  *          the mailbox before SEQ moves;
  *   POSTED SEQ of the last run whose job, ring and output were posted on the task's port
  *          (read with receiveMessageOnPort): only when they differ from the task's last run,
@@ -88,12 +88,11 @@ function handOver(m: Member, task: ClaimTask, ctl: Int32Array, crew: Crew): void
   m.seq++;
   m.ctl = ctl;
   crew.set(m, m.seq);
-  const { seed, layout, lease, ...base } = task;
+  const { seed, layout, ...base } = task;
   m.params[PARAM.SEED] = seed;
   m.params[PARAM.BLOCK_ROWS] = layout.blockRows;
   m.params[PARAM.TOTAL_ROWS] = layout.totalRows;
   m.params[PARAM.MAX_PROPOSALS] = layout.maxProposals;
-  m.params[PARAM.LEASE] = lease ?? -1;
   if (!m.base || !sameBase(m.base, base)) {
     m.port.postMessage(base);
     m.base = base;

@@ -30,16 +30,16 @@ export interface Kernel {
 
 /**
  * Output leases (native/src/lease.rs): the calling thread lends its plain output to pool
- * threads for one run, and they write their blocks into it by lease id, bounds-checked, as
- * they do into a shared output, instead of into ring slots the calling thread copies from.
- * Only for an output no other code can reach during the run (scheduler.ts ownOut): a lease
- * holds an address, and a buffer transferred mid-run could be freed under a write.
+ * threads, and they write their blocks into it by lease id, bounds-checked, as they do into a
+ * shared output, instead of into ring slots the calling thread copies from. Only while no
+ * other code can reach the output (scheduler.ts): a lease holds an address, and a buffer
+ * transferred meanwhile could be freed under a write.
  */
 export interface OutputLeases {
   /** Lends `out` until endLease; the caller keeps it alive and attached until then. */
   lendOut(out: Float64Array): number;
   /** Revokes a lease, once no thread writes through it any more. */
   endLease(lease: number): void;
-  /** sampleRows into the lent output, from its number `at` on. */
-  sampleRowsLent(job: Float64Array, seed: number, block: number, rows: number, maxProposals: number, lease: number, at: number): BlockStats;
+  /** sampleRows into the lent output, from its number `at` on; null, with nothing drawn, once the lease has ended. */
+  sampleRowsLent(job: Float64Array, seed: number, block: number, rows: number, maxProposals: number, lease: number, at: number): BlockStats | null;
 }

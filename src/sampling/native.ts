@@ -16,7 +16,12 @@ export interface NativeKernel extends Omit<Kernel, 'name' | 'leases'>, OutputLea
 export interface NativeInfo {
   simd: string;
   version: string;
+  /** revision of what the exports mean (native/PROTOCOL.md) */
+  protocol: number;
 }
+
+/** The protocol revision this code speaks: a module built from other sources is refused. */
+const PROTOCOL = 2;
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Repository / package root: dist/sampling -> ../.. */
@@ -50,12 +55,16 @@ export function loadNative(): NativeKernel | null {
   for (const file of files) {
     try {
       const mod = require(file) as NativeKernel;
-      // sampleRowsLent is the newest export: a module without it is a stale build.
-      if (typeof mod.sampleRowsLent === 'function' && typeof mod.kernelInfo === 'function' && typeof mod.copyRows === 'function') {
+      if (typeof mod.kernelInfo !== 'function') {
+        lastError = `${file} does not export the rsft kernel`;
+        continue;
+      }
+      const { protocol } = JSON.parse(mod.kernelInfo()) as Partial<NativeInfo>;
+      if (protocol === PROTOCOL) {
         loaded = { module: mod, error: null };
         return mod;
       }
-      lastError = `${file} does not export the rsft kernel`;
+      lastError = `${file} is a stale build (protocol ${String(protocol ?? 1)}, want ${PROTOCOL}): run npm run build`;
     } catch (e) {
       lastError = `${file}: ${(e as Error).message.split('\n')[0]}`;
     }

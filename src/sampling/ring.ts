@@ -30,12 +30,22 @@ export const CTL = {
   /** nonzero: claim nothing more */
   STOP: 3,
   /**
+   * The run's plain output as pool threads may write it: NO_LEASE (0) when they write into
+   * shared memory or ring slots, a lease id (> 0, kernel-types.ts OutputLeases) while the
+   * calling thread lends its output to them, LEASE_TAKEN_BACK (-1) while it does not (it
+   * yields to other code): pool threads then wait for the next lease.
+   */
+  LEASE: 4,
+  /**
    * slot s's tag (the block whose stats it holds, -1 when empty) is at TAGS + s; at
    * TAGS + slots + s, the same block number when its rows went straight into the run's
    * output instead of the slot
    */
-  TAGS: 4,
+  TAGS: 5,
 } as const;
+
+export const NO_LEASE = 0;
+export const LEASE_TAKEN_BACK = -1;
 
 /** Numbers of per-block stats: [accepted, proposals, violations, maxLogRatio, nonFinite]. */
 export const STATS = 5;
@@ -59,13 +69,14 @@ export interface RingView {
   slotLen: number;
   layout: Layout;
   d: number;
-  /** the run's output, when this thread writes blocks straight into it */
+  /**
+   * the run's output, when this thread writes blocks straight into it (else they go through a
+   * lease of it, CTL.LEASE, or a slot)
+   */
   out: Float64Array | null;
-  /** else the run's output lent to this (pool) thread, when it is (kernel-types.ts OutputLeases) */
-  lease: number | null;
 }
 
-export function ringView(b: RingBuffers, layout: Layout, d: number, out: Float64Array | null, lease: number | null = null): RingView {
+export function ringView(b: RingBuffers, layout: Layout, d: number, out: Float64Array | null): RingView {
   return {
     slots: b.slots,
     ctl: new Int32Array(b.ctl),
@@ -75,7 +86,6 @@ export function ringView(b: RingBuffers, layout: Layout, d: number, out: Float64
     layout,
     d,
     out,
-    lease,
   };
 }
 
@@ -127,6 +137,30 @@ export function waitForClaims(ctl: Int32Array, ms: number): boolean {
 /** How long waitForClaims spins before it parks (a few blocks of a cheap target). */
 const CLAIM_SPIN_MS = 1;
 
+/**
+ * Blocks a pool worker that holds a claimed block until CTL.LEASE is no longer `seen` (a lease
+ * it found taken back): true when it changed, false when the run stopped first. No time limit:
+ * the claimed block must be written, and the calling thread lends its output again as soon as
+ * it resumes (or stops the run, which wakes this wait).
+ */
+export function waitForLease(ctl: Int32Array, seen: number): boolean {
+  const until = performance.now() + LEASE_SPIN_MS;
+  for (;;) {
+    if (Atomics.load(ctl, CTL.STOP) !== 0) return false;
+    if (Atomics.load(ctl, CTL.LEASE) !== seen) return true;
+    if (performance.now() >= until) Atomics.wait(ctl, CTL.LEASE, seen, 100);
+  }
+}
+
+/** How long waitForLease spins before it parks: a turn of the calling thread's event loop. */
+const LEASE_SPIN_MS = 0.5;
+
+/** Sets CTL.LEASE (a lease id, NO_LEASE or LEASE_TAKEN_BACK), waking pool workers waiting for it. */
+export function setLease(ctl: Int32Array, lease: number): void {
+  Atomics.store(ctl, CTL.LEASE, lease);
+  Atomics.notify(ctl, CTL.LEASE);
+}
+
 /** Moves the claim limit, waking pool workers waiting in waitForClaims when it rises. */
 export function setClaimLimit(ctl: Int32Array, limit: number): void {
   if (Atomics.exchange(ctl, CTL.LIMIT, limit) < limit) Atomics.notify(ctl, CTL.LIMIT);
@@ -147,12 +181,13 @@ export function stopClaims(ctl: Int32Array): void {
   Atomics.store(ctl, CTL.STOP, 1);
   Atomics.store(ctl, CTL.LIMIT, -1);
   Atomics.notify(ctl, CTL.LIMIT);
+  Atomics.notify(ctl, CTL.LEASE);
   ringDoorbell(ctl);
 }
 
 /**
  * Publishes block b as finished in its slot (its rows in the slot, or with `inOut` already in
- * the run's output) and rings the doorbell.
+ * the run's output, written directly or through a lease) and rings the doorbell.
  */
 export function publishBlock(v: RingView, b: number, inOut: boolean): void {
   const s = b % v.slots;

@@ -6,7 +6,7 @@
 import { UsageError } from '../errors.js';
 import { getKernel, type KernelChoice } from './kernel.js';
 import { makePlan, type Plan, type ProposalSpec, type TargetSpec } from './resolve.js';
-import { checkOut, runBlocks } from './scheduler.js';
+import { checkOut, fillBlocks, runBlocks, type BlockResult } from './scheduler.js';
 import { defaultWorkers } from './pool.js';
 import { prewake } from './crew.js';
 import type { Kernel } from './kernel-types.js';
@@ -46,12 +46,14 @@ export interface SampleOptions extends SamplerOptions {
   n: number;
   /**
    * Fill this Float64Array(n*d) instead of allocating. The calling thread writes its blocks
-   * into it in place, and so do pool threads when it is backed by a SharedArrayBuffer; for a
-   * plain one, their blocks go through ring slots the calling thread copies from (a plain
-   * buffer can be transferred mid-call, and pool threads must not write memory that may be
-   * gone). Without it, the run allocates an ordinary array of its own, which the native kernel
-   * lends to pool threads to write in place (native/PROTOCOL.md). Transferring, detaching or
-   * shrinking `out` during the call fails it with a UsageError.
+   * into it in place, and so do pool threads when it is backed by a SharedArrayBuffer. A plain
+   * one the native kernel lends to pool threads only while the calling thread runs without
+   * yielding (a plain buffer can be transferred meanwhile, and pool threads must not write
+   * memory that may be gone; scheduler.ts PoolWrites), and not at all with onProgress: then
+   * their blocks go through ring slots the calling thread copies from. Without it, the run
+   * allocates an ordinary array of its own, which the native kernel lends to pool threads for
+   * the whole run (native/PROTOCOL.md). Transferring, detaching or shrinking `out` during the
+   * call fails it with a UsageError.
    */
   out?: Float64Array;
 }
@@ -216,27 +218,24 @@ function budgetError(p: Prepared, block: number, stats: Float64Array): UsageErro
   );
 }
 
+/** Adds a block's stats to acc; throws when the block ran out of its share of the proposal budget. */
+function tally(p: Prepared, acc: StatsAccumulator, r: BlockResult): void {
+  acc.add(r.stats);
+  if (r.stats[0] < rowsOf(p.layout, r.block)) throw budgetError(p, r.block, r.stats);
+}
+
 /**
- * The accepted rows of a run in block order (a view valid until the next iteration, or the
- * rows' place in `out`), with every block's stats added to acc. Throws when a block ran out of
- * its share of the proposal budget; an endless stream given a budget ends after the block
- * that reaches it.
+ * The accepted rows of a stream in block order (views valid until the next iteration), with
+ * every block's stats added to acc. Throws when a block ran out of its share of the proposal
+ * budget; an endless stream given a budget ends after the block that reaches it.
  */
-async function* acceptedRows(
-  p: Prepared,
-  acc: StatsAccumulator,
-  signal: AbortSignal | undefined,
-  onProgress: SamplerOptions['onProgress'],
-  out?: Float64Array,
-  ownOut = false,
-): AsyncGenerator<Float64Array> {
+async function* acceptedRows(p: Prepared, acc: StatsAccumulator, signal: AbortSignal | undefined, onProgress: SamplerOptions['onProgress']): AsyncGenerator<Float64Array> {
   const d = p.plan.d;
   const n = p.layout.totalRows;
   let filled = 0;
-  const blocks = runBlocks({ plan: p.plan, kernel: p.kernel, seed: p.seed, layout: p.layout, workers: p.workers, signal, out, ownOut });
+  const blocks = runBlocks({ plan: p.plan, kernel: p.kernel, seed: p.seed, layout: p.layout, workers: p.workers, signal });
   for await (const r of blocks) {
-    acc.add(r.stats);
-    if (r.stats[0] < rowsOf(p.layout, r.block)) throw budgetError(p, r.block, r.stats);
+    tally(p, acc, r);
     filled += r.rows.length / d;
     onProgress?.({ accepted: filled, proposals: acc.proposals, wanted: n });
     yield r.rows;
@@ -255,10 +254,11 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
   if (o.out !== undefined) {
     if (!(o.out instanceof Float64Array)) throw new UsageError('out must be a Float64Array');
     if (o.out.length < n * d) throw new UsageError(`out holds ${o.out.length} numbers; n*d = ${n * d} needed`);
-    // A view of exactly n*d numbers: over a resizable or growable buffer, a length-tracking
-    // view would grow with it, and a fixed one shows a shrink as length 0 (checkOut).
+    // A plain Float64Array view of exactly n*d numbers: over a resizable or growable buffer,
+    // a length-tracking view would grow with it, and a fixed one shows a shrink as length 0
+    // (checkOut); and no subclass method of the caller's runs while its buffer is lent.
     const buf = o.out.buffer as ArrayBuffer & { resizable?: boolean; growable?: boolean };
-    const fixed = o.out.length === n * d && !buf.resizable && !buf.growable;
+    const fixed = o.out.length === n * d && !buf.resizable && !buf.growable && Object.getPrototypeOf(o.out) === Float64Array.prototype;
     out = fixed ? o.out : new Float64Array(o.out.buffer, o.out.byteOffset, n * d);
   } else {
     try {
@@ -271,16 +271,22 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
   }
   const acc = new StatsAccumulator(p);
   let filled = 0;
-  const ownOut = o.out === undefined;
-  for await (const rows of acceptedRows(p, acc, o.signal, o.onProgress, out, ownOut)) {
+  const { onProgress } = o;
+  const onBlock = (r: BlockResult) => {
+    tally(p, acc, r);
+    const { rows } = r;
+    const at = filled;
+    filled += rows.length / d;
+    onProgress?.({ accepted: filled, proposals: acc.proposals, wanted: n });
     // Rows written straight into place need no copy; rows that went through a ring slot do
     // (into an output that onProgress may have transferred).
-    if (rows.buffer !== out.buffer || rows.byteOffset !== out.byteOffset + filled * d * 8) {
+    if (rows.buffer !== out.buffer || rows.byteOffset !== out.byteOffset + at * d * 8) {
       checkOut({ out, layout: p.layout, plan: p.plan });
-      p.kernel.copyRows(rows, out.subarray(filled * d));
+      p.kernel.copyRows(rows, out.subarray(at * d));
     }
-    filled += rows.length / d;
-  }
+  };
+  const run = { plan: p.plan, kernel: p.kernel, seed: p.seed, layout: p.layout, workers: p.workers, signal: o.signal, out, ownOut: o.out === undefined };
+  await fillBlocks(run, onBlock, onProgress !== undefined);
   return { samples: out, stats: acc.result((performance.now() - t0) / 1000) };
 }
 

@@ -3,8 +3,8 @@
  * and for every pooled run handed to it claims blocks from the run's shared ring (ring.ts)
  * until the run stops or the claim limit stands still for IDLE_WAIT_MS, writing each block's
  * rows straight into the run's output when it is shared memory or lent to the pool (a plain
- * output, kernel-types.ts OutputLeases), else into the block's ring slot, and its stats into
- * the slot. After STANDING_IDLE_MS without a run it returns, so an idle pool lets the process
+ * output, kernel-types.ts OutputLeases; ring.ts CTL.LEASE), else into the block's ring slot,
+ * and its stats into the slot. After STANDING_IDLE_MS without a run it returns, so an idle pool lets the process
  * exit.
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
@@ -26,13 +26,11 @@ export interface ClaimTask {
   ring: RingBuffers;
   /** the run's output when it is shared memory: blocks are written straight into it here too */
   sharedOut: Float64Array | null;
-  /** else the run's plain output lent to pool threads, when it is (kernel-types.ts OutputLeases) */
-  lease: number | null;
   external: { url: string; exportName: string } | null;
 }
 
 /** What a run posts to a standing task when it differs from the task's last run (crew.ts). */
-export type RunBase = Omit<ClaimTask, 'seed' | 'layout' | 'lease'>;
+export type RunBase = Omit<ClaimTask, 'seed' | 'layout'>;
 
 /** What Piscina runs on each pool thread. */
 export interface StandingTask {
@@ -74,11 +72,12 @@ async function claimBlocks(task: ClaimTask): Promise<void> {
   const fn = task.external ? await externalFn(task.external) : null;
   const kernel = kernelByName(task.kernel);
   const run = blockRunner(kernel, task.job, task.seed, task.layout, task.d, fn);
-  const ring = ringView(task.ring, task.layout, task.d, task.sharedOut, task.lease);
+  const ring = ringView(task.ring, task.layout, task.d, task.sharedOut);
   for (;;) {
     const b = claimBlock(ring.ctl);
-    if (b >= 0) runRingBlock(ring, run, b);
-    else if (!waitForClaims(ring.ctl, IDLE_WAIT_MS)) return;
+    if (b >= 0) {
+      if (!runRingBlock(ring, run, b)) return;
+    } else if (!waitForClaims(ring.ctl, IDLE_WAIT_MS)) return;
   }
 }
 
@@ -110,8 +109,7 @@ export default async function serve(standing: StandingTask): Promise<void> {
     }
     if (!base) throw new Error('internal: a first run was handed over without a message');
     const layout = { blockRows: params[PARAM.BLOCK_ROWS], totalRows: params[PARAM.TOTAL_ROWS], maxProposals: params[PARAM.MAX_PROPOSALS] };
-    const lease = params[PARAM.LEASE] >= 0 ? params[PARAM.LEASE] : null;
-    const task: ClaimTask = { ...base, seed: params[PARAM.SEED], layout, lease };
+    const task: ClaimTask = { ...base, seed: params[PARAM.SEED], layout };
     const ctl = new Int32Array(task.ring.ctl);
     try {
       await claimBlocks(task);
