@@ -244,6 +244,21 @@ test('slowly growing ratios are refused up front as unbounded, with every M', as
   }
 });
 
+test('a ratio that is +Infinity at a point is refused with where it is, not as growth toward an end', async () => {
+  // An integrable singularity inside the support: before, the probe toward x = -1 met x = 0
+  // first and the message said "unbounded near x = -1".
+  const cases = [
+    [{ logpdf: '-0.5*log(abs(x))', support: [-1, 1] }, 'uniform(-1,1)', /is \+Infinity at x = 0 /],
+    // an infinite constant (1/0 folds to +Infinity): infinite wherever the ratio is looked at
+    [{ logpdf: '-x^2/2 + 1/0' }, 'normal(0,1)', /is \+Infinity at x = -?[0-9.e+-]+ \(an infinite target log density/],
+  ];
+  for (const [target, proposal, re] of cases) {
+    for (const M of ['auto', 100]) {
+      await assert.rejects(sample({ target, proposal, M, n: 100 }), (e) => e instanceof UsageError && re.test(e.message) && !e.message.includes('\n'));
+    }
+  }
+});
+
 test("bounded ratios stay accepted: t(5) | cauchy at the exact sup, the reference tasks", async () => {
   // p/q = c (1 + x^2) / (1 + x^2/5)^3, c = Gamma(3) / (sqrt(5 pi) Gamma(5/2)) * pi; sup on a fine grid
   const c = (2 / (Math.sqrt(5 * Math.PI) * (0.75 * Math.sqrt(Math.PI)))) * Math.PI;

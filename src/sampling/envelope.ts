@@ -32,8 +32,10 @@ export interface Bound1D {
   logSup: number;
   /** where it was found */
   argmax: number;
-  /** null when bounded; otherwise which end the ratio grows toward */
+  /** null when bounded; otherwise where it is +Infinity (`infinite`), or which end it grows toward */
   unboundedAt: number | null;
+  /** log p - log q evaluated to +Infinity at unboundedAt, rather than growing toward it */
+  infinite?: boolean;
 }
 
 /** Relative safety margin applied to a found sup (M = sup * SAFETY_1D). */
@@ -169,14 +171,21 @@ export function bound1D(ratio: LogRatio, support: [number, number], gridPoints: 
   const uniq: number[] = [];
   for (const x of grid) if (uniq.length === 0 || x !== uniq[uniq.length - 1]) uniq.push(x);
 
+  const infiniteIn = (pts: Pt[]): Bound1D | null => {
+    const p = pts.find((q) => q.r === Infinity);
+    return p ? { logSup: Infinity, argmax: p.x, unboundedAt: p.x, infinite: true } : null;
+  };
   const all = evaluate(ratio, uniq);
-  for (const p of all) if (p.r === Infinity) return { logSup: Infinity, argmax: p.x, unboundedAt: p.x };
+  const hit = infiniteIn(all);
+  if (hit) return hit;
   // extrapolated limits of ratios still rising (but converging) at the end of a usable tail
   const limits: Pt[] = [];
   for (const end of ['lo', 'hi'] as const) {
     const probe = evaluate(ratio, tailProbe(a, b, end, uniq));
     const at = end === 'lo' ? a : b;
-    if (probe.some((p) => p.r === Infinity)) return { logSup: Infinity, argmax: at, unboundedAt: at };
+    // (where it is: a probe toward a finite end starts at the middle of the support)
+    const probeHit = infiniteIn(probe);
+    if (probeHit) return probeHit;
     const trend = tailTrend(probe.filter(usable));
     if (trend.grows) return { logSup: Infinity, argmax: at, unboundedAt: at };
     if (trend.limit !== null) {

@@ -329,6 +329,12 @@ async function buildPlan(input: PlanInput, kernel: Kernel): Promise<Plan> {
   if (d === 1) {
     const grid = quantileGrid(proposalProgram, targetDist ? targetProgram : null);
     const b = bound1D(ratio, [tSupport.lo[0], tSupport.hi[0]], grid);
+    if (b.unboundedAt !== null && b.infinite) {
+      throw new UsageError(
+        `log p - log q of target ${targetLabel} to proposal ${proposalLabel} is +Infinity at x = ${fmt(b.unboundedAt)} ` +
+          `(an infinite target log density, or a proposal with no density where the target has some): no finite M exists`,
+      );
+    }
     if (b.unboundedAt !== null) {
       throw new UsageError(
         `the density ratio p/q of target ${targetLabel} to proposal ${proposalLabel} is unbounded near x = ${fmt(b.unboundedAt)}: ` +
