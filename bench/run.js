@@ -33,7 +33,8 @@ for (const r of rows) {
 
 // All cores against one worker, per call size and kind of output: the pool's fixed cost per
 // call (a futex wake, the last block's tail) weighs more on short calls; a plain output is
-// lent to the pool threads (native/src/lease.rs), a shared one they write directly. The first column is the
+// lent to the pool threads between the calling thread's awaits (native/src/lease.rs,
+// src/sampling/scheduler.ts), a shared one they write directly. The first column is the
 // machine's own ceiling at that moment: the bare kernel on two threads (bare-scaling.js).
 /**
  * Rounds for short calls: seven rounds of 2 ms calls last ~0.15 s, within one of this VM's

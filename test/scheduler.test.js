@@ -109,6 +109,15 @@ test('concurrent runs share the pool and each gets its own output', async () => 
   const refs = await Promise.all(seeds.map((seed) => sample({ ...T1, n: 150000, seed, workers: 1 })));
   const runs = await Promise.all(seeds.map((seed) => sample({ ...T1, n: 150000, seed, workers: 2 })));
   runs.forEach((r, i) => assert.ok(bytes(refs[i].samples).equals(bytes(r.samples)), `seed ${seeds[i]}`));
+  // Callers' plain outputs, each lent only between its run's awaits, and runs long enough
+  // (~20 ms) to yield several times: a pool thread holding a block of one run waits for that
+  // run's next lease while the others go on.
+  const CUSTOM = { target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)' }, proposal: 'normal(0,1)', M: 2 * Math.sqrt(2 * Math.PI) * 1.001 };
+  const n = 400000;
+  const crefs = await Promise.all(seeds.map((seed) => sample({ ...CUSTOM, n, seed, workers: 1 })));
+  const outs = seeds.map(() => new Float64Array(n));
+  await Promise.all(seeds.map((seed, i) => sample({ ...CUSTOM, n, seed, workers: 3, out: outs[i] })));
+  outs.forEach((o, i) => assert.ok(bytes(crefs[i].samples).equals(bytes(o)), `plain out, seed ${seeds[i]}`));
 });
 
 test('a pool worker that throws fails the run with its error; the pool still works after', async () => {
