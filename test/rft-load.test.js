@@ -84,7 +84,7 @@ test('config schema: defaults, relative paths, unknown keys, wrong types', () =>
   const c = parseConfig('data: { source: { path: s.csv }, target: { path: t.csv } }\nout: runs/a\n', '/cfg/c.yaml');
   assert.equal(c.data.source.path, '/cfg/s.csv'); assert.equal(c.out, '/cfg/runs/a');
   assert.deepEqual(c.ratio, { method: 'classifier', clip: 0.99 });
-  assert.equal(c.finetune.samples, 20000); assert.deepEqual(c.model.hidden, [50]);
+  assert.equal(c.finetune.samples, 20000); assert.equal(c.model.hidden, undefined); // (default [50], or the pretrained model's: pipeline.ts)
   const bad = (text, re) => assert.throws(() => parseConfig(text, 'c.yaml'), (e) => e instanceof UsageError && re.test(e.message));
   const base = 'data: { source: { path: s.csv }, target: { path: t.csv } }\nout: o\n';
   bad(base + 'sed: 1\n', /c\.yaml: unknown key 'sed'/);

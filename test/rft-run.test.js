@@ -128,6 +128,38 @@ test('rsft run: column and expression ratios, labeled target set, table output',
   assert.ok(se.rsft.accuracy > se.pretrained.accuracy, `${se.rsft.accuracy} vs ${se.pretrained.accuracy}`);
 });
 
+test('rsft run: a pretrained ONNX model keeps its activation; model.hidden or model.activation that disagree are refused', async () => {
+  const small = { finetune: { samples: 200, epochs: 1, lr: 0.001, batch: 64 } };
+  // (no model.hidden: the default, [50])
+  const first = await run(['run', writeConfig(config({ ...small, model: { pretrained: null, activation: 'tanh' }, out: 'runs/tanh' })), '--json']);
+  assert.equal(first.status, 0, first.stderr);
+  const s1 = JSON.parse(first.stdout);
+  // Loaded without an activation in the config: tanh, from the file. (Before, it was run and
+  // re-exported with relu: another function of the same weights.)
+  const pre = 'runs/tanh/pretrained.onnx';
+  const second = await run(['run', writeConfig(config({ ...small, model: { pretrained: pre }, out: 'runs/tanh-pre' })), '--json']);
+  assert.equal(second.status, 0, second.stderr);
+  const s2 = JSON.parse(second.stdout);
+  assert.ok(Math.abs(s2.pretrained.accuracy - s1.pretrained.accuracy) <= 2 / data.test.n, `${s2.pretrained.accuracy} vs ${s1.pretrained.accuracy}`);
+  assert.deepEqual(s1.model, { sizes: [4, 50, 4], activation: 'tanh', pretrained: null });
+  assert.deepEqual({ ...s2.model, pretrained: s2.model.pretrained.endsWith(pre) }, { sizes: [4, 50, 4], activation: 'tanh', pretrained: true });
+  const onnx = (await import('onnx-proto')).default.onnx;
+  for (const f of ['pretrained.onnx', 'model.onnx']) {
+    const ops = onnx.ModelProto.decode(readFileSync(join(dir, 'runs/tanh-pre', f))).graph.node.map((n) => n.opType);
+    assert.ok(ops.includes('Tanh') && !ops.includes('Relu'), `${f}: ${ops}`);
+  }
+  const cases = [
+    [{ pretrained: pre, activation: 'relu' }, /model\.activation relu disagrees with pretrained model .*pretrained\.onnx, which uses tanh/],
+    [{ pretrained: pre, hidden: [8] }, /model\.hidden \[8\] disagrees with pretrained model .*, whose hidden layers are \[50\]/],
+  ];
+  for (const [model, re] of cases) {
+    const r = await run(['run', writeConfig(config({ ...small, model, out: 'runs/tanh-bad' }))]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, re);
+    assert.ok(!existsSync(join(dir, 'runs/tanh-bad')));
+  }
+});
+
 test('rsft run: every bad input exits 2 with one line and leaves no run folder', async () => {
   const bad = join(dir, 'bad');
   mkdirSync(bad);

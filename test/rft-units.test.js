@@ -151,3 +151,32 @@ test('standardization folds into the first layer exactly', () => {
   for (let k = 0; k < W.length; k++) assert.ok(Math.abs(u['fc1.weight'][k] - W[k]) < 1e-4);
   for (let k = 0; k < h; k++) assert.ok(Math.abs(u['fc1.bias'][k] - b[k]) < 1e-3);
 });
+
+test('pretrainedActivation reads the activation of an exported MLP: relu, gelu, tanh; none without hidden layers; foreign ones refused', async () => {
+  const { models } = await import('../dist/train/index.js');
+  const { normalizeRun, trainingSpec } = await import('../dist/train/config.js');
+  const { compileTraining } = await import('../dist/graph/compile.js');
+  const { pretrainedActivation } = await import('../dist/rft/pretrained-model.js');
+  const { mkdtempSync, writeFileSync, readFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const onnx = (await import('onnx-proto')).default.onnx;
+  const dir = mkdtempSync(join(tmpdir(), 'rsft-act-'));
+  const exported = (sizes, activation) => {
+    const model = models.mlp({ sizes, activation, seed: 1 });
+    const run = normalizeRun({ model, loss: 'softmax_cross_entropy', optimizer: { type: 'adamw', lr: 1e-3 }, batchSize: 1 });
+    const params = Object.fromEntries(model.params.map((p) => [p.name, Float32Array.from(p.init)]));
+    const path = join(dir, `${activation}-${sizes.length}.onnx`);
+    writeFileSync(path, compileTraining(trainingSpec(model, run)).inferenceModel(params, { dtype: 'float32' }));
+    return path;
+  };
+  for (const act of ['relu', 'gelu', 'tanh']) assert.equal(pretrainedActivation(exported([4, 8, 6, 3], act)), act);
+  assert.equal(pretrainedActivation(exported([4, 3], 'tanh')), null); // logistic regression: no activation
+  assert.equal(pretrainedActivation(join(dir, 'w.safetensors')), null); // weights only (the file is not read)
+  // A model with another activation: its Relu nodes retyped as Sigmoid.
+  const m = onnx.ModelProto.decode(readFileSync(exported([4, 8, 3], 'relu')));
+  for (const n of m.graph.node) if (n.opType === 'Relu') n.opType = 'Sigmoid';
+  const sig = join(dir, 'sigmoid.onnx');
+  writeFileSync(sig, onnx.ModelProto.encode(m).finish());
+  assert.throws(() => pretrainedActivation(sig), (e) => e.name === 'UsageError' && /uses Sigmoid: rsft fine-tunes MLPs with relu, gelu/.test(e.message));
+});

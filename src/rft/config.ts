@@ -105,9 +105,10 @@ export function parseConfig(text: string, file: string, baseDir = dirname(file))
   const m = c.obj(top.model ?? {}, 'model', ['pretrained', 'hidden', 'activation']);
   const model: PipelineInput['model'] = {
     pretrained: m.pretrained === undefined || m.pretrained === null ? null : p(c.str(m.pretrained, 'model.pretrained')),
-    hidden: m.hidden === undefined ? [50] : c.ints(m.hidden, 'model.hidden'),
-    activation: m.activation === undefined ? 'relu' : c.oneOf(m.activation, 'model.activation', ['relu', 'gelu', 'tanh'] as const),
   };
+  // (left out, they come from a pretrained model, or default to [50] and relu)
+  if (m.hidden !== undefined) model.hidden = c.ints(m.hidden, 'model.hidden');
+  if (m.activation !== undefined) model.activation = c.oneOf(m.activation, 'model.activation', ['relu', 'gelu', 'tanh'] as const);
 
   const r = c.obj(top.ratio ?? { method: 'classifier' }, 'ratio', ['method', 'clip', 'column', 'expr', 'epochs', 'hidden'], ['method']);
   const method = c.oneOf(r.method, 'ratio.method', ['classifier', 'column', 'expression'] as const);

@@ -20,13 +20,14 @@ import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { AtomicFile, fsReason } from '../io/atomic-file.js';
 import { models, Trainer } from '../train/index.js';
+import type { Activation } from '../train/models.js';
 import type { Model } from '../train/index.js';
 import { normalizeRun, trainingSpec } from '../train/config.js';
 import { compileTraining } from '../graph/compile.js';
 import { computeStats, fold, standardize, unfold, type Stats } from './standardize.js';
 import { envelope, rejectionSample, uniformRows } from './accept.js';
 import { classifierRatio, columnRatio, expressionRatio } from './ratio.js';
-import { pretrainedSizes, pretrainedWeights } from './pretrained-model.js';
+import { pretrainedActivation, pretrainedSizes, pretrainedWeights } from './pretrained-model.js';
 import { renderReport } from './report.js';
 import { deriveSeed } from '../sampling/rng.js';
 import type { Curve, Dataset, Metrics, PipelineInput, ProgressFn, ReportData, Summary } from './types.js';
@@ -69,8 +70,11 @@ function validate(input: PipelineInput): void {
   if (!(clip > 0 && clip <= 1)) throw new UsageError(`ratio.clip must be in (0, 1], got ${clip}`);
 }
 
+/** Hidden layers of a model trained here when the config gives none. */
+const DEFAULT_HIDDEN = [50];
+
 /** An MLP whose initial parameters are `params` (standardized-input space). */
-function mlpWith(sizes: number[], activation: PipelineInput['model']['activation'], seed: number, params: Params | null): Model {
+function mlpWith(sizes: number[], activation: Activation, seed: number, params: Params | null): Model {
   const model = models.mlp({ sizes, activation, seed });
   if (params) for (const p of model.params) p.init = Float32Array.from(params[p.name]);
   return model;
@@ -121,15 +125,27 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
   stage('standardize');
 
   // 2. pretrained model (loaded, or trained on the source pool)
-  let sizes = [d, ...input.model.hidden, C];
+  let sizes = [d, ...(input.model.hidden ?? DEFAULT_HIDDEN), C];
+  let act = input.model.activation ?? 'relu';
   let pre: Params | null = null;
   if (input.model.pretrained) {
-    sizes = pretrainedSizes(input.model.pretrained, d, C);
+    const file = input.model.pretrained;
+    sizes = pretrainedSizes(file, d, C);
+    const hidden = sizes.slice(1, -1);
+    if (input.model.hidden && input.model.hidden.join() !== hidden.join()) {
+      throw new UsageError(`model.hidden [${input.model.hidden.join(', ')}] disagrees with pretrained model ${file}, whose hidden layers are [${hidden.join(', ')}]: leave model.hidden out`);
+    }
+    // An ONNX model says its activation: fine-tuning it with another would change what it computes.
+    const fileAct = pretrainedActivation(file);
+    if (fileAct && input.model.activation && input.model.activation !== fileAct) {
+      throw new UsageError(`model.activation ${input.model.activation} disagrees with pretrained model ${file}, which uses ${fileAct}: leave model.activation out`);
+    }
+    if (fileAct) act = fileAct;
+    else if (hidden.length > 0 && !input.model.activation) notes.push(`pretrained model ${file} does not say its activation (safetensors): relu assumed; set model.activation otherwise`);
     // Pretrained files are raw-input models (as rsft exports them): bring them to z-space.
-    pre = unfold(pretrainedWeights(input.model.pretrained, sizes), stats);
+    pre = unfold(pretrainedWeights(file, sizes), stats);
     if (sizes[sizes.length - 1] !== C) notes.push(`pretrained model has ${sizes[sizes.length - 1]} outputs for ${C} classes`);
   }
-  const act = input.model.activation;
 
   const makeTrainer = async (params: Params | null, lr: number, batch: number, initSeed = seed, sampleWeights = false) =>
     Trainer.create({
@@ -274,6 +290,7 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
 
   // 8. run folder
   const summary: Summary = {
+    model: { sizes, activation: act, pretrained: input.model.pretrained },
     pretrained: preMetrics,
     rsft: rsftMetrics,
     baselines,

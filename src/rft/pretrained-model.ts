@@ -1,24 +1,29 @@
 /**
  * A user's pretrained classifier (.onnx inference model as exported by rsft, or
- * .safetensors with fc<k>.weight [in, out] / fc<k>.bias [out]): layer sizes read from the file
- * and checked against the data (input features, classes) before any training.
+ * .safetensors with fc<k>.weight [in, out] / fc<k>.bias [out]): layer sizes, and from ONNX the
+ * activation, read from the file and checked against the data (input features, classes) and
+ * the config before any training.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
 import { UsageError } from '../errors.js';
 import { readSafetensors } from '../train/safetensors.js';
 import { loadPretrained } from '../train/pretrained.js';
+import type { Activation } from '../train/models.js';
+
+function readOnnx(path: string): onnxProto.onnx.ModelProto {
+  try {
+    return onnxProto.onnx.ModelProto.decode(readFileSync(path));
+  } catch (e) {
+    throw new UsageError(`${path} is not a valid ONNX model (${(e as Error).message.split('\n')[0]})`);
+  }
+}
 
 function shapes(path: string): Map<string, number[]> {
   if (!existsSync(path)) throw new UsageError(`cannot read pretrained model ${path}: no such file`);
   const out = new Map<string, number[]>();
   if (path.toLowerCase().endsWith('.onnx')) {
-    let model: onnxProto.onnx.ModelProto;
-    try {
-      model = onnxProto.onnx.ModelProto.decode(readFileSync(path));
-    } catch (e) {
-      throw new UsageError(`${path} is not a valid ONNX model (${(e as Error).message.split('\n')[0]})`);
-    }
+    const model = readOnnx(path);
     for (const t of model.graph?.initializer ?? []) if (t.name) out.set(t.name, (t.dims ?? []).map(Number));
   } else if (path.toLowerCase().endsWith('.safetensors')) {
     for (const [name, t] of readSafetensors(path).tensors) out.set(name, t.shape);
@@ -52,3 +57,25 @@ export function pretrainedWeights(path: string, sizes: number[]): Record<string,
   }
   return loadPretrained(path, expected, 'float32') as Record<string, Float32Array>;
 }
+
+/**
+ * The hidden activation of a pretrained ONNX MLP, from its graph's ops, as rsft exports them:
+ * Relu; Tanh on a layer's output (tanh); or Tanh inside the tanh approximation of GELU, made of
+ * Mul and Add nodes around it (src/graph/nn.ts). null for safetensors (weights only) and for a
+ * model without hidden layers. Other activations are refused: the fine-tuned model could not
+ * compute what the pretrained one does.
+ */
+export function pretrainedActivation(path: string): Activation | null {
+  if (!path.toLowerCase().endsWith('.onnx')) return null;
+  const ops = new Set((readOnnx(path).graph?.node ?? []).map((n) => n.opType ?? ''));
+  const foreign = [...ops].filter((o) => FOREIGN_ACTIVATIONS.includes(o));
+  if (foreign.length > 0) {
+    throw new UsageError(`pretrained model ${path} uses ${foreign.join(', ')}: rsft fine-tunes MLPs with relu, gelu (tanh approximation) or tanh`);
+  }
+  if (ops.has('Relu')) return 'relu';
+  if (ops.has('Tanh')) return ops.has('Mul') ? 'gelu' : 'tanh';
+  return null;
+}
+
+/** ONNX activation ops (and GELU's exact, Erf-based form) that rsft's MLP does not compute. */
+const FOREIGN_ACTIVATIONS = ['Sigmoid', 'LeakyRelu', 'Elu', 'Selu', 'Celu', 'Softplus', 'Softsign', 'HardSigmoid', 'HardSwish', 'Mish', 'PRelu', 'ThresholdedRelu', 'Gelu', 'Erf'];

@@ -32,7 +32,12 @@ export interface PipelineInput {
     targetLabeled?: Dataset;
   };
   classes: number;
-  model: { pretrained: string | null; hidden: number[]; activation: 'relu' | 'gelu' | 'tanh' };
+  /**
+   * hidden (default [50]) and activation (default relu) shape a model trained here; a
+   * pretrained one has its own: its hidden sizes come from the file, and so does its activation
+   * when the file is ONNX. Given beside a pretrained model, they must agree with it.
+   */
+  model: { pretrained: string | null; hidden?: number[]; activation?: 'relu' | 'gelu' | 'tanh' };
   ratio: RatioSpec;
   finetune: { samples: number; epochs: number; lr: number; batch: number; /** max proposals; default 100 * samples */ budget?: number };
   pretrain?: { epochs: number; lr: number; batch: number };
@@ -59,6 +64,8 @@ export interface Acceptance {
 }
 
 export interface Summary {
+  /** the classifier every model of the run shares: layer sizes [in, ..., classes], activation, and the pretrained file it came from */
+  model: { sizes: number[]; activation: 'relu' | 'gelu' | 'tanh'; pretrained: string | null };
   pretrained: Metrics;
   rsft: Metrics;
   baselines: { uniform: Metrics; weighted: Metrics; targetOnly?: Metrics };
