@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stream } from '../dist/sampling/rng.js';
 import { classifierRatio, expressionRatio, columnRatio } from '../dist/rft/ratio.js';
-import { envelope, quantile, rejectionSample, BLOCK, uniformRows } from '../dist/rft/accept.js';
+import { envelope, quantile, rejectionSample, provenanceOf, BLOCK, uniformRows } from '../dist/rft/accept.js';
 import { computeStats, standardize, fold, unfold } from '../dist/rft/standardize.js';
 import { chiSquareTest } from './helpers/stats.js';
 
@@ -97,7 +97,8 @@ test('provenance: every accepted example replays from its (seed, block) streams;
   const b = rejectionSample(w, env.M, seed, samples, 10_000_000);
   assert.deepEqual(a.rows, b.rows);
   assert.equal(a.proposals, b.proposals);
-  assert.ok(a.provenance.at(-1).block >= 1, 'spans several blocks');
+  const provenance = Array.from(a.rows, (_, i) => provenanceOf(a, i));
+  assert.ok(provenance.at(-1).block >= 1, 'spans several blocks');
   // replay: block by block, recompute every decision
   const replay = [];
   let proposals = 0;
@@ -111,9 +112,9 @@ test('provenance: every accepted example replays from its (seed, block) streams;
       if (uv[j] * env.M < Math.min(w[row], env.M)) replay.push({ row, w: w[row], u: uv[j], block: blk });
     }
   }
-  assert.deepEqual(a.provenance, replay);
+  assert.deepEqual(provenance, replay);
   assert.equal(a.proposals, proposals);
-  for (const p of a.provenance) {
+  for (const p of provenance) {
     assert.equal(p.w, w[p.row]);
     assert.ok(p.u * env.M < Math.min(p.w, env.M));
   }
@@ -123,6 +124,8 @@ test('provenance: every accepted example replays from its (seed, block) streams;
   assert.ok(c.rows.length < samples);
   // a different seed gives a different set
   assert.notDeepEqual(rejectionSample(w, env.M, seed + 1, 100, 1e6).rows, a.rows.subarray(0, 100));
+  // more samples than memory holds: a UsageError at once, not a heap exhausted one example at a time
+  assert.throws(() => rejectionSample(w, env.M, seed, 1e12, 1e14), (e) => e.name === 'UsageError' && /finetune\.samples = 1000000000000 does not fit in memory/.test(e.message));
 });
 
 test('uniform baseline rows are uniform', () => {

@@ -52,10 +52,32 @@ export function envelope(w: Float64Array, clip: number): Envelope {
   return { M, clipped, expectedRate: s / w.length / M };
 }
 
+/**
+ * The accepted examples, in order, as columns (typed arrays outside the JS heap: a large
+ * finetune.samples fails at allocation with a clear error, not by exhausting the heap with one
+ * object per example). Example i is pool row rows[i], of weight w[i], accepted by uniform u[i]
+ * of its block block[i]: provenanceOf(r, i).
+ */
 export interface SampleResult {
   rows: Int32Array;
-  provenance: Provenance[];
+  w: Float64Array;
+  u: Float64Array;
+  block: Float64Array;
   proposals: number;
+}
+
+/** Example i's provenance (one line of accepted.jsonl). */
+export function provenanceOf(r: SampleResult, i: number): Provenance {
+  return { row: r.rows[i], w: r.w[i], u: r.u[i], block: r.block[i] };
+}
+
+/** Room for `count` accepted examples' columns. */
+function columns(count: number): Omit<SampleResult, 'proposals'> {
+  try {
+    return { rows: new Int32Array(count), w: new Float64Array(count), u: new Float64Array(count), block: new Float64Array(count) };
+  } catch {
+    throw new UsageError(`finetune.samples = ${count} does not fit in memory (${((count * 28) / 2 ** 30).toFixed(1)} GiB for the accepted examples alone): choose fewer samples`);
+  }
 }
 
 /**
@@ -71,12 +93,14 @@ export function rejectionSample(w: Float64Array, M: number, seed: number, sample
   const n = w.length;
   const kernel = getKernel();
   const job = encodeJob({ d: 2, logM: Math.log(M), targetKind: TargetKind.External, target: new Float64Array(0), proposal: POOL_JOB_PROPOSAL, lo: [-Infinity, -Infinity], hi: [Infinity, Infinity] });
-  const prov: Provenance[] = [];
+  // (at most `budget` proposals can be accepted)
+  const cols = columns(Math.min(samples, budget));
+  let k = 0; // accepted so far
   const iv = new Float64Array(BLOCK), uv = new Float64Array(BLOCK);
   const xs = new Float64Array(2 * BLOCK), out = new Float64Array(2 * BLOCK);
   const logq = new Float64Array(BLOCK), logp = new Float64Array(BLOCK);
   let proposals = 0;
-  for (let b = 0; prov.length < samples && proposals < budget; b++) {
+  for (let b = 0; k < samples && proposals < budget; b++) {
     const m = Math.min(BLOCK, budget - proposals);
     new Stream(seed, b, 0).fillF64(iv.subarray(0, m));
     new Stream(seed, b, 1).fillF64(uv.subarray(0, m)); // the kernel's acceptance uniforms, for provenance
@@ -91,15 +115,18 @@ export function rejectionSample(w: Float64Array, M: number, seed: number, sample
     let used = m;
     for (let a = 0; a < accepted; a++) {
       const row = out[2 * a], j = out[2 * a + 1];
-      prov.push({ row, w: w[row], u: uv[j], block: b });
-      if (prov.length >= samples) {
+      cols.rows[k] = row;
+      cols.w[k] = w[row];
+      cols.u[k] = uv[j];
+      cols.block[k] = b;
+      if (++k >= samples) {
         used = j + 1; // proposals up to the one that completed the sample
         break;
       }
     }
     proposals += used;
   }
-  return { rows: Int32Array.from(prov, (p) => p.row), provenance: prov, proposals };
+  return { rows: cols.rows.subarray(0, k), w: cols.w.subarray(0, k), u: cols.u.subarray(0, k), block: cols.block.subarray(0, k), proposals };
 }
 
 /**

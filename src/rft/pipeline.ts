@@ -15,7 +15,7 @@
  * stopped by maxSteps.
  */
 import { mkdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { AtomicFile, fsReason } from '../io/atomic-file.js';
@@ -25,7 +25,7 @@ import type { Model } from '../train/index.js';
 import { normalizeRun, trainingSpec } from '../train/config.js';
 import { compileTraining } from '../graph/compile.js';
 import { computeStats, fold, standardize, unfold, type Stats } from './standardize.js';
-import { envelope, rejectionSample, uniformRows } from './accept.js';
+import { envelope, provenanceOf, rejectionSample, uniformRows, type SampleResult } from './accept.js';
 import { classifierRatio, columnRatio, expressionRatio } from './ratio.js';
 import { pretrainedActivation, pretrainedSizes, pretrainedWeights } from './pretrained-model.js';
 import { renderReport } from './report.js';
@@ -66,6 +66,8 @@ function validate(input: PipelineInput): void {
   }
   const f = input.finetune;
   if (!(Number.isInteger(f.samples) && f.samples > 0)) throw new UsageError(`finetune.samples must be a positive integer, got ${f.samples}`);
+  // (before any training: the accepted examples' columns alone take 28 bytes each, accept.ts)
+  if (f.samples * 28 > totalmem()) throw new UsageError(`finetune.samples = ${f.samples} does not fit in memory (${((f.samples * 28) / 2 ** 30).toFixed(1)} GiB for the accepted examples alone, ${(totalmem() / 2 ** 30).toFixed(1)} GiB here): choose fewer samples`);
   const clip = input.ratio.clip;
   if (!(clip > 0 && clip <= 1)) throw new UsageError(`ratio.clip must be in (0, 1], got ${clip}`);
 }
@@ -84,6 +86,17 @@ function inferenceBytes(model: Model, params: Params): Uint8Array {
   const run = normalizeRun({ model, loss: 'softmax_cross_entropy', optimizer: { type: 'adamw', lr: 1e-3 }, batchSize: 1 });
   return compileTraining(trainingSpec(model, run)).inferenceModel(params, { dtype: 'float32' });
 }
+
+/** accepted.jsonl in pieces of JSONL_CHUNK lines: one string of millions of lines could exceed V8's string limit. */
+function* jsonlChunks(r: SampleResult): Generator<string> {
+  for (let i = 0; i < r.rows.length; i += JSONL_CHUNK) {
+    const lines: string[] = [];
+    for (let j = i; j < Math.min(r.rows.length, i + JSONL_CHUNK); j++) lines.push(JSON.stringify(provenanceOf(r, j)));
+    yield lines.join('\n') + '\n';
+  }
+}
+
+const JSONL_CHUNK = 65536;
 
 function paramsOf(t: Trainer): Params {
   const out: Params = {};
@@ -300,16 +313,17 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
     config: input.config,
   };
   const files: AtomicFile[] = [];
-  const stageFile = (name: string, data: Uint8Array | string) => {
+  const stageFile = (name: string, data: Uint8Array | string | Iterable<string>) => {
     const f = AtomicFile.open(join(input.out, name));
     files.push(f);
-    f.write(data);
+    if (typeof data === 'string' || data instanceof Uint8Array) f.write(data);
+    else for (const part of data) f.write(part);
   };
   try {
     const model = models.mlp({ sizes, activation: act, seed });
     stageFile('pretrained.onnx', inferenceBytes(model, fold(preParams, stats)));
     stageFile('model.onnx', inferenceBytes(model, fold(rsftParams, stats)));
-    stageFile('accepted.jsonl', sampled.provenance.map((p) => JSON.stringify(p)).join('\n') + '\n');
+    stageFile('accepted.jsonl', jsonlChunks(sampled));
     stage('export');
     summary.timings.total = Object.values(timings).reduce((a, b) => a + b, 0);
     stageFile('summary.json', JSON.stringify(summary, null, 2) + '\n');
