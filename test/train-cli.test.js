@@ -103,6 +103,7 @@ test('every bad input: exit 2, one stderr line, no output file left', async () =
   put('yneg.npy', Int32Array.from(y, (v, i) => (i === 7 ? -1 : Number(v))), [512]);
   put('yfloat.npy', Float64Array.from(y, Number), [512]);
   put('yshort.npy', y.subarray(0, 500), [500]);
+  put('x500.npy', Float32Array.from(x.subarray(0, 500 * 8)), [500, 8]);
   put('y2d.npy', new BigInt64Array(1024), [512, 2]);
   writeFileSync(f('trunc.npy'), encodeNpy(Float32Array.from(x), [512, 8]).subarray(0, 1000));
   writeFileSync(f('garbage.safetensors'), 'not a checkpoint at all');
@@ -171,6 +172,10 @@ test('every bad input: exit 2, one stderr line, no output file left', async () =
     [std({ '--resume': f('x-copy.npy'), '--checkpoint': C }), /x-copy\.npy/],
     [std({ '--resume': f('none.safetensors') }), /none\.safetensors/],
     [std({ '--resume': f('other.safetensors'), '--model': 'mlp:8-16-3', '--epochs': '1' }), /other\.safetensors: already 2 epochs in, more than --epochs 1/],
+    // an exact continuation needs the checkpoint's data, batch and shuffle seed
+    [std({ '--resume': f('other.safetensors'), '--model': 'mlp:8-16-3', '--epochs': '3', '--x': f('x500.npy'), '--y': f('yshort.npy') }), /other\.safetensors was trained with 512 training rows, --x has 500: resume with the same data, --batch and --seed/],
+    [std({ '--resume': f('other.safetensors'), '--model': 'mlp:8-16-3', '--epochs': '3', '--batch': '32' }), /was trained with --batch 64, this run has 32:/],
+    [std({ '--resume': f('other.safetensors'), '--model': 'mlp:8-16-3', '--epochs': '3', '--seed': '5' }), /was trained with --seed 0, this run has 5:/],
   ];
   const results = [];
   for (let i = 0; i < cases.length; i += 8) results.push(...(await Promise.all(cases.slice(i, i + 8).map(([args]) => run(args)))));
@@ -181,7 +186,7 @@ test('every bad input: exit 2, one stderr line, no output file left', async () =
     if (!ok) wrong.push(`${args.slice(1).join(' ')}\n  -> exit ${r.status}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)} (want ${re})`);
   }
   assert.deepEqual(wrong, [], wrong.join('\n'));
-  const left = readdirSync(bad).filter((n) => !/^(x7|x1d|xnan|xinf|xbig|y3|yneg|yfloat|yshort|y2d|trunc|x-copy)\.npy$|^(garbage|other|cut)\.safetensors$/.test(n));
+  const left = readdirSync(bad).filter((n) => !/^(x7|x1d|xnan|xinf|xbig|y3|yneg|yfloat|yshort|y2d|trunc|x-copy|x500)\.npy$|^(garbage|other|cut)\.safetensors$/.test(n));
   assert.deepEqual(left, [], 'no output or temporary file left behind');
 });
 

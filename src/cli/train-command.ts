@@ -29,7 +29,7 @@ export const trainFlags: Flags = {
   seed: { type: 'string', value: 'S', help: 'seed of the initial weights and of the epoch shuffles', default: '0' },
   out: { type: 'string', short: 'o', value: 'FILE.onnx', help: "ONNX inference model to write (input 'x' float32 [B, IN], output 'logits')" },
   checkpoint: { type: 'string', value: 'FILE.safetensors', help: 'checkpoint to write after every epoch (parameters, optimizer state, step, config)' },
-  resume: { type: 'string', value: 'FILE.safetensors', help: 'continue from a checkpoint written by --checkpoint (same --model, --activation and --optimizer; same data)' },
+  resume: { type: 'string', value: 'FILE.safetensors', help: 'continue from a checkpoint written by --checkpoint (same --model, --activation, --optimizer, --batch, --seed and data: checked)' },
   threads: { type: 'string', value: 'N', help: 'ONNX Runtime intra-op threads', default: 'all cores' },
   device: { type: 'string', value: 'cpu|cuda|auto', help: "execution provider ('auto' falls back to cpu)", default: 'cpu' },
   json: { type: 'boolean', help: 'print the summary as JSON on stdout' },
@@ -185,11 +185,19 @@ export async function trainCommand(argv: string[]): Promise<void> {
     const opt = optimizer === 'adamw' ? { type: 'adamw' as const, lr, weightDecay: wd } : { type: 'sgd' as const, lr, weightDecay: wd, momentum };
     trainer = await Trainer.create({ model, loss: 'softmax_cross_entropy', optimizer: opt, batchSize: batch, threads, device: device as 'cpu' | 'cuda' | 'auto' });
     if (resumePath !== undefined) {
+      let was: Awaited<ReturnType<Trainer['resume']>>;
       try {
-        await trainer.resume(resumePath);
+        was = await trainer.resume(resumePath);
       } catch (e) {
         throw asUsage(e, `checkpoint ${resumePath}`, resumePath);
       }
+      // The run continues exactly as the uninterrupted one would only on its data, batch and
+      // shuffle: a checkpoint resumed on other data trains on without saying so.
+      const k = was.counters, other: string[] = [];
+      if (k.datasetSize !== null && k.datasetSize !== n) other.push(`${k.datasetSize} training rows, --x has ${n}`);
+      if (was.batchSize !== batch) other.push(`--batch ${was.batchSize}, this run has ${batch}`);
+      if (k.shuffleSeed !== null && k.shuffleSeed !== seed) other.push(`--seed ${k.shuffleSeed}, this run has ${seed}`);
+      if (other.length > 0) throw new UsageError(`checkpoint ${resumePath} was trained with ${other.join('; ')}: resume with the same data, --batch and --seed`);
     }
     const stepsPerEpoch = Math.ceil(n / batch);
     const pos = trainer.position;

@@ -438,8 +438,12 @@ export class Trainer extends EventEmitter {
     });
   }
 
-  /** Continue from a checkpoint of the same model, loss, dtype and optimizer type (this trainer's other settings stay). */
-  resume(path: string): Promise<void> {
+  /**
+   * Continue from a checkpoint of the same model, loss, dtype and optimizer type (this trainer's
+   * other settings stay). Resolves to the checkpoint's counters and batch size, for callers
+   * that promise an exact continuation (the same data and batch: rsft train).
+   */
+  resume(path: string): Promise<{ counters: Counters; batchSize: number }> {
     return this.enqueue(async () => {
       const ck = readCheckpoint(path);
       const problems: string[] = [];
@@ -463,6 +467,7 @@ export class Trainer extends EventEmitter {
       if (problems.length) throw new UsageError(`checkpoint ${path} does not match this trainer: ${problems.join('; ')}`);
       const { params, state } = this.tensorsFrom(ck, path);
       await this.send({ cmd: 'setState', params, state, counters: ck.counters });
+      return { counters: { ...ck.counters }, batchSize: ck.run.batchSize };
     });
   }
 
