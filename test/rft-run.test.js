@@ -122,6 +122,11 @@ test('rsft run: column and expression ratios, labeled target set, table output',
   assert.match(c.stdout, /labeled target only/);
   const sc = JSON.parse(readFileSync(join(dir, 'runs/col/summary.json'), 'utf8'));
   assert.ok(Number.isFinite(sc.baselines.targetOnly.accuracy));
+  // every fine-tuning baseline gets as many optimizer steps as RSFT (3 epochs over the accepted
+  // rows plus the 100 labeled target rows), the target-only one too, over its 100 rows
+  const steps = 3 * Math.ceil((sc.acceptance.accepted + 100) / 64);
+  assert.ok(sc.notes.some((n) => n.startsWith('weighted baseline') && n.includes(`${steps} optimizer steps`)), sc.notes.join('\n'));
+  assert.ok(sc.notes.some((n) => n.startsWith('targetOnly baseline: fine-tuning on the 100 labeled target rows alone') && n.includes(`${steps} optimizer steps`)), sc.notes.join('\n'));
   assert.equal(e.status, 0, e.stderr);
   const se = JSON.parse(e.stdout);
   assert.equal(se.acceptance.clipped, 0); // clip 1: M = max w, exact rejection sampling

@@ -176,11 +176,11 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
     return { accuracy: r.accuracy, loss: r.loss };
   };
 
-  const fit = async (t: Trainer, name: string, x: Float32Array, y: Int32Array, epochs: number, weighted?: { w: Float64Array; maxSteps: number }) => {
+  const fit = async (t: Trainer, name: string, x: Float32Array, y: Int32Array, epochs: number, budget?: { w?: Float64Array; maxSteps: number }) => {
     const points: { step: number; loss: number }[] = [];
     t.on('step', (e: { step: number; loss: number }) => points.push({ step: e.step, loss: e.loss }));
     t.on('epoch', (e: { epoch: number; loss: number }) => progress(name, `epoch ${e.epoch}/${epochs} loss ${e.loss.toFixed(4)}`));
-    if (y.length > 0) await t.fit({ x, y, epochs, shuffleSeed: seed, ...(weighted ?? {}) });
+    if (y.length > 0) await t.fit({ x, y, epochs, shuffleSeed: seed, ...(budget ?? {}) });
     curves.push({ name, points });
   };
 
@@ -269,12 +269,15 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
   stage('finetune');
 
   // 7. baselines, same budget (same number of optimizer steps of the same batch size)
-  const baseline = async (name: string, x: Float32Array, y: Int32Array, weighted?: { w: Float64Array; maxSteps: number }): Promise<Metrics> => {
-    const t = await makeTrainer(preParams, ft.lr, ft.batch, seed, weighted !== undefined);
+  const nTl = targetLabeled && zTl ? targetLabeled.n : 0;
+  const steps = ft.epochs * Math.ceil((accepted + nTl) / ft.batch);
+  /** A fine-tune from the pretrained weights; with `budget`, `maxSteps` steps over x (and weights `w` in the loss). */
+  const baseline = async (name: string, x: Float32Array, y: Int32Array, budget?: { w?: Float64Array; maxSteps: number }): Promise<Metrics> => {
+    const t = await makeTrainer(preParams, ft.lr, ft.batch, seed, budget?.w !== undefined);
     try {
-      progress('baselines', `${name} on ${y.length} rows${weighted ? `, weights in the loss, ${weighted.maxSteps} steps` : ''}`);
-      const epochs = weighted ? Math.ceil(weighted.maxSteps / Math.ceil(y.length / ft.batch)) : ft.epochs;
-      await fit(t, name, x, y, epochs, weighted);
+      progress('baselines', `${name} on ${y.length} rows${budget?.w ? ', weights in the loss' : ''}${budget ? `, ${budget.maxSteps} steps` : ''}`);
+      const epochs = budget ? Math.ceil(budget.maxSteps / Math.ceil(y.length / ft.batch)) : ft.epochs;
+      await fit(t, name, x, y, epochs, budget);
       const m = await evaluate(t);
       progress('baselines', `${name} accuracy on test ${fmt(m.accuracy)}`);
       return m;
@@ -286,8 +289,6 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
   const uniform = await baseline('uniform', ...withTl(gather(zs, d, ur), gatherY(ys, ur)));
   // Weighted: the whole pool, weights min(w, M) in the loss scaled to a total of `accepted`
   // (labeled target rows weigh 1, as in RSFT), as many optimizer steps as the RSFT fine-tune.
-  const nTl = targetLabeled && zTl ? targetLabeled.n : 0;
-  const steps = ft.epochs * Math.ceil((accepted + nTl) / ft.batch);
   let wSum = 0;
   for (let i = 0; i < source.n; i++) wSum += Math.min(w[i], env.M);
   const wPool = new Float64Array(source.n + nTl).fill(1);
@@ -298,7 +299,12 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
       `weights min(w, M) in the loss scaled to a total of ${accepted} (the accepted count), ${steps} optimizer steps of batch ${ft.batch} (as many as RSFT)`,
   );
   const baselines: Summary['baselines'] = { uniform, weighted };
-  if (targetLabeled && zTl) baselines.targetOnly = await baseline('targetOnly', zTl, targetLabeled.y!);
+  if (targetLabeled && zTl) {
+    // As many steps as RSFT too: finetune.epochs over a few labeled rows would be a handful of
+    // steps, and the baseline would look worthless for want of training, not of data.
+    baselines.targetOnly = await baseline('targetOnly', zTl, targetLabeled.y!, { maxSteps: steps });
+    notes.push(`targetOnly baseline: fine-tuning on the ${nTl} labeled target rows alone, ${steps} optimizer steps of batch ${ft.batch} (as many as RSFT)`);
+  }
   stage('baselines');
 
   // 8. run folder
