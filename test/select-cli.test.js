@@ -48,6 +48,19 @@ const good = jsonl('good.jsonl', [
   { prompt: 'p2', completion: 'z', reward: 0.3 },
 ]);
 
+test('output rows carry the input rows\' other fields (ids, metadata); rsft\'s own names win a clash', () => {
+  const inp = jsonl('extra.jsonl', [
+    { q: 'p1', a: 'x', r: 1, id: 'c1', meta: { k: [1, 2] }, round: 99, prompt: 'shadowed' },
+    { q: 'p1', a: 'y', r: 0, id: 'c2' },
+  ]);
+  const out = join(dir, 'extra-out.jsonl');
+  const r = run(['--in', inp, '--out', out, '--policy', 'threshold', '--threshold', '0.5', '--prompt-field', 'q', '--completion-field', 'a', '--reward-field', 'r', '--seed', '2']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(rows(out), [
+    { prompt: 'p1', completion: 'x', reward: 1, id: 'c1', meta: { k: [1, 2] }, round: 0, prompt_index: 0, candidate_index: 0, seed: 2, policy: 'threshold' },
+  ]);
+});
+
 test('threshold / best-of-n / rso / top-alpha on a good file: rows, provenance, pairs, --json', () => {
   const out = join(dir, 'o.jsonl'), pairs = join(dir, 'p.jsonl');
   let r = run(['--in', good, '--out', out, '--pairs', pairs, '--policy', 'threshold', '--threshold', '0.5', '--per-prompt', 'all', '--seed', '4', '--json']);

@@ -6,7 +6,7 @@ import { helpText, parseFlags, parseNonNegInt, parseNumber, parsePositiveInt, ty
 
 export const selectFlags: Flags = {
   in: { type: 'string', value: 'FILE', help: 'input JSONL: one candidate per line with a prompt, a completion and a numeric reward; a prompt\'s candidates contiguous' },
-  out: { type: 'string', short: 'o', value: 'FILE', help: 'output JSONL of accepted SFT rows {prompt, completion, reward, [logprob,] round, prompt_index, candidate_index, seed, policy, [u, pass]} (written atomically)' },
+  out: { type: 'string', short: 'o', value: 'FILE', help: 'output JSONL of accepted SFT rows: the input row\'s other fields (ids, logprob, ...), then {prompt, completion, reward, round, prompt_index, candidate_index, seed, policy, [u, pass]}, which win a clash of names (written atomically)' },
   policy: { type: 'string', value: 'NAME', help: `acceptance policy: ${POLICIES.join(', ')}` },
   threshold: { type: 'string', value: 'TAU', help: 'threshold policy: accept reward >= TAU' },
   beta: { type: 'string', value: 'B', help: 'rso policy: accept with probability exp((r - r_max) / B), B > 0' },

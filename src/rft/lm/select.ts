@@ -60,7 +60,8 @@ interface Row {
   prompt: unknown;
   completion: unknown;
   reward: number;
-  logprob?: unknown;
+  /** the input object's other fields (ids, metadata, logprob, ...), carried to the output row */
+  rest: Record<string, unknown> | null;
 }
 
 interface Group {
@@ -138,9 +139,11 @@ async function readGroups(path: string, f: { prompt: string; completion: string;
         if (cur !== null) onGroup(cur);
         cur = { index: nextIndex++, promptKey, rows: [], cands: [] };
       }
-      const row: Row = { prompt, completion, reward };
-      if (o.logprob !== undefined) row.logprob = o.logprob;
-      cur.rows.push(row);
+      let rest: Record<string, unknown> | null = null;
+      for (const k of Object.keys(o)) {
+        if (k !== f.prompt && k !== f.completion && k !== f.reward) (rest ??= {})[k] = o[k];
+      }
+      cur.rows.push({ prompt, completion, reward, rest });
       cur.cands.push({ reward, key: typeof completion === 'string' ? completion : '\u0000' + JSON.stringify(completion) });
     }
     if (cur !== null) onGroup(cur);
@@ -233,8 +236,10 @@ export async function selectFile(options: SelectOptions): Promise<SelectSummary>
       rateSum += acc.length / g.rows.length;
       for (const j of acc) {
         const r = g.rows[j];
-        const rec: Record<string, unknown> = { prompt: r.prompt, completion: r.completion, reward: r.reward };
-        if (r.logprob !== undefined) rec.logprob = r.logprob;
+        // the input's other fields after prompt, completion and reward; rsft's own (those three
+        // and the provenance below) win a clash of names
+        const rec: Record<string, unknown> = { prompt: r.prompt, completion: r.completion, reward: r.reward, ...r.rest };
+        Object.assign(rec, { prompt: r.prompt, completion: r.completion, reward: r.reward });
         rec.round = o.round;
         rec.prompt_index = g.index;
         rec.candidate_index = j;
