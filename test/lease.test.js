@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { sample, closePools } from '../dist/index.js';
+import { sample, closePools, UsageError } from '../dist/index.js';
 import { getKernel } from '../dist/sampling/kernel.js';
 import { loadNative } from '../dist/sampling/native.js';
 import { makePlan } from '../dist/sampling/resolve.js';
@@ -219,6 +219,72 @@ test('an output transferred or shrunk from onProgress fails with the same error;
     assert.equal(samples.length, n);
     assert.ok(bytes(ref.samples).equals(bytes(samples)));
   }
+});
+
+test('no getter, trap or callback of the caller\'s runs while its buffer is lent: own properties of out, an out getter, the signal, a Proxy abort reason', async (t) => {
+  const k = getKernel('auto');
+  if (!k.leases) { t.skip('native kernel unavailable'); return; }
+  const { rec, undo } = watchLeases(k);
+  const n = 1_000_000;
+  const ref = await sample({ ...T1, n, seed: 3, workers: 1 });
+  try {
+    // Own getters on the array: the run reads it through the engine's getters and a view of its own.
+    const out = new Float64Array(n);
+    let reads = 0;
+    for (const key of ['length', 'buffer', 'byteOffset', 'subarray', 'constructor']) {
+      const real = out[key];
+      Object.defineProperty(out, key, { get() { reads++; return real; } });
+    }
+    const r = await sample({ ...T1, n, seed: 3, workers: 2, out });
+    assert.equal(reads, 0, 'an own property of out was read');
+    assert.equal(r.samples, out);
+    assert.ok(bytes(ref.samples).equals(bytes(new Float64Array(out.buffer))));
+    // An options getter for out is read once: the caller's array cannot turn into the run's own.
+    let outReads = 0;
+    const arr = new Float64Array(n);
+    const opts = { ...T1, n, seed: 3, workers: 2, get out() { outReads++; return outReads === 1 ? arr : undefined; } };
+    assert.equal((await sample(opts)).samples, arr);
+    assert.equal(outReads, 1);
+    assert.ok(bytes(ref.samples).equals(bytes(arr)));
+    // The signal's own getters: read at the start only, never while a lease is out.
+    const ac = new AbortController();
+    const openAtRead = [];
+    Object.defineProperty(ac.signal, 'aborted', { get() { openAtRead.push(rec.open.size); return false; } });
+    await sample({ ...T1, n, seed: 3, workers: 2, out: new Float64Array(n), signal: ac.signal });
+    assert.deepEqual(openAtRead.filter((o) => o > 0), [], 'signal.aborted read with a lease out');
+    // A Proxy as the abort reason: its traps run once the lease is back.
+    const trapOpen = [];
+    const reason = new Proxy(new Error('stop now'), { getPrototypeOf(target) { trapOpen.push(rec.open.size); return Object.getPrototypeOf(target); } });
+    const ac2 = new AbortController();
+    setTimeout(() => ac2.abort(reason), 3);
+    await assert.rejects(sample({ ...CUSTOM, n, seed: 3, workers: 2, out: new Float64Array(n), signal: ac2.signal }), (e) => e === reason);
+    assert.ok(trapOpen.length > 0 && trapOpen.every((o) => o === 0), `lease out in the reason's trap: ${trapOpen}`);
+    // A Proxy of an array is not one: a one-line UsageError, not a TypeError from a getter.
+    await assert.rejects(sample({ ...T1, n: 100, workers: 2, out: new Proxy(new Float64Array(100), {}) }), (e) => e instanceof UsageError && /out must be a Float64Array/.test(e.message));
+    assert.equal(rec.open.size, 0);
+  } finally {
+    undo();
+  }
+});
+
+test('a transfer is reported as such even after calls into resizable buffers (optimized code kept a detached array\'s length)', async () => {
+  const n = 400_000;
+  for (let i = 0; i < 3; i++) await sample({ ...T1, n, workers: 2, out: new Float64Array(new ArrayBuffer(n * 8, { maxByteLength: 2 * n * 8 })) });
+  const seen = {};
+  for (let i = 0; i < 40; i++) {
+    const out = new Float64Array(n);
+    const timer = setTimeout(() => structuredClone(out.buffer, { transfer: [out.buffer] }), (i % 8) * 0.5);
+    try {
+      await sample({ ...T1, n, seed: i, workers: i % 2 ? 2 : 1, out });
+      seen.resolved = (seen.resolved ?? 0) + 1;
+    } catch (e) {
+      const k = e instanceof UsageError && MOVED.test(e.message) ? 'moved' : `${e.name}: ${e.message}`;
+      seen[k] = (seen[k] ?? 0) + 1;
+    }
+    clearTimeout(timer);
+  }
+  assert.deepEqual(Object.keys(seen).filter((k) => k !== 'moved' && k !== 'resolved'), [], JSON.stringify(seen));
+  assert.ok(seen.moved > 0, JSON.stringify(seen));
 });
 
 test('teardown', async () => {

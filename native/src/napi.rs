@@ -400,6 +400,18 @@ unsafe fn lend_out_impl(env: napi_env, info: napi_callback_info) -> R<napi_value
     Ok(v)
 }
 
+/// viewLength(out): the numbers a Float64Array holds now, as the engine sees it (0 once its
+/// buffer is detached or shrunk below it). The scheduler checks the caller's output with it
+/// rather than with `out.length`, which a getter of the caller's can answer, and which
+/// optimized code of this V8 was seen to answer from before a detach.
+unsafe fn view_length_impl(env: napi_env, info: napi_callback_info) -> R<napi_value> {
+    let a = args(env, info)?;
+    let out = f64_array(env, a[0], "viewLength", 1, "out")?;
+    let mut v = ptr::null_mut();
+    check(napi_create_double(env, out.1 as f64, &mut v), "napi_create_double")?;
+    Ok(v)
+}
+
 /// endLease(id): revokes a lease once no thread writes through it any more.
 unsafe fn end_lease_impl(env: napi_env, info: napi_callback_info) -> R<napi_value> {
     let a = args(env, info)?;
@@ -544,10 +556,11 @@ export!(js_kernel_info, kernel_info_impl);
 export!(js_copy_rows, copy_rows_impl);
 export!(js_lend_out, lend_out_impl);
 export!(js_end_lease, end_lease_impl);
+export!(js_view_length, view_length_impl);
 export!(js_sample_rows_lent, sample_rows_lent_impl);
 
 unsafe fn register(env: napi_env, exports: napi_value) -> R<()> {
-    let table: [(&str, unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value); 13] = [
+    let table: [(&str, unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value); 14] = [
         ("uniforms", js_uniforms),
         ("sampleDist", js_sample_dist),
         ("logpdfDist", js_logpdf_dist),
@@ -560,6 +573,7 @@ unsafe fn register(env: napi_env, exports: napi_value) -> R<()> {
         ("copyRows", js_copy_rows),
         ("lendOut", js_lend_out),
         ("endLease", js_end_lease),
+        ("viewLength", js_view_length),
         ("sampleRowsLent", js_sample_rows_lent),
     ];
     for (name, f) in table {

@@ -40,6 +40,8 @@ export interface OutputLeases {
   lendOut(out: Float64Array): number;
   /** Revokes a lease, once no thread writes through it any more. */
   endLease(lease: number): void;
+  /** The numbers `out` holds now, as the engine sees it: 0 once its buffer was detached or shrunk below it. */
+  viewLength(out: Float64Array): number;
   /** sampleRows into the lent output, from its number `at` on; null, with nothing drawn, once the lease has ended. */
   sampleRowsLent(job: Float64Array, seed: number, block: number, rows: number, maxProposals: number, lease: number, at: number): BlockStats | null;
 }

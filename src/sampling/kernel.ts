@@ -27,7 +27,7 @@ function wrapNative(): Kernel | null {
     proposeBlock: m.proposeBlock,
     acceptBlock: m.acceptBlock,
     copyRows: m.copyRows,
-    leases: { lendOut: m.lendOut, endLease: m.endLease, sampleRowsLent: m.sampleRowsLent },
+    leases: { lendOut: m.lendOut, endLease: m.endLease, sampleRowsLent: m.sampleRowsLent, viewLength: m.viewLength },
   };
   return nativeKernel;
 }

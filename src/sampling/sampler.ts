@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import { getKernel, type KernelChoice } from './kernel.js';
 import { makePlan, type Plan, type ProposalSpec, type TargetSpec } from './resolve.js';
 import { checkOut, fillBlocks, runBlocks, type BlockResult } from './scheduler.js';
+import { float64Buffer, float64Length, isFloat64Array, ownView } from './typed-view.js';
 import { defaultWorkers } from './pool.js';
 import { prewake } from './crew.js';
 import type { Kernel } from './kernel-types.js';
@@ -118,6 +119,9 @@ interface Prepared {
   onViolation: 'error' | 'warn';
   /** M was estimated (M: 'auto'), not given */
   autoM: boolean;
+  /** the options' signal and onProgress, each read once (a getter of the caller's is not asked twice) */
+  signal: AbortSignal | undefined;
+  onProgress: SamplerOptions['onProgress'];
 }
 
 async function prepare(o: SamplerOptions, n: number): Promise<Prepared> {
@@ -128,8 +132,9 @@ async function prepare(o: SamplerOptions, n: number): Promise<Prepared> {
   if ((o as { blockSize?: unknown }).blockSize !== undefined) throw new UsageError('blockSize (proposals per block) was replaced by blockRows (accepted rows per block)');
   if (o.blockRows !== undefined) checkInteger('blockRows', o.blockRows, 1);
   if (o.kernel !== undefined && !KERNELS.includes(o.kernel)) throw new UsageError(`kernel must be one of ${KERNELS.join(', ')}, got ${String(o.kernel)}`);
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new UsageError('signal must be an AbortSignal');
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new UsageError('onProgress must be a function');
+  const { signal, onProgress } = o;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new UsageError('signal must be an AbortSignal');
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw new UsageError('onProgress must be a function');
   // The pool threads wake while the plan is made when the run surely has more than one block
   // (default blocks hold at most DEFAULT_BLOCK_NUMBERS rows), else once the plan says so.
   const wokeEarly = workers > 1 && n > (o.blockRows ?? DEFAULT_BLOCK_NUMBERS);
@@ -152,7 +157,7 @@ async function prepare(o: SamplerOptions, n: number): Promise<Prepared> {
   // it, so a big blockRows does not size buffers for rows that never come.
   const layout: Layout = { blockRows: Math.min(blockRows, n), totalRows: n, maxProposals };
   if (usable > 1 && !wokeEarly && blockCount(layout) > 1) prewake(usable - 1);
-  return { plan, kernel, seed, workers: usable, layout, onViolation, autoM: o.M === undefined || o.M === 'auto' };
+  return { plan, kernel, seed, workers: usable, layout, onViolation, autoM: o.M === undefined || o.M === 'auto', signal, onProgress };
 }
 
 class StatsAccumulator {
@@ -250,16 +255,22 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
   const n = checkInteger('n', o?.n, 1);
   const p = await prepare(o, n);
   const d = p.plan.d;
+  const given = o.out; // (read once: a getter could answer differently the next time)
   let out: Float64Array;
-  if (o.out !== undefined) {
-    if (!(o.out instanceof Float64Array)) throw new UsageError('out must be a Float64Array');
-    if (o.out.length < n * d) throw new UsageError(`out holds ${o.out.length} numbers; n*d = ${n * d} needed`);
-    // A plain Float64Array view of exactly n*d numbers: over a resizable or growable buffer,
-    // a length-tracking view would grow with it, and a fixed one shows a shrink as length 0
-    // (checkOut); and no subclass method of the caller's runs while its buffer is lent.
-    const buf = o.out.buffer as ArrayBuffer & { resizable?: boolean; growable?: boolean };
-    const fixed = o.out.length === n * d && !buf.resizable && !buf.growable && Object.getPrototypeOf(o.out) === Float64Array.prototype;
-    out = fixed ? o.out : new Float64Array(o.out.buffer, o.out.byteOffset, n * d);
+  let samples: Float64Array;
+  if (given !== undefined) {
+    if (!isFloat64Array(given)) throw new UsageError('out must be a Float64Array');
+    const holds = float64Length(given);
+    if (holds < n * d) throw new UsageError(`out holds ${holds} numbers; n*d = ${n * d} needed`);
+    // The run writes through a view of its own of exactly n*d numbers: no property of the
+    // caller's array is read again (an own getter of it could run while pool threads write
+    // into it: scheduler.ts PoolWrites), a length-tracking view over a resizable or growable
+    // buffer would grow with it, and a fixed one shows a shrink as length 0 (checkOut). The
+    // caller gets its own array back when that holds exactly the samples.
+    out = ownView(given, n * d);
+    const buf = float64Buffer(given) as ArrayBuffer & { resizable?: boolean; growable?: boolean };
+    const exact = holds === n * d && !buf.resizable && !buf.growable && Object.getPrototypeOf(given) === Float64Array.prototype;
+    samples = exact ? given : out;
   } else {
     try {
       // Ordinary memory whatever the workers (transferable, like any Float64Array): the
@@ -268,10 +279,11 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
     } catch {
       throw new UsageError(`cannot allocate ${n} x ${d} samples (${((n * d * 8) / 2 ** 30).toFixed(1)} GiB); sample in batches with RejectionSampler`);
     }
+    samples = out;
   }
   const acc = new StatsAccumulator(p);
   let filled = 0;
-  const { onProgress } = o;
+  const { onProgress } = p;
   const onBlock = (r: BlockResult) => {
     tally(p, acc, r);
     const { rows } = r;
@@ -281,13 +293,13 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
     // Rows written straight into place need no copy; rows that went through a ring slot do
     // (into an output that onProgress may have transferred).
     if (rows.buffer !== out.buffer || rows.byteOffset !== out.byteOffset + at * d * 8) {
-      checkOut({ out, layout: p.layout, plan: p.plan });
+      checkOut({ out, layout: p.layout, plan: p.plan, kernel: p.kernel });
       p.kernel.copyRows(rows, out.subarray(at * d));
     }
   };
-  const run = { plan: p.plan, kernel: p.kernel, seed: p.seed, layout: p.layout, workers: p.workers, signal: o.signal, out, ownOut: o.out === undefined };
+  const run = { plan: p.plan, kernel: p.kernel, seed: p.seed, layout: p.layout, workers: p.workers, signal: p.signal, out, ownOut: given === undefined };
   await fillBlocks(run, onBlock, onProgress !== undefined);
-  return { samples: out, stats: acc.result((performance.now() - t0) / 1000) };
+  return { samples, stats: acc.result((performance.now() - t0) / 1000) };
 }
 
 /**
@@ -321,10 +333,10 @@ export class RejectionSampler {
   async *batches(opts: { signal?: AbortSignal } = {}): AsyncGenerator<Float64Array> {
     const p = await this.prepare();
     const n = this.options.n ?? Infinity;
-    const signal = opts.signal ?? this.options.signal;
+    const signal = opts.signal ?? p.signal;
     this.acc = new StatsAccumulator(p);
     this.t0 = performance.now();
-    for await (const rows of acceptedRows(p, this.acc, signal, this.options.onProgress)) yield rows.slice();
+    for await (const rows of acceptedRows(p, this.acc, signal, p.onProgress)) yield rows.slice();
   }
 
   /** Stats of the blocks consumed so far. */

@@ -72,14 +72,23 @@ function abortError(signal: AbortSignal): Error {
 /**
  * Fails the run when its output no longer holds its rows: the caller transferred or detached
  * it, or shrank its resizable buffer, from code that ran while the run waited (a timer, an
- * onProgress callback). Checked before every block.
+ * onProgress callback). Checked before every block. The native kernel measures the output
+ * itself: optimized code of this V8 was seen to report a detached array's old length after
+ * the same code had met arrays over resizable buffers.
  */
-export function checkOut(o: Pick<ScheduleOptions, 'out' | 'layout' | 'plan'>): void {
+export function checkOut(o: Pick<ScheduleOptions, 'out' | 'layout' | 'plan' | 'kernel'>): void {
   const { out } = o;
-  if (out && out.length !== o.layout.totalRows * o.plan.d) {
-    throw new UsageError('the output buffer was transferred, detached or resized during sampling');
-  }
+  if (!out) return;
+  const holds = o.kernel.leases ? o.kernel.leases.viewLength(out) : out.length;
+  if (holds !== o.layout.totalRows * o.plan.d) throw new UsageError('the output buffer was transferred, detached or resized during sampling');
 }
+
+/**
+ * Thrown by a pooled run's step when its signal has aborted; the driver turns it into the
+ * signal's reason once the caller's output is no longer lent (reading the reason can run the
+ * caller's code: a getter, a Proxy).
+ */
+class RunAborted extends Error {}
 
 /** The calling thread's block runner for a run. */
 function runnerOf(o: ScheduleOptions): BlockRunner {
@@ -256,6 +265,11 @@ class PooledRun {
   private lease: number = NO_LEASE;
   /** how long the calling thread's last block took, ms */
   private blockMs = 0;
+  /** set by the signal's abort event: step() reads this, not the signal (a caller's object) */
+  private aborted = false;
+  private readonly onAbort = () => {
+    this.aborted = true;
+  };
   /** next block to yield */
   emit = 0;
 
@@ -286,6 +300,11 @@ class PooledRun {
 
   /** Lends the output when pool threads write through a lease, and hands the run out. */
   start(): void {
+    const { signal } = this.o;
+    if (signal) {
+      this.aborted = signal.aborted;
+      signal.addEventListener('abort', this.onAbort);
+    }
     if (this.leases) this.lend();
     this.setLimit();
     this.startTasks();
@@ -329,8 +348,9 @@ class PooledRun {
    */
   step(): BlockResult | Promise<unknown> | null {
     const { o, ctl } = this;
-    if (o.signal?.aborted) throw abortError(o.signal);
-    checkOut(o);
+    if (this.aborted) throw new RunAborted();
+    // (while the caller's output is lent no code of the caller's runs: it cannot have changed)
+    if (this.writes !== 'lentWhileRunning') checkOut(o);
     const bell = Atomics.load(ctl, CTL.DONE);
     // Whether pool threads work on the run, read before their failures and block `emit`: a
     // task publishes its blocks (or its error) before it leaves the run, so when none is
@@ -383,6 +403,7 @@ class PooledRun {
   }
 
   private lend(): void {
+    checkOut(this.o); // (the engine's own length: the lease is over what it sees)
     this.lease = this.leases!.lendOut(this.o.out!);
     setLease(this.ctl, this.lease);
   }
@@ -401,8 +422,12 @@ class PooledRun {
   /** After the calling thread resumed ('lentWhileRunning'): lends the output again, if it still holds its rows. */
   lendAgain(): void {
     if (this.writes !== 'lentWhileRunning') return;
-    checkOut(this.o);
     this.lend();
+  }
+
+  /** The error a run that stopped with `e` rejects with; called once the output is no longer lent. */
+  failure(e: unknown): unknown {
+    return e instanceof RunAborted ? abortError(this.o.signal!) : e;
   }
 
   /**
@@ -414,6 +439,7 @@ class PooledRun {
     const { ctl, crew } = this;
     // (first: nothing may be awaited while the caller's output is lent)
     this.takeBack();
+    this.o.signal?.removeEventListener('abort', this.onAbort);
     stopClaims(ctl);
     // After a failure, an abort or a consumer that stopped early, a pool thread still in a
     // block could write into the run's output: the caller hears of the end only once every
@@ -443,6 +469,8 @@ async function* pooledStream(o: ScheduleOptions): AsyncGenerator<BlockResult> {
       }
     }
     finished = true;
+  } catch (e) {
+    throw run.failure(e);
   } finally {
     await run.end(finished);
   }
@@ -466,6 +494,10 @@ async function pooledFill(o: ScheduleOptions, onBlock: (r: BlockResult) => void,
       }
     }
     finished = true;
+  } catch (e) {
+    // (the lease back first: making the error can run the caller's code, an abort reason's getter)
+    run.takeBack();
+    throw run.failure(e);
   } finally {
     await run.end(finished);
   }

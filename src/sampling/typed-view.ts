@@ -1,0 +1,43 @@
+/**
+ * Reading a caller's Float64Array without running the caller's code. The TypedArray getters
+ * are taken from the engine once, when this module loads, and called on the caller's object,
+ * so an own property, a subclass getter or a Proxy trap of the caller's is never consulted
+ * (a getter that transferred the buffer mid-call could otherwise let a pool thread write into
+ * freed memory: scheduler.ts PoolWrites). As in any library, the built-ins themselves are
+ * assumed unmodified.
+ */
+const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
+
+function getter<T>(key: string | symbol): (self: unknown) => T {
+  const get = Object.getOwnPropertyDescriptor(TypedArrayPrototype, key)?.get;
+  if (!get) throw new Error(`internal: no TypedArray getter ${String(key)}`);
+  return Function.prototype.call.bind(get) as (self: unknown) => T;
+}
+
+const tagOf = getter<string | undefined>(Symbol.toStringTag);
+const bufferOf = getter<ArrayBufferLike>('buffer');
+const byteOffsetOf = getter<number>('byteOffset');
+const lengthOf = getter<number>('length');
+
+/** Whether x is a Float64Array itself (not a Proxy of one, nor anything else). */
+export function isFloat64Array(x: unknown): x is Float64Array {
+  return tagOf(x) === 'Float64Array';
+}
+
+/** The numbers x holds now, read by the engine's own getter. */
+export function float64Length(x: Float64Array): number {
+  return lengthOf(x);
+}
+
+/**
+ * A Float64Array of this module's own over the first `length` numbers of x: its buffer and
+ * offset read by the engine's getters, so no property of the caller's object is read again.
+ */
+export function ownView(x: Float64Array, length: number): Float64Array {
+  return new Float64Array(bufferOf(x), byteOffsetOf(x), length);
+}
+
+/** x's buffer, read by the engine's getter. */
+export function float64Buffer(x: Float64Array): ArrayBufferLike {
+  return bufferOf(x);
+}
