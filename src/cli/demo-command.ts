@@ -1,6 +1,6 @@
 /**
  * `rsft sample-demo`: runs the three reference sampling tasks
- * of DESIGN.md and a custom-expression target on all cores and prints what was measured.
+ * (README: T1-T3) and a custom-expression target on all cores and prints what was measured.
  */
 import { sample, type SampleStats } from '../sampling/sampler.js';
 import { UsageError } from '../errors.js';

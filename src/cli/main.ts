@@ -26,7 +26,7 @@ const commands: Command[] = [
   { name: 'train', summary: 'train a classifier on .npy data and export ONNX (rsft train --help)', run: async (a) => (await import('./train-command.js')).trainCommand(a) },
   { name: 'rft', summary: 'language-model RFT on a built-in task: pretrain, sample, verify, accept, fine-tune (rsft rft --help)', run: async (a) => (await import('./rft-command.js')).rftCommand(a) },
   { name: 'select', summary: 'accept LM candidates from a JSONL file: threshold, best-of-n, top-alpha, RSO (rsft select --help)', run: async (a) => (await import('./select-command.js')).selectCommand(a) },
-  { name: 'sample-demo', summary: 'run the reference sampling tasks (DESIGN.md T1-T3, a custom target) and print their stats', run: demoCommand },
+  { name: 'sample-demo', summary: 'run the reference sampling tasks (T1-T3 of the README, a custom target) on all cores and print their stats', run: demoCommand },
   { name: 'doctor', summary: 'show the active kernel, CPU features and runtime versions (rsft doctor --help)', run: doctorCommand },
   { name: 'help', summary: "show this help; 'rsft help COMMAND' shows that command's help", run: helpCommand },
 ];

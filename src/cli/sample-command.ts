@@ -26,7 +26,7 @@ export const sampleFlags: Flags = {
 };
 
 export const sampleHelp = helpText(
-  "rsft sample --target SPEC --proposal SPEC [--M NUM|auto] [-n N] [--seed S] [--workers N] [--out FILE] [--json]",
+  "rsft sample --target SPEC --proposal SPEC [--M NUM|auto] [-n N] [--seed S] [--workers N|auto] [--out FILE] [--json]",
   'Draw exact samples from the target by rejection from the proposal. Output is identical for any\n' +
     'number of workers: work is cut into fixed blocks and block b uses stream b of the seed.\n' +
     'Distributions (positional order; named parameters always work, e.g. gamma(shape=2, scale=0.5)):\n' +

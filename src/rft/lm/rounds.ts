@@ -90,7 +90,7 @@ export interface RftOptions extends Partial<RftSizes> {
   init?: 'continue' | 'base';
   /** keep accepted samples of earlier rounds (default: init === 'base') */
   pool?: boolean;
-  /** reduced sizes for tests (< 40 s) */
+  /** reduced sizes for tests and a quick look (about 50 s on 2 cores) */
   small?: boolean;
   /** ORT threads (default 2) */
   threads?: number;
