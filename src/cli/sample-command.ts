@@ -18,6 +18,7 @@ export const sampleFlags: Flags = {
   workers: { type: 'string', value: 'N|auto', help: 'worker threads', default: '1' },
   out: { type: 'string', short: 'o', value: 'FILE', help: 'output file: .npy (numpy), .csv or .f64 (raw little-endian); omit to only print stats' },
   json: { type: 'boolean', help: 'print the stats object as JSON on stdout' },
+  quiet: { type: 'boolean', short: 'q', help: 'no progress bar (it shows only on a terminal, after a second)' },
   'max-proposals': { type: 'string', value: 'N', help: 'proposal budget before giving up (default: max(1e8, 1000 n))' },
   'on-violation': { type: 'string', value: 'error|warn', help: 'when p > M q is seen', default: 'error' },
   kernel: { type: 'string', value: 'auto|native|js', help: 'sampling kernel', default: 'auto' },
@@ -111,7 +112,7 @@ export async function sampleCommand(argv: string[]): Promise<void> {
   // SIGTERM / SIGHUP during it remove the temporary and end the process at once.
   const outPath = str('out');
   const file = outPath !== undefined ? openSampleFile(outPath) : null;
-  const progress = new Progress('sampling');
+  const progress = new Progress('sampling', v.quiet !== true);
   try {
     const { samples, stats } = await sample({
       target,
