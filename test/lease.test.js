@@ -6,8 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { sample, closePools, UsageError } from '../dist/index.js';
-import { getKernel } from '../dist/sampling/kernel.js';
+import { sample, closePools, getKernel, UsageError } from '../dist/index.js';
 import { loadNative } from '../dist/sampling/native.js';
 import { makePlan } from '../dist/sampling/resolve.js';
 
@@ -80,104 +79,86 @@ test('another thread writes a block into a plain buffer of this thread through a
   assert.ok(bytes(out).equals(bytes(ref)));
 });
 
-/** Wraps the kernel's lendOut/endLease to record leases; returns the record and an undo. */
-function watchLeases(k) {
-  const rec = { lent: [], ended: [], open: new Set() };
-  const { lendOut, endLease } = k.leases;
-  k.leases.lendOut = (out) => {
-    const id = lendOut(out);
-    rec.lent.push({ id, buffer: out.buffer });
-    rec.open.add(id);
-    return id;
-  };
-  k.leases.endLease = (id) => {
-    endLease(id);
-    rec.ended.push(id);
-    rec.open.delete(id);
-  };
-  return { rec, undo: () => Object.assign(k.leases, { lendOut, endLease }) };
+/** Leases lent so far and active now, from the native lease table (the kernel object is frozen). */
+function leases() {
+  const c = loadNative().leaseCounts();
+  return { lent: c[0], active: c[1] };
 }
 
 test('sample() lends its own output for the whole run, a caller\'s only while no other code runs; every lease ends with the call', async (t) => {
-  const k = getKernel('auto');
-  if (!k.leases) { t.skip('native kernel unavailable'); return; }
-  const { rec, undo } = watchLeases(k);
-  try {
-    for (const n of [300000, 70000]) {
-      const one = await sample({ ...T1, n, seed: 5, workers: 1 });
-      let from = rec.lent.length;
-      const own = await sample({ ...T1, n, seed: 5, workers: 2 });
-      assert.ok(bytes(one.samples).equals(bytes(own.samples)), `n ${n}`);
-      assert.deepEqual({ ...own.stats, seconds: 0, workers: 0 }, { ...one.stats, seconds: 0, workers: 0 });
-      assert.deepEqual(rec.lent.slice(from).map((l) => l.buffer), [own.samples.buffer], 'one lease of its own output');
-      // A caller's plain buffer: lent (again after every turn of the event loop), rows in place.
-      from = rec.lent.length;
-      const buf = new Float64Array(n + 10).fill(-7);
-      const out = buf.subarray(4, 4 + n);
-      const two = await sample({ ...T1, n, seed: 5, workers: 2, out });
-      assert.equal(two.samples, out);
-      assert.ok(bytes(one.samples).equals(bytes(out)), `n ${n}`);
-      assert.deepEqual([...buf.subarray(0, 4), ...buf.subarray(4 + n)], Array(10).fill(-7));
-      assert.ok(rec.lent.length > from && rec.lent.slice(from).every((l) => l.buffer === buf.buffer));
-      assert.equal(rec.open.size, 0, 'every lease ended before the call resolved');
-      // With onProgress (caller code after every block) it is never lent: rows go through slots.
-      from = rec.lent.length;
-      out.fill(0);
-      let calls = 0;
-      await sample({ ...T1, n, seed: 5, workers: 2, out, onProgress: () => calls++ });
-      assert.ok(bytes(one.samples).equals(bytes(out)) && calls > 1);
-      assert.equal(rec.lent.length, from);
-    }
-    // A resizable buffer too: it can shrink only from caller code, which runs only while no lease is out.
-    const n = 70000;
+  if (!loadNative()) { t.skip('native kernel unavailable'); return; }
+  for (const n of [300000, 70000]) {
     const one = await sample({ ...T1, n, seed: 5, workers: 1 });
-    const out = new Float64Array(new ArrayBuffer(n * 8, { maxByteLength: n * 16 }), 0, n);
-    const from = rec.lent.length;
-    await sample({ ...T1, n, seed: 5, workers: 2, out });
-    assert.ok(bytes(one.samples).equals(bytes(out)));
-    assert.ok(rec.lent.length > from);
-    assert.deepEqual(rec.ended.slice().sort(), rec.lent.map((l) => l.id).sort());
-  } finally {
-    undo();
+    assert.equal(leases().lent, leases().lent); // (the counter is there)
+    let from = leases().lent;
+    const own = await sample({ ...T1, n, seed: 5, workers: 2 });
+    assert.ok(bytes(one.samples).equals(bytes(own.samples)), `n ${n}`);
+    assert.deepEqual({ ...own.stats, seconds: 0, workers: 0 }, { ...one.stats, seconds: 0, workers: 0 });
+    assert.equal(leases().lent - from, 1, 'one lease of its own output');
+    // A caller's plain buffer: lent (again after every turn of the event loop), rows in place.
+    from = leases().lent;
+    const buf = new Float64Array(n + 10).fill(-7);
+    const out = buf.subarray(4, 4 + n);
+    const two = await sample({ ...T1, n, seed: 5, workers: 2, out });
+    assert.equal(two.samples, out);
+    assert.ok(bytes(one.samples).equals(bytes(out)), `n ${n}`);
+    assert.deepEqual([...buf.subarray(0, 4), ...buf.subarray(4 + n)], Array(10).fill(-7));
+    assert.ok(leases().lent > from);
+    assert.equal(leases().active, 0, 'every lease ended before the call resolved');
+    // With onProgress (caller code after every block) it is never lent: rows go through slots.
+    from = leases().lent;
+    out.fill(0);
+    let calls = 0;
+    await sample({ ...T1, n, seed: 5, workers: 2, out, onProgress: () => calls++ });
+    assert.ok(bytes(one.samples).equals(bytes(out)) && calls > 1);
+    assert.equal(leases().lent, from);
   }
+  // A resizable buffer too: it can shrink only from caller code, which runs only while no lease is out.
+  const n = 70000;
+  const one = await sample({ ...T1, n, seed: 5, workers: 1 });
+  const out = new Float64Array(new ArrayBuffer(n * 8, { maxByteLength: n * 16 }), 0, n);
+  const from = leases().lent;
+  await sample({ ...T1, n, seed: 5, workers: 2, out });
+  assert.ok(bytes(one.samples).equals(bytes(out)));
+  assert.ok(leases().lent > from);
+  assert.equal(leases().active, 0);
+  // The kernel object handed out by getKernel cannot be wrapped: a wrapper would run inside a lent run.
+  const k = getKernel('auto');
+  assert.throws(() => { k.sampleRows = () => null; }, TypeError);
+  assert.throws(() => { k.leases.endLease = () => undefined; }, TypeError);
 });
 
 test('no caller code runs while a caller\'s buffer is lent: not in timers, not in microtasks between them', async (t) => {
-  const k = getKernel('auto');
-  if (!k.leases) { t.skip('native kernel unavailable'); return; }
+  if (!loadNative()) { t.skip('native kernel unavailable'); return; }
   // A run of ~50-100 ms on two workers: the calling thread yields to the event loop every few
   // milliseconds, and between yields lends the buffer again. Caller code runs at every
   // yield (a setImmediate chain, each turn followed by a burst of microtasks) and looks at
   // the leases out.
   const n = 2_000_000;
   const ref = await sample({ ...CUSTOM, n, seed: 8, workers: 1 });
-  const { rec, undo } = watchLeases(k);
-  try {
-    const out = new Float64Array(n);
-    const seen = [];
-    let running = true;
-    const look = () => {
-      if (!running) return;
-      seen.push(rec.open.size);
-      void (async () => {
-        for (let i = 0; i < 20; i++) {
-          await null;
-          seen.push(rec.open.size);
-        }
-      })();
-      setImmediate(look);
-    };
+  const out = new Float64Array(n);
+  const seen = [];
+  let running = true;
+  const look = () => {
+    if (!running) return;
+    seen.push(leases().active);
+    void (async () => {
+      for (let i = 0; i < 20; i++) {
+        await null;
+        seen.push(leases().active);
+      }
+    })();
     setImmediate(look);
-    await sample({ ...CUSTOM, n, seed: 8, workers: 2, out });
-    running = false;
-    assert.ok(bytes(ref.samples).equals(bytes(out)));
-    assert.ok(rec.lent.length >= 3, `lent ${rec.lent.length} times: the run yielded at least twice`);
-    assert.ok(seen.length > 40, `caller code ran ${seen.length} times`);
-    assert.deepEqual(seen.filter((o) => o !== 0), [], 'caller code ran while a lease was out');
-    assert.equal(rec.open.size, 0);
-  } finally {
-    undo();
-  }
+  };
+  setImmediate(look);
+  const from = leases().lent;
+  await sample({ ...CUSTOM, n, seed: 8, workers: 2, out });
+  running = false;
+  assert.ok(bytes(ref.samples).equals(bytes(out)));
+  assert.ok(leases().lent - from >= 3, `lent ${leases().lent - from} times: the run yielded at least twice`);
+  assert.ok(seen.length > 40, `caller code ran ${seen.length} times`);
+  assert.deepEqual(seen.filter((o) => o !== 0), [], 'caller code ran while a lease was out');
+  assert.equal(leases().active, 0);
 });
 
 const MOVED = /output buffer was transferred, detached or resized during sampling/;
@@ -222,12 +203,10 @@ test('an output transferred or shrunk from onProgress fails with the same error;
 });
 
 test('no getter, trap or callback of the caller\'s runs while its buffer is lent: own properties of out, an out getter, the signal, a Proxy abort reason', async (t) => {
-  const k = getKernel('auto');
-  if (!k.leases) { t.skip('native kernel unavailable'); return; }
-  const { rec, undo } = watchLeases(k);
+  if (!loadNative()) { t.skip('native kernel unavailable'); return; }
   const n = 1_000_000;
   const ref = await sample({ ...T1, n, seed: 3, workers: 1 });
-  try {
+  {
     // Own getters on the array: the run reads it through the engine's getters and a view of its own.
     const out = new Float64Array(n);
     let reads = 0;
@@ -249,22 +228,57 @@ test('no getter, trap or callback of the caller\'s runs while its buffer is lent
     // The signal's own getters: read at the start only, never while a lease is out.
     const ac = new AbortController();
     const openAtRead = [];
-    Object.defineProperty(ac.signal, 'aborted', { get() { openAtRead.push(rec.open.size); return false; } });
+    Object.defineProperty(ac.signal, 'aborted', { get() { openAtRead.push(leases().active); return false; } });
     await sample({ ...T1, n, seed: 3, workers: 2, out: new Float64Array(n), signal: ac.signal });
     assert.deepEqual(openAtRead.filter((o) => o > 0), [], 'signal.aborted read with a lease out');
     // A Proxy as the abort reason: its traps run once the lease is back.
     const trapOpen = [];
-    const reason = new Proxy(new Error('stop now'), { getPrototypeOf(target) { trapOpen.push(rec.open.size); return Object.getPrototypeOf(target); } });
+    const reason = new Proxy(new Error('stop now'), { getPrototypeOf(target) { trapOpen.push(leases().active); return Object.getPrototypeOf(target); } });
     const ac2 = new AbortController();
     setTimeout(() => ac2.abort(reason), 3);
     await assert.rejects(sample({ ...CUSTOM, n, seed: 3, workers: 2, out: new Float64Array(n), signal: ac2.signal }), (e) => e === reason);
     assert.ok(trapOpen.length > 0 && trapOpen.every((o) => o === 0), `lease out in the reason's trap: ${trapOpen}`);
     // A Proxy of an array is not one: a one-line UsageError, not a TypeError from a getter.
     await assert.rejects(sample({ ...T1, n: 100, workers: 2, out: new Proxy(new Float64Array(100), {}) }), (e) => e instanceof UsageError && /out must be a Float64Array/.test(e.message));
-    assert.equal(rec.open.size, 0);
-  } finally {
-    undo();
+    assert.equal(leases().active, 0);
   }
+});
+
+test('no async hook, promise hook or wrapped host function runs while a caller\'s buffer is lent, on a cold or a warm pool', async (t) => {
+  if (!loadNative()) { t.skip('native kernel unavailable'); return; }
+  const { createHook } = await import('node:async_hooks');
+  const n = 1_000_000;
+  const ref = await sample({ ...CUSTOM, n, seed: 4, workers: 1 });
+  const open = [];
+  const hook = createHook({ init() { open.push(leases().active); } });
+  const { emitWarning, nextTick } = process;
+  process.emitWarning = function (...a) { open.push(leases().active); return emitWarning.apply(this, a); };
+  process.nextTick = function (...a) { open.push(leases().active); return nextTick.apply(this, a); };
+  let warned = 0;
+  const onWarning = (w) => { if (w.name === 'RsftEnvelopeWarning' && /envelope violated/.test(w.message)) warned++; };
+  process.on('warning', onWarning);
+  try {
+    await closePools(); // a cold pool: its worker, ports and promises are made during the call
+    hook.enable();
+    for (const cold of [true, false]) {
+      const out = new Float64Array(n);
+      await sample({ ...CUSTOM, n, seed: 4, workers: 2, out });
+      assert.ok(bytes(ref.samples).equals(bytes(out)), `cold ${cold}`);
+    }
+    // onViolation 'warn' with an M below the sup: the warning is emitted once the run is over
+    const out = new Float64Array(n);
+    const r = await sample({ ...CUSTOM, M: 2, onViolation: 'warn', n, seed: 4, workers: 2, out });
+    assert.ok(r.stats.envelopeViolations > 0);
+    hook.disable();
+    await new Promise((res) => setImmediate(res));
+    assert.equal(warned, 1);
+  } finally {
+    hook.disable();
+    Object.assign(process, { emitWarning, nextTick });
+    process.off('warning', onWarning);
+  }
+  assert.ok(open.length > 20, `hooks ran ${open.length} times`);
+  assert.deepEqual(open.filter((o) => o !== 0), [], 'a hook or wrapper ran while a lease was out');
 });
 
 test('a transfer is reported as such even after calls into resizable buffers (optimized code kept a detached array\'s length)', async () => {
@@ -273,9 +287,10 @@ test('a transfer is reported as such even after calls into resizable buffers (op
   const seen = {};
   for (let i = 0; i < 40; i++) {
     const out = new Float64Array(n);
-    const timer = setTimeout(() => structuredClone(out.buffer, { transfer: [out.buffer] }), (i % 8) * 0.5);
+    // (a custom expression: ~10-20 ms per call, so most transfers land mid-run)
+    const timer = setTimeout(() => structuredClone(out.buffer, { transfer: [out.buffer] }), 1 + (i % 4));
     try {
-      await sample({ ...T1, n, seed: i, workers: i % 2 ? 2 : 1, out });
+      await sample({ ...CUSTOM, n, seed: i, workers: i % 2 ? 2 : 1, out });
       seen.resolved = (seen.resolved ?? 0) + 1;
     } catch (e) {
       const k = e instanceof UsageError && MOVED.test(e.message) ? 'moved' : `${e.name}: ${e.message}`;
@@ -285,6 +300,17 @@ test('a transfer is reported as such even after calls into resizable buffers (op
   }
   assert.deepEqual(Object.keys(seen).filter((k) => k !== 'moved' && k !== 'resolved'), [], JSON.stringify(seen));
   assert.ok(seen.moved > 0, JSON.stringify(seen));
+});
+
+test('a plain buffer given SharedArrayBuffer\'s prototype is still written as a plain one', async () => {
+  const n = 400_000;
+  const ref = await sample({ ...CUSTOM, n, seed: 5, workers: 1 });
+  const buf = new ArrayBuffer(n * 8);
+  Object.setPrototypeOf(buf, SharedArrayBuffer.prototype);
+  Object.defineProperty(buf, 'growable', { value: false });
+  const out = new Float64Array(buf);
+  await sample({ ...CUSTOM, n, seed: 5, workers: 2, out });
+  assert.ok(bytes(ref.samples).equals(bytes(Float64Array.from(out))), 'pool threads wrote into a copy of it');
 });
 
 test('teardown', async () => {

@@ -461,3 +461,25 @@ test('JS batch log-density targets: function in-thread, module in workers, same 
 test('teardown', async () => {
   await closePools();
 });
+
+test('every option is read once: getters that answer differently later cannot poison the plan cache or slip past a check', async () => {
+  // The target's logpdf: the plan and its cache key come from one read.
+  const A = '-x^2/2', B = '-(x-3)^2/2';
+  let reads = 0;
+  const tricky = await sample({ target: { get logpdf() { return reads++ === 0 ? A : B; } }, proposal: 'normal(0,3)', n: 20000, seed: 1 });
+  assert.equal(reads, 1);
+  assert.equal(tricky.stats.target, `logpdf: ${A}`);
+  const honest = await sample({ target: { logpdf: A }, proposal: 'normal(0,3)', n: 20000, seed: 1 });
+  const mean = honest.samples.reduce((a, b) => a + b, 0) / 20000;
+  assert.ok(Math.abs(mean) < 0.05, `honest call's mean ${mean}: got another target's plan`);
+  // blockRows: validated and used as one value (a later 0 hung, NaN gave zero blocks)
+  for (const later of [0, NaN, -1, 0.5, 'abc']) {
+    let r = 0;
+    const o = { target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576, n: 50000, seed: 2, workers: 2, get blockRows() { return r++ === 0 ? undefined : later; } };
+    const res = await sample(o);
+    assert.equal(r, 1, `blockRows read ${r} times`);
+    assert.equal(res.samples.length, 50000);
+  }
+  // support of a function or expression target that is not plain data: a one-line UsageError
+  await assert.rejects(sample({ target: { logpdf: '-x^2/2', support: new Proxy([-1, 1], {}) }, proposal: 'uniform(-1,1)', n: 10 }), (e) => e instanceof UsageError && /must be plain data/.test(e.message));
+});

@@ -89,6 +89,12 @@ pub fn write<R>(id: u64, from: usize, len: usize, f: impl FnOnce(&mut [f64]) -> 
     Ok(Some(f(rows)))
 }
 
+/// Leases lent so far (in this process) and leases active now: what tests and diagnostics see
+/// of the table.
+pub fn counts() -> (u64, usize) {
+    (NEXT_ID.load(Ordering::Relaxed), leases().iter().filter(|l| !l.revoked).count())
+}
+
 /// Revokes lease `id` and returns once no write through it is running. Unknown ids are a no-op.
 pub fn end(id: u64) {
     loop {

@@ -412,6 +412,12 @@ unsafe fn view_length_impl(env: napi_env, info: napi_callback_info) -> R<napi_va
     Ok(v)
 }
 
+/// leaseCounts(): [leases lent so far, leases active now] (lease.rs), for tests and diagnostics.
+unsafe fn lease_counts_impl(env: napi_env, _info: napi_callback_info) -> R<napi_value> {
+    let (lent, active) = crate::lease::counts();
+    stats_array(env, &[lent as f64, active as f64, 0.0, 0.0, 0.0])
+}
+
 /// endLease(id): revokes a lease once no thread writes through it any more.
 unsafe fn end_lease_impl(env: napi_env, info: napi_callback_info) -> R<napi_value> {
     let a = args(env, info)?;
@@ -557,10 +563,11 @@ export!(js_copy_rows, copy_rows_impl);
 export!(js_lend_out, lend_out_impl);
 export!(js_end_lease, end_lease_impl);
 export!(js_view_length, view_length_impl);
+export!(js_lease_counts, lease_counts_impl);
 export!(js_sample_rows_lent, sample_rows_lent_impl);
 
 unsafe fn register(env: napi_env, exports: napi_value) -> R<()> {
-    let table: [(&str, unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value); 14] = [
+    let table: [(&str, unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value); 15] = [
         ("uniforms", js_uniforms),
         ("sampleDist", js_sample_dist),
         ("logpdfDist", js_logpdf_dist),
@@ -574,6 +581,7 @@ unsafe fn register(env: napi_env, exports: napi_value) -> R<()> {
         ("lendOut", js_lend_out),
         ("endLease", js_end_lease),
         ("viewLength", js_view_length),
+        ("leaseCounts", js_lease_counts),
         ("sampleRowsLent", js_sample_rows_lent),
     ];
     for (name, f) in table {

@@ -105,9 +105,11 @@ function handOver(m: Member, task: ClaimTask, ctl: Int32Array, crew: Crew): void
 
 /**
  * Hands a run to an idle standing task of the pool of `threads` threads, starting one when
- * fewer than `threads` are alive. Returns false when every thread is busy (with other runs).
+ * fewer than `threads` are alive and `mayStart`. Returns false when every thread is busy
+ * (with other runs) or none may be started. (Starting one makes a worker, ports and promises:
+ * async resources, whose hooks would run the caller's code while its output is lent.)
  */
-export function dispatch(threads: number, task: ClaimTask, ctl: Int32Array, crew: Crew): boolean {
+export function dispatch(threads: number, task: ClaimTask, ctl: Int32Array, crew: Crew, mayStart = true): boolean {
   let members = crews.get(threads) ?? [];
   for (const m of members) {
     if (Atomics.compareExchange(m.mail, MAIL.STATE, STATE.IDLE, STATE.BUSY) === STATE.IDLE) {
@@ -117,7 +119,7 @@ export function dispatch(threads: number, task: ClaimTask, ctl: Int32Array, crew
   }
   members = members.filter((m) => Atomics.load(m.mail, MAIL.STATE) !== STATE.GONE);
   crews.set(threads, members);
-  if (members.length >= threads) return false;
+  if (members.length >= threads || !mayStart) return false;
   const m = startMember(threads);
   Atomics.store(m.mail, MAIL.STATE, STATE.BUSY);
   members.push(m);

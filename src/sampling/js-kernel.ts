@@ -176,7 +176,8 @@ function checkOut(name: string, out: Float64Array, need: number): void {
   if (out.length < need) throw new Error(`${name}: out holds ${out.length} numbers, needs ${need}`);
 }
 
-export const jsKernel: Kernel = {
+/** (frozen, as the native one: a caller's wrapper of a method would run inside a run) */
+export const jsKernel: Kernel = Object.freeze<Kernel>({
   name: 'js',
 
   uniforms(seed, stream, sub, out) {
@@ -277,4 +278,4 @@ export const jsKernel: Kernel = {
     }
     return acc.stats;
   },
-};
+});

@@ -16,7 +16,9 @@ function wrapNative(): Kernel | null {
   if (nativeKernel) return nativeKernel;
   const m = loadNative();
   if (!m) return null;
-  nativeKernel = {
+  // Frozen: getKernel() hands this object to callers, and a wrapper of one of its methods (a
+  // profiler's, say) would run inside a run, with a caller's output lent to pool threads.
+  nativeKernel = Object.freeze({
     name: 'native',
     uniforms: m.uniforms,
     sampleDist: m.sampleDist,
@@ -27,8 +29,8 @@ function wrapNative(): Kernel | null {
     proposeBlock: m.proposeBlock,
     acceptBlock: m.acceptBlock,
     copyRows: m.copyRows,
-    leases: { lendOut: m.lendOut, endLease: m.endLease, sampleRowsLent: m.sampleRowsLent, viewLength: m.viewLength },
-  };
+    leases: Object.freeze({ lendOut: m.lendOut, endLease: m.endLease, sampleRowsLent: m.sampleRowsLent, viewLength: m.viewLength }),
+  } as const);
   return nativeKernel;
 }
 

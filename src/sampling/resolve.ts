@@ -223,7 +223,36 @@ function exactNumbers(_key: string, v: unknown): unknown {
   return typeof v === 'number' ? `#${v}` : v;
 }
 
-export async function makePlan(input: PlanInput, kernel: Kernel): Promise<Plan> {
+/**
+ * The plan input as plain data, every field of the caller's objects read once: the cache key
+ * and the plan are both made from it (a getter that answered differently on a second read
+ * would otherwise file one target's plan under another's key, for every later call).
+ */
+function snapshot(input: PlanInput): PlanInput {
+  return { target: snapshotSpec(input.target, 'target') as TargetSpec, proposal: snapshotSpec(input.proposal, 'proposal') as ProposalSpec, M: input.M, onViolation: input.onViolation };
+}
+
+function snapshotSpec(spec: unknown, what: string): unknown {
+  if (typeof spec !== 'object' || spec === null) return spec; // a string, a function
+  const o = spec as Record<string, unknown>;
+  const fn = o.logpdfBatch;
+  // (a function cannot be cloned: the object's other field is)
+  if (typeof fn === 'function') return { logpdfBatch: fn, support: plainData(o.support, `${what}.support`) };
+  return plainData(spec, what);
+}
+
+/** A deep copy of plain data (numbers, strings, arrays, typed arrays, objects): each field read once. */
+function plainData(v: unknown, what: string): unknown {
+  if (v === undefined) return undefined;
+  try {
+    return structuredClone(v);
+  } catch {
+    throw new UsageError(`${what} must be plain data (numbers, strings, arrays, objects), not a proxy or an object holding functions`);
+  }
+}
+
+export async function makePlan(given: PlanInput, kernel: Kernel): Promise<Plan> {
+  const input = snapshot(given);
   const key = planKey(input, kernel);
   if (key !== null) {
     const hit = planCache.get(key);

@@ -7,7 +7,7 @@ import { UsageError } from '../errors.js';
 import { getKernel, type KernelChoice } from './kernel.js';
 import { makePlan, type Plan, type ProposalSpec, type TargetSpec } from './resolve.js';
 import { checkOut, fillBlocks, runBlocks, type BlockResult } from './scheduler.js';
-import { float64Buffer, float64Length, isFloat64Array, ownView } from './typed-view.js';
+import { float64Buffer, float64Length, isFloat64Array, isResizable, ownView } from './typed-view.js';
 import { defaultWorkers } from './pool.js';
 import { prewake } from './crew.js';
 import type { Kernel } from './kernel-types.js';
@@ -130,14 +130,15 @@ async function prepare(o: SamplerOptions, n: number): Promise<Prepared> {
   const workers = o.workers === 'auto' ? Math.min(MAX_WORKERS, defaultWorkers()) : checkInteger('workers', o.workers ?? 1, 1);
   if (workers > MAX_WORKERS) throw new UsageError(`workers must be at most ${MAX_WORKERS}, got ${workers} (this machine has ${defaultWorkers()} cores)`);
   if ((o as { blockSize?: unknown }).blockSize !== undefined) throw new UsageError('blockSize (proposals per block) was replaced by blockRows (accepted rows per block)');
-  if (o.blockRows !== undefined) checkInteger('blockRows', o.blockRows, 1);
+  const blockRowsOpt = o.blockRows; // (read once: validated and used as the same value)
+  if (blockRowsOpt !== undefined) checkInteger('blockRows', blockRowsOpt, 1);
   if (o.kernel !== undefined && !KERNELS.includes(o.kernel)) throw new UsageError(`kernel must be one of ${KERNELS.join(', ')}, got ${String(o.kernel)}`);
   const { signal, onProgress } = o;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new UsageError('signal must be an AbortSignal');
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new UsageError('onProgress must be a function');
   // The pool threads wake while the plan is made when the run surely has more than one block
   // (default blocks hold at most DEFAULT_BLOCK_NUMBERS rows), else once the plan says so.
-  const wokeEarly = workers > 1 && n > (o.blockRows ?? DEFAULT_BLOCK_NUMBERS);
+  const wokeEarly = workers > 1 && n > (blockRowsOpt ?? DEFAULT_BLOCK_NUMBERS);
   if (wokeEarly) prewake(workers - 1);
   const onViolation = o.onViolation ?? 'error';
   if (onViolation !== 'error' && onViolation !== 'warn') throw new UsageError(`onViolation must be 'error' or 'warn'`);
@@ -146,7 +147,7 @@ async function prepare(o: SamplerOptions, n: number): Promise<Prepared> {
   const kernel = getKernel(o.kernel ?? 'auto');
   const plan = await makePlan({ target: o.target, proposal: o.proposal, M: o.M, onViolation }, kernel);
   for (const w of plan.warnings) process.emitWarning(w, 'RsftEnvelopeWarning');
-  const blockRows = o.blockRows ?? defaultBlockRows(plan.d, plan.external !== null);
+  const blockRows = blockRowsOpt ?? defaultBlockRows(plan.d, plan.external !== null);
   if (blockRows * plan.d > MAX_BLOCK_NUMBERS) {
     throw new UsageError(`blockRows must be at most ${Math.floor(MAX_BLOCK_NUMBERS / plan.d)} for a ${plan.d}-D target (${MAX_BLOCK_NUMBERS} numbers per block), got ${blockRows}`);
   }
@@ -168,7 +169,22 @@ class StatsAccumulator {
   nonFinite = 0;
   blocks = 0;
   private warned = false;
-  constructor(private readonly p: Prepared) {}
+  /** a warning held back until flushWarning() (`defer`) */
+  private held: string | null = null;
+  /**
+   * `defer`: hold the envelope warning until flushWarning(). sample() emits it once its run
+   * is over: process.emitWarning is a function a caller may wrap, and wrappers must not run
+   * while the caller's output is lent to pool threads (scheduler.ts PoolWrites).
+   */
+  constructor(
+    private readonly p: Prepared,
+    private readonly defer = false,
+  ) {}
+
+  flushWarning(): void {
+    if (this.held !== null) process.emitWarning(this.held, 'RsftEnvelopeWarning');
+    this.held = null;
+  }
 
   add(stats: Float64Array): void {
     this.accepted += stats[0];
@@ -185,7 +201,8 @@ class StatsAccumulator {
       if (this.p.onViolation === 'error') throw new UsageError(msg);
       if (!this.warned) {
         this.warned = true;
-        process.emitWarning(msg, 'RsftEnvelopeWarning');
+        if (this.defer) this.held = msg;
+        else process.emitWarning(msg, 'RsftEnvelopeWarning');
       }
     }
   }
@@ -268,8 +285,7 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
     // buffer would grow with it, and a fixed one shows a shrink as length 0 (checkOut). The
     // caller gets its own array back when that holds exactly the samples.
     out = ownView(given, n * d);
-    const buf = float64Buffer(given) as ArrayBuffer & { resizable?: boolean; growable?: boolean };
-    const exact = holds === n * d && !buf.resizable && !buf.growable && Object.getPrototypeOf(given) === Float64Array.prototype;
+    const exact = holds === n * d && !isResizable(float64Buffer(given)) && Object.getPrototypeOf(given) === Float64Array.prototype;
     samples = exact ? given : out;
   } else {
     try {
@@ -281,7 +297,7 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
     }
     samples = out;
   }
-  const acc = new StatsAccumulator(p);
+  const acc = new StatsAccumulator(p, true);
   let filled = 0;
   const { onProgress } = p;
   const onBlock = (r: BlockResult) => {
@@ -298,7 +314,11 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
     }
   };
   const run = { plan: p.plan, kernel: p.kernel, seed: p.seed, layout: p.layout, workers: p.workers, signal: p.signal, out, ownOut: given === undefined };
-  await fillBlocks(run, onBlock, onProgress !== undefined);
+  try {
+    await fillBlocks(run, onBlock, onProgress !== undefined);
+  } finally {
+    acc.flushWarning();
+  }
   return { samples, stats: acc.result((performance.now() - t0) / 1000) };
 }
 

@@ -17,6 +17,7 @@ import {
 } from './ring.js';
 import { blockCount, blockView, keptOf, type Layout } from './layout.js';
 import { waitAsync } from '../wait-async.js';
+import { float64Buffer, isSharedBuffer } from './typed-view.js';
 import { UsageError } from '../errors.js';
 import type { ClaimTask } from './worker.js';
 
@@ -104,20 +105,30 @@ function runnerOf(o: ScheduleOptions): BlockRunner {
  */
 const YIELD_MS = 5;
 
-function eventLoopYielder(): { pause(every?: number): Promise<void> | null; left(every?: number): number } {
+function eventLoopYielder(): { due(every?: number): boolean; left(every?: number): number } {
   let last = performance.now();
   return {
-    /** a turn of the event loop when one is due (`every` ms after the last) */
-    pause(every = YIELD_MS) {
+    /** whether a turn of the event loop is due (`every` ms after the last); if so, it counts as taken */
+    due(every = YIELD_MS) {
       const now = performance.now();
-      if (now - last < every) return null;
+      if (now - last < every) return false;
       last = now;
-      return new Promise<void>((r) => setImmediate(r));
+      return true;
     },
     /** milliseconds until the next turn is due */
     left: (every = YIELD_MS) => every - (performance.now() - last),
   };
 }
+
+/** A turn of the event loop. */
+const turn = (): Promise<void> => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * What a pooled run's step asks its driver to await: a function that makes the promise, so
+ * that the promise (an async resource: async_hooks and promise hooks of the caller's see it
+ * made) is made only once the caller's output is no longer lent.
+ */
+type Wait = () => Promise<unknown>;
 
 /**
  * With the caller's output lent ('lentWhileRunning'), the calling thread takes the lease back
@@ -134,7 +145,7 @@ async function* inline(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   const d = o.plan.d;
   const slot = out ? null : takeLocal(layout.blockRows * d);
   const run = runnerOf(o);
-  const { pause } = eventLoopYielder();
+  const yielder = eventLoopYielder();
   const blocks = blockCount(layout);
   try {
     for (let block = 0; block < blocks; block++) {
@@ -143,8 +154,7 @@ async function* inline(o: ScheduleOptions): AsyncGenerator<BlockResult> {
       const dest = out ? blockView(out, layout, d, block) : slot!;
       const stats = run.into(block, dest, !out);
       yield { block, rows: dest.subarray(0, keptOf(layout, block, stats) * d), stats };
-      const p = pause();
-      if (p) await p;
+      if (yielder.due()) await turn();
     }
   } finally {
     if (slot) giveLocal(slot);
@@ -283,7 +293,8 @@ class PooledRun {
     this.d = plan.d;
     this.helpers = workers - 1;
     this.blocks = blockCount(layout);
-    const sharedOut = out && out.buffer instanceof SharedArrayBuffer ? out : null;
+    // (the engine's own brand check: a plain buffer given SharedArrayBuffer's prototype is not one)
+    const sharedOut = out && isSharedBuffer(float64Buffer(out)) ? out : null;
     // Leases: the native kernel (the JS one cannot reach another thread's memory), for a
     // target it evaluates itself (a JS log-density block is assembled in JS).
     const leases = out && !sharedOut && kernel.leases && !ext ? kernel.leases : null;
@@ -305,9 +316,12 @@ class PooledRun {
       this.aborted = signal.aborted;
       signal.addEventListener('abort', this.onAbort);
     }
-    if (this.leases) this.lend();
+    // Pool threads are started before the output is lent (starting one makes async resources,
+    // whose hooks run the caller's code); those that start first wait for the lease.
+    if (this.leases) setLease(this.ctl, LEASE_TAKEN_BACK);
     this.setLimit();
-    this.startTasks();
+    this.startTasks(true);
+    if (this.leases) this.lend();
   }
 
   get done(): boolean {
@@ -324,10 +338,10 @@ class PooledRun {
    * covered (the calling thread takes one of them itself: a one-block run uses no thread).
    * Threads busy with other runs are skipped; this is tried again after every block yielded.
    */
-  private startTasks(): void {
+  private startTasks(mayStart = this.writes !== 'lentWhileRunning'): void {
     const claimable = Atomics.load(this.ctl, CTL.LIMIT) - Atomics.load(this.ctl, CTL.NEXT);
     for (let k = activeIn(this.crew); k < Math.min(this.helpers, claimable - 1); k++) {
-      if (!dispatch(this.helpers, this.task, this.ctl, this.crew)) return;
+      if (!dispatch(this.helpers, this.task, this.ctl, this.crew, mayStart)) return;
     }
   }
 
@@ -343,10 +357,10 @@ class PooledRun {
 
   /**
    * One step: block `emit` when it is ready (the driver uses it, then calls consumed());
-   * else null after running a block here or handing the run out again, or a promise to await
+   * else null after running a block here or handing the run out again, or what to await
    * before the next step (the doorbell, or a turn of the event loop).
    */
-  step(): BlockResult | Promise<unknown> | null {
+  step(): BlockResult | Wait | null {
     const { o, ctl } = this;
     if (this.aborted) throw new RunAborted();
     // (while the caller's output is lent no code of the caller's runs: it cannot have changed)
@@ -367,7 +381,7 @@ class PooledRun {
       const t0 = performance.now();
       runRingBlock(this.ring, this.run, b);
       this.blockMs = performance.now() - t0;
-      return this.yielder.pause(this.yieldEvery());
+      return this.yielder.due(this.yieldEvery()) ? turn : null;
     }
     if (active === 0) {
       // Nothing runs, nothing is claimable, and block `emit` is not done: the pool threads
@@ -384,10 +398,12 @@ class PooledRun {
       // the lease back (and the pool threads would wait for it) for a block that is near.
       const left = this.yielder.left(this.yieldEvery());
       if (left > 0) Atomics.wait(ctl, CTL.DONE, bell, left);
-      return this.yielder.pause(this.yieldEvery());
+      return this.yielder.due(this.yieldEvery()) ? turn : null;
     }
-    const w = waitAsync(ctl, CTL.DONE, bell);
-    return w.async ? w.value : null;
+    return () => {
+      const w = waitAsync(ctl, CTL.DONE, bell);
+      return w.async ? w.value : Promise.resolve();
+    };
   }
 
   /** Milliseconds between turns of the event loop. */
@@ -462,7 +478,7 @@ async function* pooledStream(o: ScheduleOptions): AsyncGenerator<BlockResult> {
     run.start();
     while (!run.done) {
       const s = run.step();
-      if (s instanceof Promise) await s;
+      if (typeof s === 'function') await s();
       else if (s) {
         yield s;
         run.consumed();
@@ -484,9 +500,9 @@ async function pooledFill(o: ScheduleOptions, onBlock: (r: BlockResult) => void,
     run.start();
     while (!run.done) {
       const s = run.step();
-      if (s instanceof Promise) {
+      if (typeof s === 'function') {
         run.takeBack();
-        await s;
+        await s();
         run.lendAgain();
       } else if (s) {
         onBlock(s);
@@ -499,6 +515,8 @@ async function pooledFill(o: ScheduleOptions, onBlock: (r: BlockResult) => void,
     run.takeBack();
     throw run.failure(e);
   } finally {
+    // (and before end(): calling an async function makes a promise, which promise hooks see)
+    run.takeBack();
     await run.end(finished);
   }
 }

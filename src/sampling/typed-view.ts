@@ -41,3 +41,29 @@ export function ownView(x: Float64Array, length: number): Float64Array {
 export function float64Buffer(x: Float64Array): ArrayBufferLike {
   return bufferOf(x);
 }
+
+/** An engine getter of `proto`, callable on any object, or null when this engine has none. */
+function getterOn(proto: object, key: string): ((self: unknown) => unknown) | null {
+  const get = Object.getOwnPropertyDescriptor(proto, key)?.get;
+  return get ? (Function.prototype.call.bind(get) as (self: unknown) => unknown) : null;
+}
+
+const sharedByteLength = getterOn(SharedArrayBuffer.prototype, 'byteLength');
+const resizableOf = getterOn(ArrayBuffer.prototype, 'resizable');
+const growableOf = getterOn(SharedArrayBuffer.prototype, 'growable');
+
+/** Whether b is a SharedArrayBuffer: its getter throws on anything else (a plain buffer given its prototype included). */
+export function isSharedBuffer(b: unknown): b is SharedArrayBuffer {
+  try {
+    sharedByteLength?.(b);
+    return sharedByteLength !== null;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether b can change size: a resizable ArrayBuffer or a growable SharedArrayBuffer. */
+export function isResizable(b: ArrayBufferLike): boolean {
+  if (isSharedBuffer(b)) return growableOf?.(b) === true;
+  return resizableOf?.(b) === true;
+}
