@@ -313,6 +313,34 @@ test('a plain buffer given SharedArrayBuffer\'s prototype is still written as a 
   assert.ok(bytes(ref.samples).equals(bytes(Float64Array.from(out))), 'pool threads wrote into a copy of it');
 });
 
+test('a debugger pausing on every exception never pauses while a caller\'s buffer is lent: the run throws only once the lease is back', async (t) => {
+  if (!loadNative()) { t.skip('native kernel unavailable'); return; }
+  const inspector = await import('node:inspector');
+  const session = new inspector.Session();
+  session.connect();
+  const open = [];
+  session.on('Debugger.paused', () => {
+    open.push(leases().active);
+    session.post('Debugger.resume');
+  });
+  session.post('Debugger.enable');
+  session.post('Debugger.setPauseOnExceptions', { state: 'all' });
+  try {
+    const n = 400_000;
+    // a block runs out of its share of the proposal budget: the run's UsageError
+    await assert.rejects(sample({ ...T1, n, seed: 1, workers: 2, out: new Float64Array(n), blockRows: 2048, maxProposals: 2 * n }), /proposal budget/);
+    // an abort mid-run
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('stop now')), 3);
+    await assert.rejects(sample({ ...CUSTOM, n: 4 * n, seed: 1, workers: 2, out: new Float64Array(4 * n), signal: ac.signal }), /stop now/);
+  } finally {
+    session.post('Debugger.disable');
+    session.disconnect();
+  }
+  assert.ok(open.length >= 2, `paused ${open.length} times`);
+  assert.deepEqual(open.filter((o) => o !== 0), [], 'paused with a lease out');
+});
+
 test('teardown', async () => {
   await closePools();
 });

@@ -50,7 +50,12 @@ fn leases() -> std::sync::MutexGuard<'static, Vec<Lease>> {
 /// this lease; nobody may access the range that `write` hands out while it runs.
 pub unsafe fn lend(ptr: *mut f64, len: usize) -> u64 {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed) % MAX_ID + 1;
-    leases().push(Lease { id, at: ptr as usize, len, writers: 0, revoked: false });
+    let mut table = leases();
+    // An entry 2^31 - 1 leases old with this id can only be one never ended: its lender's
+    // thread was terminated mid-run (its pool threads were stopped with it). Gone, so that
+    // this id finds the new buffer, not the freed one.
+    table.retain(|l| l.id != id);
+    table.push(Lease { id, at: ptr as usize, len, writers: 0, revoked: false });
     id
 }
 

@@ -126,14 +126,16 @@ interface Prepared {
 
 async function prepare(o: SamplerOptions, n: number): Promise<Prepared> {
   if (typeof o !== 'object' || o === null) throw new UsageError('sample: options object required');
+  // Every option read once: a getter of the caller's that answered differently on a second
+  // read would have one value checked and another used.
+  const { target, proposal, M, kernel: kernelOpt, workers: workersOpt, signal, onProgress } = o;
   const seed = checkInteger('seed', o.seed ?? 0, 0);
-  const workers = o.workers === 'auto' ? Math.min(MAX_WORKERS, defaultWorkers()) : checkInteger('workers', o.workers ?? 1, 1);
+  const workers = workersOpt === 'auto' ? Math.min(MAX_WORKERS, defaultWorkers()) : checkInteger('workers', workersOpt ?? 1, 1);
   if (workers > MAX_WORKERS) throw new UsageError(`workers must be at most ${MAX_WORKERS}, got ${workers} (this machine has ${defaultWorkers()} cores)`);
   if ((o as { blockSize?: unknown }).blockSize !== undefined) throw new UsageError('blockSize (proposals per block) was replaced by blockRows (accepted rows per block)');
   const blockRowsOpt = o.blockRows; // (read once: validated and used as the same value)
   if (blockRowsOpt !== undefined) checkInteger('blockRows', blockRowsOpt, 1);
-  if (o.kernel !== undefined && !KERNELS.includes(o.kernel)) throw new UsageError(`kernel must be one of ${KERNELS.join(', ')}, got ${String(o.kernel)}`);
-  const { signal, onProgress } = o;
+  if (kernelOpt !== undefined && !KERNELS.includes(kernelOpt)) throw new UsageError(`kernel must be one of ${KERNELS.join(', ')}, got ${String(kernelOpt)}`);
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new UsageError('signal must be an AbortSignal');
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new UsageError('onProgress must be a function');
   // The pool threads wake while the plan is made when the run surely has more than one block
@@ -144,8 +146,8 @@ async function prepare(o: SamplerOptions, n: number): Promise<Prepared> {
   if (onViolation !== 'error' && onViolation !== 'warn') throw new UsageError(`onViolation must be 'error' or 'warn'`);
   const maxProposals = o.maxProposals ?? (Number.isFinite(n) ? Math.max(1e8, 1000 * n) : Infinity);
   if (typeof maxProposals !== 'number' || !(maxProposals >= 1)) throw new UsageError(`maxProposals must be >= 1, got ${maxProposals}`);
-  const kernel = getKernel(o.kernel ?? 'auto');
-  const plan = await makePlan({ target: o.target, proposal: o.proposal, M: o.M, onViolation }, kernel);
+  const kernel = getKernel(kernelOpt ?? 'auto');
+  const plan = await makePlan({ target, proposal, M, onViolation }, kernel);
   for (const w of plan.warnings) process.emitWarning(w, 'RsftEnvelopeWarning');
   const blockRows = blockRowsOpt ?? defaultBlockRows(plan.d, plan.external !== null);
   if (blockRows * plan.d > MAX_BLOCK_NUMBERS) {
@@ -158,7 +160,7 @@ async function prepare(o: SamplerOptions, n: number): Promise<Prepared> {
   // it, so a big blockRows does not size buffers for rows that never come.
   const layout: Layout = { blockRows: Math.min(blockRows, n), totalRows: n, maxProposals };
   if (usable > 1 && !wokeEarly && blockCount(layout) > 1) prewake(usable - 1);
-  return { plan, kernel, seed, workers: usable, layout, onViolation, autoM: o.M === undefined || o.M === 'auto', signal, onProgress };
+  return { plan, kernel, seed, workers: usable, layout, onViolation, autoM: M === undefined || M === 'auto', signal, onProgress };
 }
 
 class StatsAccumulator {
@@ -186,7 +188,8 @@ class StatsAccumulator {
     this.held = null;
   }
 
-  add(stats: Float64Array): void {
+  /** Adds a block's stats; returns the violation error to end the run with (onViolation 'error'), else null. */
+  add(stats: Float64Array): UsageError | null {
     this.accepted += stats[0];
     this.proposals += stats[1];
     this.violations += stats[2];
@@ -198,13 +201,14 @@ class StatsAccumulator {
         `envelope violated: p/q reached ${Number(Math.exp(this.maxLog).toPrecision(6))} > M = ${Number(this.p.plan.M.toPrecision(6))} ` +
         `(${this.violations} proposals so far); ` +
         (this.p.autoM ? `M: 'auto' underestimated sup p/q here: pass a larger M (or onViolation: 'warn')` : `raise M or use M: 'auto'`);
-      if (this.p.onViolation === 'error') throw new UsageError(msg);
+      if (this.p.onViolation === 'error') return new UsageError(msg);
       if (!this.warned) {
         this.warned = true;
         if (this.defer) this.held = msg;
         else process.emitWarning(msg, 'RsftEnvelopeWarning');
       }
     }
+    return null;
   }
 
   result(seconds: number): SampleStats {
@@ -240,10 +244,15 @@ function budgetError(p: Prepared, block: number, stats: Float64Array): UsageErro
   );
 }
 
-/** Adds a block's stats to acc; throws when the block ran out of its share of the proposal budget. */
-function tally(p: Prepared, acc: StatsAccumulator, r: BlockResult): void {
-  acc.add(r.stats);
-  if (r.stats[0] < rowsOf(p.layout, r.block)) throw budgetError(p, r.block, r.stats);
+/**
+ * Adds a block's stats to acc; returns the error to end the run with (an envelope violation
+ * under onViolation 'error', a block that ran out of its share of the proposal budget), else
+ * null. Returned, not thrown: a lent run raises it once the lease is back (scheduler.ts OnBlock).
+ */
+function tally(p: Prepared, acc: StatsAccumulator, r: BlockResult): UsageError | null {
+  const violation = acc.add(r.stats);
+  if (violation) return violation;
+  return r.stats[0] < rowsOf(p.layout, r.block) ? budgetError(p, r.block, r.stats) : null;
 }
 
 /**
@@ -257,7 +266,8 @@ async function* acceptedRows(p: Prepared, acc: StatsAccumulator, signal: AbortSi
   let filled = 0;
   const blocks = runBlocks({ plan: p.plan, kernel: p.kernel, seed: p.seed, layout: p.layout, workers: p.workers, signal });
   for await (const r of blocks) {
-    tally(p, acc, r);
+    const failure = tally(p, acc, r);
+    if (failure) throw failure;
     filled += r.rows.length / d;
     onProgress?.({ accepted: filled, proposals: acc.proposals, wanted: n });
     yield r.rows;
@@ -300,8 +310,9 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
   const acc = new StatsAccumulator(p, true);
   let filled = 0;
   const { onProgress } = p;
-  const onBlock = (r: BlockResult) => {
-    tally(p, acc, r);
+  const onBlock = (r: BlockResult): UsageError | undefined => {
+    const failure = tally(p, acc, r);
+    if (failure) return failure;
     const { rows } = r;
     const at = filled;
     filled += rows.length / d;
@@ -309,9 +320,11 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
     // Rows written straight into place need no copy; rows that went through a ring slot do
     // (into an output that onProgress may have transferred).
     if (rows.buffer !== out.buffer || rows.byteOffset !== out.byteOffset + at * d * 8) {
+      // (rows through slots: the output is not lent, a throw here runs no code of the caller's in between)
       checkOut({ out, layout: p.layout, plan: p.plan, kernel: p.kernel });
       p.kernel.copyRows(rows, out.subarray(at * d));
     }
+    return undefined;
   };
   const run = { plan: p.plan, kernel: p.kernel, seed: p.seed, layout: p.layout, workers: p.workers, signal: p.signal, out, ownOut: given === undefined };
   try {

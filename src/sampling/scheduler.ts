@@ -85,11 +85,13 @@ export function checkOut(o: Pick<ScheduleOptions, 'out' | 'layout' | 'plan' | 'k
 }
 
 /**
- * Thrown by a pooled run's step when its signal has aborted; the driver turns it into the
- * signal's reason once the caller's output is no longer lent (reading the reason can run the
- * caller's code: a getter, a Proxy).
+ * How a pooled run's step ends the run with `error`: a Wait that rejects with it, made only
+ * once the driver has taken the caller's output back. Nothing is thrown while the output is
+ * lent: a debugger set to pause on every exception (as error monitors set one) runs the
+ * caller's code at the throw itself, before any catch, and so would an Error.prepareStackTrace
+ * of the caller's asked for the stack there.
  */
-class RunAborted extends Error {}
+const failWith = (error: () => unknown): Wait => () => Promise.reject(error());
 
 /** The calling thread's block runner for a run. */
 function runnerOf(o: ScheduleOptions): BlockRunner {
@@ -362,7 +364,8 @@ class PooledRun {
    */
   step(): BlockResult | Wait | null {
     const { o, ctl } = this;
-    if (this.aborted) throw new RunAborted();
+    // (the reason is read once the lease is back: a getter or Proxy of the caller's may read it)
+    if (this.aborted) return failWith(() => abortError(this.o.signal!));
     // (while the caller's output is lent no code of the caller's runs: it cannot have changed)
     if (this.writes !== 'lentWhileRunning') checkOut(o);
     const bell = Atomics.load(ctl, CTL.DONE);
@@ -372,7 +375,7 @@ class PooledRun {
     // block `emit` and leave in between, and the run would look stalled.)
     const active = activeIn(this.crew);
     const failed = failureIn(this.crew);
-    if (failed) throw failed.error;
+    if (failed) return failWith(() => failed.error);
     const next = this.ready();
     if (next) return next;
     // Block `emit` is not ready yet: run a block here rather than wait.
@@ -388,7 +391,7 @@ class PooledRun {
       // left the run (their wait for the limit timed out) and must come back.
       this.setLimit();
       this.startTasks();
-      if (Atomics.load(ctl, CTL.NEXT) >= Atomics.load(ctl, CTL.LIMIT)) throw new Error('internal: pooled sampling stalled');
+      if (Atomics.load(ctl, CTL.NEXT) >= Atomics.load(ctl, CTL.LIMIT)) return failWith(() => new Error('internal: pooled sampling stalled'));
       return null;
     }
     // Pool threads ring the doorbell after every block, when they leave the run, and
@@ -441,10 +444,6 @@ class PooledRun {
     this.lend();
   }
 
-  /** The error a run that stopped with `e` rejects with; called once the output is no longer lent. */
-  failure(e: unknown): unknown {
-    return e instanceof RunAborted ? abortError(this.o.signal!) : e;
-  }
 
   /**
    * Stops the claims and releases every wait on this run. Pool threads still in a block
@@ -485,15 +484,13 @@ async function* pooledStream(o: ScheduleOptions): AsyncGenerator<BlockResult> {
       }
     }
     finished = true;
-  } catch (e) {
-    throw run.failure(e);
   } finally {
     await run.end(finished);
   }
 }
 
 /** Many workers, for a synchronous consumer (fillBlocks). */
-async function pooledFill(o: ScheduleOptions, onBlock: (r: BlockResult) => void, lendWhileRunning: boolean): Promise<void> {
+async function pooledFill(o: ScheduleOptions, onBlock: OnBlock, lendWhileRunning: boolean): Promise<void> {
   const run = new PooledRun(o, lendWhileRunning);
   let finished = false;
   try {
@@ -505,15 +502,15 @@ async function pooledFill(o: ScheduleOptions, onBlock: (r: BlockResult) => void,
         await s();
         run.lendAgain();
       } else if (s) {
-        onBlock(s);
+        const failure = onBlock(s);
+        if (failure !== undefined) {
+          run.takeBack(); // (before the throw: see failWith)
+          throw failure;
+        }
         run.consumed();
       }
     }
     finished = true;
-  } catch (e) {
-    // (the lease back first: making the error can run the caller's code, an abort reason's getter)
-    run.takeBack();
-    throw run.failure(e);
   } finally {
     // (and before end(): calling an async function makes a promise, which promise hooks see)
     run.takeBack();
@@ -534,13 +531,23 @@ export function runBlocks(o: ScheduleOptions): AsyncGenerator<BlockResult> {
 }
 
 /**
+ * A synchronous consumer of a run's blocks: it returns the error to end the run with rather
+ * than throw it (the driver throws it once the caller's output is no longer lent: failWith),
+ * undefined to go on.
+ */
+export type OnBlock = (r: BlockResult) => unknown;
+
+/**
  * Runs a run into its output `out`, calling onBlock with every block in block order: its rows
  * are in place in `out`, or in a slot that onBlock copies them from (they are valid until it
  * returns). `onBlockRunsCallerCode` false: onBlock runs none of the caller's code (no
  * callback), so a caller's plain `out` may be lent to pool threads while the calling thread
  * runs without yielding (PoolWrites 'lentWhileRunning').
  */
-export async function fillBlocks(o: ScheduleOptions & { out: Float64Array }, onBlock: (r: BlockResult) => void, onBlockRunsCallerCode: boolean): Promise<void> {
+export async function fillBlocks(o: ScheduleOptions & { out: Float64Array }, onBlock: OnBlock, onBlockRunsCallerCode: boolean): Promise<void> {
   if (pools(o)) return pooledFill(o, onBlock, !onBlockRunsCallerCode);
-  for await (const r of inline(o)) onBlock(r);
+  for await (const r of inline(o)) {
+    const failure = onBlock(r);
+    if (failure !== undefined) throw failure;
+  }
 }
