@@ -155,11 +155,12 @@ test('standardization folds into the first layer exactly', () => {
   for (let k = 0; k < h; k++) assert.ok(Math.abs(u['fc1.bias'][k] - b[k]) < 1e-3);
 });
 
-test('pretrainedActivation reads the activation of an exported MLP: relu, gelu, tanh; none without hidden layers; foreign ones refused', async () => {
+test('pretrainedModel reads the activation of an exported MLP: relu, gelu, tanh; none without hidden layers or from safetensors; foreign ones refused', async () => {
   const { models } = await import('../dist/train/index.js');
   const { normalizeRun, trainingSpec } = await import('../dist/train/config.js');
   const { compileTraining } = await import('../dist/graph/compile.js');
-  const { pretrainedActivation } = await import('../dist/rft/pretrained-model.js');
+  const { pretrainedModel } = await import('../dist/rft/pretrained-model.js');
+  const { writeSafetensors } = await import('../dist/train/safetensors.js');
   const { mkdtempSync, writeFileSync, readFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
@@ -173,13 +174,17 @@ test('pretrainedActivation reads the activation of an exported MLP: relu, gelu, 
     writeFileSync(path, compileTraining(trainingSpec(model, run)).inferenceModel(params, { dtype: 'float32' }));
     return path;
   };
-  for (const act of ['relu', 'gelu', 'tanh']) assert.equal(pretrainedActivation(exported([4, 8, 6, 3], act)), act);
-  assert.equal(pretrainedActivation(exported([4, 3], 'tanh')), null); // logistic regression: no activation
-  assert.equal(pretrainedActivation(join(dir, 'w.safetensors')), null); // weights only (the file is not read)
+  for (const act of ['relu', 'gelu', 'tanh']) assert.deepEqual(pretrainedModel(exported([4, 8, 6, 3], act), 4, 3), { sizes: [4, 8, 6, 3], activation: act });
+  assert.deepEqual(pretrainedModel(exported([4, 3], 'tanh'), 4, 3), { sizes: [4, 3], activation: null }); // logistic regression: no activation
+  // weights only: the file does not say
+  const st = join(dir, 'w.safetensors');
+  writeSafetensors(st, [['fc1.weight', { dtype: 'F32', shape: [4, 8], data: new Float32Array(32) }], ['fc1.bias', { dtype: 'F32', shape: [8], data: new Float32Array(8) }],
+    ['fc2.weight', { dtype: 'F32', shape: [8, 3], data: new Float32Array(24) }], ['fc2.bias', { dtype: 'F32', shape: [3], data: new Float32Array(3) }]]);
+  assert.deepEqual(pretrainedModel(st, 4, 3), { sizes: [4, 8, 3], activation: null });
   // A model with another activation: its Relu nodes retyped as Sigmoid.
   const m = onnx.ModelProto.decode(readFileSync(exported([4, 8, 3], 'relu')));
   for (const n of m.graph.node) if (n.opType === 'Relu') n.opType = 'Sigmoid';
   const sig = join(dir, 'sigmoid.onnx');
   writeFileSync(sig, onnx.ModelProto.encode(m).finish());
-  assert.throws(() => pretrainedActivation(sig), (e) => e.name === 'UsageError' && /uses Sigmoid: rsft fine-tunes MLPs with relu, gelu/.test(e.message));
+  assert.throws(() => pretrainedModel(sig, 4, 3), (e) => e.name === 'UsageError' && /uses Sigmoid: rsft fine-tunes MLPs with relu, gelu/.test(e.message));
 });

@@ -71,12 +71,28 @@ export function provenanceOf(r: SampleResult, i: number): Provenance {
   return { row: r.rows[i], w: r.w[i], u: r.u[i], block: r.block[i] };
 }
 
+/** Bytes of one accepted example's columns: rows (4), w, u and block (8 each). */
+const EXAMPLE_BYTES = 28;
+
+/**
+ * The error for `samples` accepted examples that do not fit (`space`: what this machine has,
+ * when known), or null when their columns alone fit in `space` bytes.
+ */
+export function samplesTooMany(samples: number, space?: number): UsageError | null {
+  if (space !== undefined && samples * EXAMPLE_BYTES <= space) return null;
+  const gib = (b: number) => (b / 2 ** 30).toFixed(1);
+  return new UsageError(
+    `finetune.samples = ${samples} does not fit in memory (${gib(samples * EXAMPLE_BYTES)} GiB for the accepted examples alone` +
+      `${space !== undefined ? `, ${gib(space)} GiB here` : ''}): choose fewer samples`,
+  );
+}
+
 /** Room for `count` accepted examples' columns. */
 function columns(count: number): Omit<SampleResult, 'proposals'> {
   try {
     return { rows: new Int32Array(count), w: new Float64Array(count), u: new Float64Array(count), block: new Float64Array(count) };
   } catch {
-    throw new UsageError(`finetune.samples = ${count} does not fit in memory (${((count * 28) / 2 ** 30).toFixed(1)} GiB for the accepted examples alone): choose fewer samples`);
+    throw samplesTooMany(count)!;
   }
 }
 

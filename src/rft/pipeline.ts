@@ -25,9 +25,9 @@ import type { Model } from '../train/index.js';
 import { normalizeRun, trainingSpec } from '../train/config.js';
 import { compileTraining } from '../graph/compile.js';
 import { computeStats, fold, standardize, unfold, type Stats } from './standardize.js';
-import { envelope, provenanceOf, rejectionSample, uniformRows, type SampleResult } from './accept.js';
+import { envelope, provenanceOf, rejectionSample, samplesTooMany, uniformRows, type SampleResult } from './accept.js';
 import { classifierRatio, columnRatio, expressionRatio } from './ratio.js';
-import { pretrainedActivation, pretrainedSizes, pretrainedWeights } from './pretrained-model.js';
+import { pretrainedModel, pretrainedWeights } from './pretrained-model.js';
 import { renderReport } from './report.js';
 import { deriveSeed } from '../sampling/rng.js';
 import type { Curve, Dataset, Metrics, PipelineInput, ProgressFn, ReportData, Summary } from './types.js';
@@ -66,8 +66,9 @@ function validate(input: PipelineInput): void {
   }
   const f = input.finetune;
   if (!(Number.isInteger(f.samples) && f.samples > 0)) throw new UsageError(`finetune.samples must be a positive integer, got ${f.samples}`);
-  // (before any training: the accepted examples' columns alone take 28 bytes each, accept.ts)
-  if (f.samples * 28 > totalmem()) throw new UsageError(`finetune.samples = ${f.samples} does not fit in memory (${((f.samples * 28) / 2 ** 30).toFixed(1)} GiB for the accepted examples alone, ${(totalmem() / 2 ** 30).toFixed(1)} GiB here): choose fewer samples`);
+  // (before any training, rather than when the accepted examples are stored)
+  const tooMany = samplesTooMany(f.samples, totalmem());
+  if (tooMany) throw tooMany;
   const clip = input.ratio.clip;
   if (!(clip > 0 && clip <= 1)) throw new UsageError(`ratio.clip must be in (0, 1], got ${clip}`);
 }
@@ -143,13 +144,14 @@ export async function runPipeline(input: PipelineInput, opts: PipelineOptions = 
   let pre: Params | null = null;
   if (input.model.pretrained) {
     const file = input.model.pretrained;
-    sizes = pretrainedSizes(file, d, C);
+    const found = pretrainedModel(file, d, C);
+    sizes = found.sizes;
+    const fileAct = found.activation;
     const hidden = sizes.slice(1, -1);
     if (input.model.hidden && input.model.hidden.join() !== hidden.join()) {
       throw new UsageError(`model.hidden [${input.model.hidden.join(', ')}] disagrees with pretrained model ${file}, whose hidden layers are [${hidden.join(', ')}]: leave model.hidden out`);
     }
     // An ONNX model says its activation: fine-tuning it with another would change what it computes.
-    const fileAct = pretrainedActivation(file);
     if (fileAct && input.model.activation && input.model.activation !== fileAct) {
       throw new UsageError(`model.activation ${input.model.activation} disagrees with pretrained model ${file}, which uses ${fileAct}: leave model.activation out`);
     }

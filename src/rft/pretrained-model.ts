@@ -19,23 +19,30 @@ function readOnnx(path: string): onnxProto.onnx.ModelProto {
   }
 }
 
-function shapes(path: string): Map<string, number[]> {
+/** A pretrained file read once: its tensors' shapes, and from ONNX the graph's op types (null for safetensors). */
+function readModelFile(path: string): { shapes: Map<string, number[]>; ops: Set<string> | null } {
   if (!existsSync(path)) throw new UsageError(`cannot read pretrained model ${path}: no such file`);
-  const out = new Map<string, number[]>();
+  const shapes = new Map<string, number[]>();
   if (path.toLowerCase().endsWith('.onnx')) {
     const model = readOnnx(path);
-    for (const t of model.graph?.initializer ?? []) if (t.name) out.set(t.name, (t.dims ?? []).map(Number));
-  } else if (path.toLowerCase().endsWith('.safetensors')) {
-    for (const [name, t] of readSafetensors(path).tensors) out.set(name, t.shape);
-  } else {
-    throw new UsageError(`pretrained model ${path}: expected a .onnx or .safetensors file`);
+    for (const t of model.graph?.initializer ?? []) if (t.name) shapes.set(t.name, (t.dims ?? []).map(Number));
+    return { shapes, ops: new Set((model.graph?.node ?? []).map((n) => n.opType ?? '')) };
   }
-  return out;
+  if (path.toLowerCase().endsWith('.safetensors')) {
+    for (const [name, t] of readSafetensors(path).tensors) shapes.set(name, t.shape);
+    return { shapes, ops: null };
+  }
+  throw new UsageError(`pretrained model ${path}: expected a .onnx or .safetensors file`);
 }
 
-/** Layer sizes [in, h1, ..., out] of an MLP stored with rsft's parameter names. */
-export function pretrainedSizes(path: string, inputs: number, classes: number): number[] {
-  const s = shapes(path);
+/**
+ * A pretrained MLP stored with rsft's parameter names, from one read of its file: its layer
+ * sizes [in, h1, ..., out], checked against the data, and its hidden activation when the file
+ * says (activationOf); null for safetensors (weights only) and for a model without hidden
+ * layers.
+ */
+export function pretrainedModel(path: string, inputs: number, classes: number): { sizes: number[]; activation: Activation | null } {
+  const { shapes: s, ops } = readModelFile(path);
   const sizes: number[] = [];
   for (let k = 1; s.has(`fc${k}.weight`); k++) {
     const w = s.get(`fc${k}.weight`)!;
@@ -47,7 +54,7 @@ export function pretrainedSizes(path: string, inputs: number, classes: number): 
   if (sizes.length === 0) throw new UsageError(`pretrained model ${path}: no MLP weights (expected fc1.weight, fc1.bias, ...)`);
   if (sizes[0] !== inputs) throw new UsageError(`pretrained model ${path} takes ${sizes[0]} input features, the data has ${inputs}`);
   if (sizes[sizes.length - 1] < classes) throw new UsageError(`pretrained model ${path} has ${sizes[sizes.length - 1]} outputs, the data has ${classes} classes`);
-  return sizes;
+  return { sizes, activation: ops ? activationOf(ops, path) : null };
 }
 
 export function pretrainedWeights(path: string, sizes: number[]): Record<string, Float32Array> {
@@ -59,15 +66,12 @@ export function pretrainedWeights(path: string, sizes: number[]): Record<string,
 }
 
 /**
- * The hidden activation of a pretrained ONNX MLP, from its graph's ops, as rsft exports them:
- * Relu; Tanh on a layer's output (tanh); or Tanh inside the tanh approximation of GELU, made of
- * Mul and Add nodes around it (src/graph/nn.ts). null for safetensors (weights only) and for a
- * model without hidden layers. Other activations are refused: the fine-tuned model could not
- * compute what the pretrained one does.
+ * The hidden activation of an ONNX MLP, from its graph's ops, as rsft exports them: Relu; Tanh
+ * on a layer's output (tanh); or Tanh inside the tanh approximation of GELU, made of Mul and
+ * Add nodes around it (src/graph/nn.ts). null for a model without hidden layers. Other
+ * activations are refused: the fine-tuned model could not compute what the pretrained one does.
  */
-export function pretrainedActivation(path: string): Activation | null {
-  if (!path.toLowerCase().endsWith('.onnx')) return null;
-  const ops = new Set((readOnnx(path).graph?.node ?? []).map((n) => n.opType ?? ''));
+function activationOf(ops: Set<string>, path: string): Activation | null {
   const foreign = [...ops].filter((o) => FOREIGN_ACTIVATIONS.includes(o));
   if (foreign.length > 0) {
     throw new UsageError(`pretrained model ${path} uses ${foreign.join(', ')}: rsft fine-tunes MLPs with relu, gelu (tanh approximation) or tanh`);

@@ -8,10 +8,17 @@
  */
 const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
 
+/** An engine getter of `proto`, callable on any object, or null when this engine has none. */
+function getterOn(proto: object, key: string | symbol): ((self: unknown) => unknown) | null {
+  const get = Object.getOwnPropertyDescriptor(proto, key)?.get;
+  return get ? (Function.prototype.call.bind(get) as (self: unknown) => unknown) : null;
+}
+
+/** A TypedArray getter, which every engine this runs on has. */
 function getter<T>(key: string | symbol): (self: unknown) => T {
-  const get = Object.getOwnPropertyDescriptor(TypedArrayPrototype, key)?.get;
+  const get = getterOn(TypedArrayPrototype, key);
   if (!get) throw new Error(`internal: no TypedArray getter ${String(key)}`);
-  return Function.prototype.call.bind(get) as (self: unknown) => T;
+  return get as (self: unknown) => T;
 }
 
 const tagOf = getter<string | undefined>(Symbol.toStringTag);
@@ -40,12 +47,6 @@ export function ownView(x: Float64Array, length: number): Float64Array {
 /** x's buffer, read by the engine's getter. */
 export function float64Buffer(x: Float64Array): ArrayBufferLike {
   return bufferOf(x);
-}
-
-/** An engine getter of `proto`, callable on any object, or null when this engine has none. */
-function getterOn(proto: object, key: string): ((self: unknown) => unknown) | null {
-  const get = Object.getOwnPropertyDescriptor(proto, key)?.get;
-  return get ? (Function.prototype.call.bind(get) as (self: unknown) => unknown) : null;
 }
 
 const sharedByteLength = getterOn(SharedArrayBuffer.prototype, 'byteLength');
