@@ -177,14 +177,33 @@ test('the proposal budget is split over blocks by rows: the same error for any w
   assert.ok(r.stats.proposals <= 4e6 && r.stats.accepted >= 50000, JSON.stringify(r.stats));
 });
 
-test('fallback kernel: same decisions as native for T1 (uniform proposal)', async (t) => {
+test('fallback kernel: the same rows and the same proposal counts as native', async (t) => {
   if (getKernel('auto').name !== 'native') return t.skip('native kernel not built');
-  const opts = { target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576, n: 50000, seed: 9 };
-  const a = await sample({ ...opts, kernel: 'native' });
-  const b = await sample({ ...opts, kernel: 'js' });
-  assert.equal(b.stats.kernel, 'js');
-  // (the stats may differ a little: each kernel decides its blocks in its own chunk sizes)
-  for (let i = 0; i < a.samples.length; i++) assert.equal(a.samples[i], b.samples[i]);
+  // Each run ends in a partial block, whose first batch of proposals is sized by the prior
+  // rate (kernel.rs prior_per_row: M rounded up for a distribution target, exact at a power of
+  // 2; 2 for an expression): both kernels must size it alike, or the proposals they count (the
+  // last chunk's past the last row kept) differ.
+  const cases = [
+    { target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576 },
+    { target: 'mixture(0.3*normal(-2,0.5), 0.7*normal(1.5,1))', proposal: 'normal(0,3)', M: 2.4171 * 1.001 },
+    { target: 'truncated(normal(0,1), 2, inf)', proposal: `truncated(exponential(${(2 + Math.sqrt(8)) / 2}), 2, inf)`, M: 1.07107053797 * 1.0001 },
+    { target: 'normal(0,1)', proposal: 'normal(0,2)', M: 2 },
+    { target: 'uniform(0,1)', proposal: 'uniform(0,1)', M: 1 },
+    { target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)' }, proposal: 'normal(0,1)', M: 2 * Math.sqrt(2 * Math.PI) * 1.001 },
+    { target: 'mvnormal([0,0],[1,1])', proposal: 'mvnormal([0,0],[1.2,1.2])', M: 1.44 },
+  ];
+  for (const c of cases) {
+    const opts = { ...c, n: 40000, seed: 9 };
+    const a = await sample({ ...opts, kernel: 'native' });
+    const b = await sample({ ...opts, kernel: 'js' });
+    assert.equal(b.stats.kernel, 'js');
+    const what = JSON.stringify(c.target);
+    assert.deepEqual([b.stats.proposals, b.stats.accepted, b.stats.envelopeViolations], [a.stats.proposals, a.stats.accepted, a.stats.envelopeViolations], what);
+    // (the same rows; their values agree up to the rounding of each kernel's samplers: PROTOCOL.md §2)
+    for (let i = 0; i < a.samples.length; i++) {
+      if (!(Math.abs(a.samples[i] - b.samples[i]) <= 1e-12 * Math.max(1, Math.abs(a.samples[i])))) assert.fail(`${what}: sample ${i}: ${a.samples[i]} vs ${b.samples[i]}`);
+    }
+  }
 });
 
 test('fallback kernel: KS on T2 and the custom expression', async () => {

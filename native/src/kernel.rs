@@ -1051,25 +1051,27 @@ impl<'a> Sink<'a> {
 /// tables are built, so a path can change between calls).
 struct ChunkSchedule {
     chunk: usize,
+    /// proposals a row is expected to take before the block has seen any (`prior_per_row`)
+    per_row: f64,
     /// proposals in the current batch, and decided of them
     drawn: usize,
     at: usize,
 }
 
 impl ChunkSchedule {
-    fn new(chunk: usize) -> ChunkSchedule {
-        ChunkSchedule { chunk: chunk.clamp(1, FAST_CHUNK), drawn: 0, at: 0 }
+    fn new(chunk: usize, per_row: f64) -> ChunkSchedule {
+        ChunkSchedule { chunk: chunk.clamp(1, FAST_CHUNK), per_row, drawn: 0, at: 0 }
     }
 
     /// The next chunk's size, and the size of the batch it opens, if it opens one.
     fn next(&mut self, acc: &Acc, rows_left: usize, props_left: u64) -> (usize, Option<usize>) {
         let mut opened = None;
         if self.at == self.drawn {
-            self.drawn = next_chunk(FAST_BATCH, acc, rows_left, props_left);
+            self.drawn = next_chunk(FAST_BATCH, acc, rows_left, props_left, self.per_row);
             self.at = 0;
             opened = Some(self.drawn);
         }
-        let m = next_chunk(self.chunk, acc, rows_left, (self.drawn - self.at) as u64);
+        let m = next_chunk(self.chunk, acc, rows_left, (self.drawn - self.at) as u64, self.per_row);
         self.at += m;
         (m, opened)
     }
@@ -1082,18 +1084,58 @@ impl ChunkSchedule {
 
 /// Rows per proposal chunk, at most `chunk`: the proposals still allowed, and near the end of
 /// the rows wanted, about what the block's acceptance rate so far says is enough (plus a
-/// margin), so the last chunk decides few proposals past the last row kept. Decisions do not
-/// depend on chunk sizes; only the proposals counted do (see ChunkSchedule).
-fn next_chunk(chunk: usize, acc: &Acc, rows_left: usize, props_left: u64) -> usize {
+/// margin), so the last chunk decides few proposals past the last row kept. Before the block
+/// has seen a proposal, `per_row` (`prior_per_row`) stands in for the rate: a block of fewer
+/// rows than a batch (the last one of a run, or a short run) then draws about what it needs
+/// instead of a whole batch. Decisions do not depend on chunk sizes; only the proposals
+/// counted do (see ChunkSchedule).
+fn next_chunk(chunk: usize, acc: &Acc, rows_left: usize, props_left: u64, per_row: f64) -> usize {
     let mut m = chunk as u64;
     if acc.accepted > 0 {
         let est = (rows_left as f64 * (acc.proposals as f64 / acc.accepted as f64) * 1.05) as u64 + 32;
         m = m.min(est.div_ceil(8) * 8);
     } else if acc.proposals == 0 {
-        // no rate seen yet: a few rows wanted (the last block of a run) need few proposals
-        m = m.min(rows_left as u64 * 2 + 64);
+        m = m.min((rows_left as f64 * per_row) as u64 + 64);
     }
     m.min(props_left) as usize
+}
+
+/// 2^(j/16), j = 0..15 (the same literals as js-kernel.ts, so both kernels compute the same prior).
+const SIXTEENTH_POWERS: [f64; 16] = [
+    1.0,
+    1.0442737824274138,
+    1.0905077326652577,
+    1.1387886347566916,
+    1.189207115002721,
+    1.241857812073484,
+    1.2968395546510096,
+    1.3542555469368927,
+    1.4142135623730951,
+    1.4768261459394993,
+    1.5422108254079407,
+    1.6104903319492543,
+    1.681792830507429,
+    1.7562521603732995,
+    1.8340080864093424,
+    1.9152065613971474,
+];
+
+/// Proposals a row takes, as far as a block knows before its first proposal. A distribution
+/// target is normalized, like the proposal, so the acceptance rate is at most 1/M (exactly 1/M
+/// with a true bound): M, rounded up to the next 2^(j/16) (at most 4.4% over, the margin: a
+/// block that falls short draws a small second batch, one that overshoots draws proposals it
+/// never decides), and at least 1. Built from a correctly rounded division, an integer and a
+/// table, not from exp(logM), whose last bit may differ between libms: the fallback kernel
+/// must get the same number, since the schedule decides the proposals a block counts. An
+/// expression target's normalizer is unknown: 2, which suits rates of 1/2 or more and costs a
+/// second batch below.
+fn prior_per_row(job: &Job) -> f64 {
+    if !matches!(job.target, Target::Dist(_)) {
+        return 2.0;
+    }
+    // M <= 2^16: past that any block's first batch is a whole one anyway
+    let k = (job.log_m / std::f64::consts::LN_2 * 16.0).ceil().clamp(0.0, 256.0) as usize;
+    (1u64 << (k >> 4)) as f64 * SIXTEENTH_POWERS[k & 15]
 }
 
 /// The fast path over a block. With squeeze tables, each chunk first goes through
@@ -1107,7 +1149,7 @@ fn next_chunk(chunk: usize, acc: &Acc, rows_left: usize, props_left: u64) -> usi
 #[allow(clippy::too_many_arguments)]
 fn sample_rows_fast(job: &Job, f: &Fast, prng: &mut Stream, urng: &mut Stream, sink: &mut Sink, max_props: u64, chunk: usize, level: Simd, use_sq: bool) -> BlockStats {
     // x, p, q and u of a chunk stay in L1 (the result does not depend on the chunk size)
-    let mut plan = ChunkSchedule::new(chunk);
+    let mut plan = ChunkSchedule::new(chunk, prior_per_row(job));
     let mut acc = Acc::new();
     // largest linear ratio among lanes whose exact log ratio is already in acc.max_ratio
     let mut g = 0.0f64;
@@ -1251,7 +1293,7 @@ pub fn try_sample_rows_mode(
     }
     let mut acc = Acc::new();
     // (chunk by chunk as the fast path, whose batches only bound the chunks here: ChunkSchedule)
-    let mut plan = ChunkSchedule::new(chunk);
+    let mut plan = ChunkSchedule::new(chunk, prior_per_row(job));
     with_scratch(plan.chunk, d, |s| {
         while sink.left() > 0 && acc.proposals < max_props {
             let (m, _) = plan.next(&acc, sink.left(), max_props - acc.proposals);
@@ -1866,6 +1908,31 @@ mod tests {
     /// sample_rows keeps the first `rows` accepted rows of the block's proposal sequence (the
     /// prefix of a big fixed-proposal block), writes nothing past them, stops at its budget,
     /// and does not depend on chunk size, SIMD level or decision mode.
+    #[test]
+    fn first_batch_follows_the_prior() {
+        let inf = f64::INFINITY;
+        let t3 = |m: f64| job_buf(1, m.ln(), 0.0, &[20.0, 2.0, inf, 2.0, 0.0, 1.0], &[20.0, 2.0, inf, 4.0, T3_LAM], &[-inf], &[inf]);
+        // a distribution target: M rounded up to the next 2^(j/16), at least 1; exact at powers of 2
+        for (m, want) in [(0.5, 1.0), (1.0, 1.0), (2.0, 2.0), (4.0, 4.0), (1.0e9, 65536.0)] {
+            assert_eq!(prior_per_row(&decode_job(&t3(m)).unwrap()), want, "M = {m}");
+        }
+        for m in [1.0001, 1.07107053797 * 1.0001, 2.4576, 3.3, 1000.0] {
+            let p = prior_per_row(&decode_job(&t3(m)).unwrap());
+            assert!(p >= m && p <= m * 1.0443, "M = {m}: {p}");
+        }
+        // an expression's normalizer is unknown: 2 proposals a row
+        assert_eq!(prior_per_row(&decode_job(&beta_expr_job()).unwrap()), 2.0);
+        // T3's last block of a 10^6-row run (16960 rows, acceptance 0.93) opens a batch of about
+        // what it needs, not a whole one: 1.09 x 16960 + 64 = 18559 (the old rule drew 32768)
+        let job = decode_job(&t3(1.07107053797 * 1.0001)).unwrap();
+        let (m, batch) = ChunkSchedule::new(CHUNK, prior_per_row(&job)).next(&Acc::new(), 16960, u64::MAX);
+        assert_eq!((m, batch), (FAST_CHUNK, Some(18559)));
+        // and it takes one batch: the proposals it decides stay within it
+        let mut out = vec![0.0; 16960];
+        let st = try_sample_rows(&job, 7, 3, 16960, u64::MAX, &mut out, false).unwrap();
+        assert!(st[0] >= 16960.0 && st[1] <= 18559.0, "{st:?}");
+    }
+
     #[test]
     fn sample_rows_is_the_prefix_of_the_block() {
         let inf = f64::INFINITY;

@@ -139,11 +139,42 @@ class Acceptor {
 }
 
 /** Proposals in the next chunk: the same rule as the native kernel's next_chunk (kernel.rs). */
-function nextChunk(chunk: number, stats: Float64Array, rowsLeft: number, propsLeft: number): number {
+function nextChunk(chunk: number, stats: Float64Array, rowsLeft: number, propsLeft: number, perRow: number): number {
   let m = chunk;
   if (stats[0] > 0) m = Math.min(m, Math.ceil((Math.floor(rowsLeft * (stats[1] / stats[0]) * 1.05) + 32) / 8) * 8);
-  else if (stats[1] === 0) m = Math.min(m, rowsLeft * 2 + 64);
+  else if (stats[1] === 0) m = Math.min(m, Math.floor(rowsLeft * perRow) + 64);
   return Math.min(m, propsLeft);
+}
+
+/** 2^(j/16), j = 0..15: the native kernel's SIXTEENTH_POWERS, the same literals. */
+const SIXTEENTH_POWERS = [
+  1.0,
+  1.0442737824274138,
+  1.0905077326652577,
+  1.1387886347566916,
+  1.189207115002721,
+  1.241857812073484,
+  1.2968395546510096,
+  1.3542555469368927,
+  1.4142135623730951,
+  1.4768261459394993,
+  1.5422108254079407,
+  1.6104903319492543,
+  1.681792830507429,
+  1.7562521603732995,
+  1.8340080864093424,
+  1.9152065613971474,
+];
+
+/**
+ * Proposals a row takes before a block has seen any: the native kernel's prior_per_row. A
+ * distribution target is normalized, so M (rounded up to the next 2^(j/16), at least 1); an
+ * expression's normalizer is unknown, so 2. No Math.exp: the number must match native's bits.
+ */
+function priorPerRow(j: DecodedJob): number {
+  if (!j.targetDist) return 2;
+  const k = Math.min(256, Math.max(0, Math.ceil((j.logM / Math.LN2) * 16))) || 0;
+  return (1 << (k >> 4)) * SIXTEENTH_POWERS[k & 15];
 }
 
 /** The native kernel's chunk and batch sizes for sampleRows (kernel.rs FAST_CHUNK, FAST_BATCH). */
@@ -160,12 +191,14 @@ class ChunkSchedule {
   private drawn = 0;
   private at = 0;
 
+  constructor(private readonly perRow: number) {}
+
   next(stats: Float64Array, rowsLeft: number, propsLeft: number): number {
     if (this.at === this.drawn) {
-      this.drawn = nextChunk(ROWS_BATCH, stats, rowsLeft, propsLeft);
+      this.drawn = nextChunk(ROWS_BATCH, stats, rowsLeft, propsLeft, this.perRow);
       this.at = 0;
     }
-    const m = nextChunk(ROWS_CHUNK, stats, rowsLeft, this.drawn - this.at);
+    const m = nextChunk(ROWS_CHUNK, stats, rowsLeft, this.drawn - this.at, this.perRow);
     this.at += m;
     return m;
   }
@@ -229,7 +262,7 @@ export const jsKernel: Kernel = Object.freeze<Kernel>({
     const logq = new Float64Array(ROWS_CHUNK);
     const logp = new Float64Array(ROWS_CHUNK);
     const u = new Float64Array(ROWS_CHUNK);
-    const chunks = new ChunkSchedule();
+    const chunks = new ChunkSchedule(priorPerRow(j));
     while (acc.rowsLeft > 0 && acc.stats[1] < maxProposals) {
       const m = chunks.next(acc.stats, acc.rowsLeft, maxProposals - acc.stats[1]);
       const cx = xs.subarray(0, m * j.d);
