@@ -46,6 +46,7 @@ use crate::fastmath;
 use crate::rng::{simd, Simd, Stream};
 use crate::squeeze::{self, Squeeze};
 use std::cell::RefCell;
+use std::rc::Rc;
 
 /// [accepted, proposals, violations, maxLogRatio, nonFinite]
 pub type BlockStats = [f64; 5];
@@ -123,7 +124,8 @@ thread_local! {
 }
 
 /// Build the fast path when d = 1, the target is a program and both densities are cheap in
-/// linear space (and agree with `Dist::logpdf` on a validation sample).
+/// linear space (and agree with `Dist::logpdf` on a validation sample). The flag says whether
+/// the result is final: false when the squeeze tables were left for the job's next call.
 #[allow(clippy::too_many_arguments)]
 fn build_fast(
     d: usize,
@@ -134,9 +136,9 @@ fn build_fast(
     pprog: &[f64],
     force: bool,
     bx: (f64, f64),
-) -> Option<Fast> {
+) -> (Option<Fast>, bool) {
     if d != 1 || !matches!(target, Target::Dist(_)) || !linear_enabled() {
-        return None;
+        return (None, true);
     }
     let mut key = Vec::with_capacity(tprog.len() + pprog.len() + 2);
     key.push(log_m.to_bits());
@@ -157,7 +159,7 @@ fn build_fast(
         Err(_) => None,
     });
     let full = match hit {
-        Some(Some(f)) => return f,
+        Some(Some(f)) => return (f, true),
         Some(None) => true,
         None => force || squeeze_cells() == 0,
     };
@@ -169,7 +171,7 @@ fn build_fast(
             g.truncate(FAST_CACHE_JOBS);
         }
     });
-    f
+    (f, full)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -272,6 +274,38 @@ pub fn decode_job(buf: &[f64]) -> Result<Job, String> {
 /// `decode_job`; with `force_fast` the linear fast path is built whenever it is possible, even
 /// where the cost model prefers log space (tests).
 pub fn decode_job_opts(buf: &[f64], force_fast: bool) -> Result<Job, String> {
+    decode_job_final(buf, force_fast).map(|(job, _)| job)
+}
+
+thread_local! {
+    /// The job this thread decoded last, by the bits of its buffer, while final (see
+    /// `build_fast`): every block of a run comes with the same job, and decoding it (programs,
+    /// normalizing constants, the fast path's validation and cache key) cost ~1.5 us a call.
+    static LAST_JOB: RefCell<Option<(Vec<u64>, Rc<Job>)>> = const { RefCell::new(None) };
+}
+
+/// `decode_job` for the N-API entry points: the last job again when the buffer holds the same
+/// numbers (bit for bit, so -0 and NaN payloads count).
+pub fn decode_job_cached(buf: &[f64]) -> Result<Rc<Job>, String> {
+    let same = |k: &[u64]| k.len() == buf.len() && k.iter().zip(buf).all(|(a, b)| *a == b.to_bits());
+    let hit = LAST_JOB.with(|c| c.try_borrow().ok().and_then(|g| g.as_ref().filter(|(k, _)| same(k)).map(|(_, j)| j.clone())));
+    if let Some(job) = hit {
+        return Ok(job);
+    }
+    let (job, fin) = decode_job_final(buf, false)?;
+    let job = Rc::new(job);
+    if fin {
+        LAST_JOB.with(|c| {
+            if let Ok(mut g) = c.try_borrow_mut() {
+                *g = Some((buf.iter().map(|v| v.to_bits()).collect(), job.clone()));
+            }
+        });
+    }
+    Ok(job)
+}
+
+/// `decode_job_opts`, and whether the job is final (its fast path will not change on a later call).
+fn decode_job_final(buf: &[f64], force_fast: bool) -> Result<(Job, bool), String> {
     if buf.len() < 6 {
         return Err(bad(format!("too short ({} numbers)", buf.len())));
     }
@@ -334,8 +368,8 @@ pub fn decode_job_opts(buf: &[f64], force_fast: bool) -> Result<Job, String> {
         }
     }
     let has_box = lo.iter().any(|&v| v != f64::NEG_INFINITY) || hi.iter().any(|&v| v != f64::INFINITY);
-    let fast = build_fast(d, log_m, &target, &buf[t_start..t_end], &proposal, &buf[p_start..p_end], force_fast, (lo[0], hi[0]));
-    Ok(Job { d, log_m, target, proposal, lo, hi, has_box, fast })
+    let (fast, fin) = build_fast(d, log_m, &target, &buf[t_start..t_end], &proposal, &buf[p_start..p_end], force_fast, (lo[0], hi[0]));
+    Ok((Job { d, log_m, target, proposal, lo, hi, has_box, fast }, fin))
 }
 
 impl Job {
@@ -1909,6 +1943,33 @@ mod tests {
     /// prefix of a big fixed-proposal block), writes nothing past them, stops at its budget,
     /// and does not depend on chunk size, SIMD level or decision mode.
     #[test]
+    fn decoded_jobs_are_reused_once_final() {
+        let inf = f64::INFINITY;
+        let t3 = |m: f64| job_buf(1, m.ln(), 0.0, &[20.0, 2.0, inf, 2.0, 0.0, 1.0], &[20.0, 2.0, inf, 4.0, T3_LAM], &[-inf], &[inf]);
+        let buf = t3(1.0712);
+        // (a fresh thread) the first call leaves the squeeze tables for the next: not final, not kept
+        let first = decode_job_cached(&buf).unwrap();
+        assert!(!first.has_squeeze());
+        let second = decode_job_cached(&buf).unwrap();
+        assert!(second.has_squeeze() && !Rc::ptr_eq(&first, &second));
+        // final: the same job from now on, for the same numbers bit for bit
+        assert!(Rc::ptr_eq(&second, &decode_job_cached(&buf).unwrap()));
+        let other = decode_job_cached(&t3(1.5)).unwrap();
+        assert!(!Rc::ptr_eq(&second, &other) && other.log_m() == 1.5f64.ln());
+        let mut neg0 = buf.clone();
+        let lo = neg0.len() - 2;
+        neg0[lo] = -0.0;
+        let mut pos0 = buf.clone();
+        pos0[lo] = 0.0;
+        let (a, b) = (decode_job_cached(&neg0).unwrap(), decode_job_cached(&pos0).unwrap());
+        assert!(!Rc::ptr_eq(&a, &b));
+        // a bad buffer is still an error, whatever was decoded before
+        let mut bad = buf.clone();
+        bad[0] = 99.0;
+        assert!(decode_job_cached(&bad).is_err());
+    }
+
+    #[test]
     fn first_batch_follows_the_prior() {
         let inf = f64::INFINITY;
         let t3 = |m: f64| job_buf(1, m.ln(), 0.0, &[20.0, 2.0, inf, 2.0, 0.0, 1.0], &[20.0, 2.0, inf, 4.0, T3_LAM], &[-inf], &[inf]);
@@ -2208,7 +2269,7 @@ mod tests {
         // a job no other test uses (the cache is per thread)
         let buf = job_buf(1, (2.4171f64 * 1.002).ln(), 0.0, &t2_target(), &[2.0, 0.0, 3.0], &[-inf], &[inf]);
         let first = decode_job(&buf).unwrap();
-        assert!(first.has_fast_path() && !first.has_squeeze());
+        assert!(!first.has_squeeze());
         let second = decode_job(&buf).unwrap();
         assert!(second.has_squeeze());
         assert!(decode_job(&buf).unwrap().has_squeeze());

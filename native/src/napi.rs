@@ -370,8 +370,8 @@ unsafe fn sample_rows_impl(env: napi_env, info: napi_callback_info) -> R<napi_va
 
 /// The decoded job of a block entry point (argument 1, `jb`); read from a copy when it shares
 /// memory with one of `outs`, which the call writes.
-unsafe fn job_arg(fname: &str, jb: (*mut f64, usize), outs: &[(*mut f64, usize)]) -> R<crate::kernel::Job> {
-    crate::kernel::decode_job(Input::new(jb, outs).get()).map_err(|e| decode_err(fname, "job", e))
+unsafe fn job_arg(fname: &str, jb: (*mut f64, usize), outs: &[(*mut f64, usize)]) -> R<std::rc::Rc<crate::kernel::Job>> {
+    crate::kernel::decode_job_cached(Input::new(jb, outs).get()).map_err(|e| decode_err(fname, "job", e))
 }
 
 /// The common part of sampleBlock and sampleRows: job, seed and block are arguments 1-3, `out`
