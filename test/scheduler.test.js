@@ -7,7 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnSync } from 'node:child_process';
 import { sample, RejectionSampler, closePools, dist } from '../dist/index.js';
+import { loadNative } from '../dist/sampling/native.js';
 
 const T2 = { target: 'mixture(0.3*normal(-2,0.5), 0.7*normal(1.5,1))', proposal: 'normal(0,3)', M: 2.42 };
 const T1 = { target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576 };
@@ -90,6 +92,63 @@ test('a shared output is filled in place by every thread, with the bytes of one 
       assert.deepEqual([...buf.subarray(0, 3), ...buf.subarray(3 + n * d)], Array(10).fill(-7), `${what}: wrote outside the rows`);
     }
   }
+});
+
+test("a stream's batches are arrays of their own, written in place by every thread, and can be kept or transferred", async (t) => {
+  const m = loadNative();
+  if (!m) return t.skip('native kernel unavailable');
+  const n = 300000; // 10 blocks
+  const whole = await sample({ ...T1, n, seed: 4, workers: 1 });
+  for (const workers of [1, 2, 3]) {
+    const [lentBefore] = m.leaseCounts();
+    const parts = [];
+    let i = 0;
+    for await (const b of new RejectionSampler({ ...T1, n, seed: 4, workers }).batches()) {
+      // an array of its own: nothing else in its buffer, no buffer shared with another batch
+      assert.ok(b.byteOffset === 0 && b.buffer.byteLength === b.byteLength, `workers ${workers}: batch ${i} shares its buffer`);
+      assert.ok(!parts.some((p) => p.buffer === b.buffer));
+      // the consumer may transfer a batch (or keep it): later batches are not touched
+      parts.push(i++ % 3 === 1 ? structuredClone(b, { transfer: [b.buffer] }) : b);
+      if (i % 3 === 2) assert.equal(b.byteLength, 0, 'transferred');
+    }
+    assert.ok(bytes(whole.samples).equals(Buffer.concat(parts.map(bytes))), `workers ${workers}`);
+    const [lentAfter, active] = m.leaseCounts();
+    assert.equal(active, 0, `workers ${workers}: leases left out`);
+    // pooled: every block went into an array lent to the ring's slot (none through a slot copy)
+    if (workers > 1) assert.ok(lentAfter - lentBefore >= 10, `workers ${workers}: ${lentAfter - lentBefore} leases`);
+  }
+});
+
+test('a stream dropped mid-run without being ended: its lent arrays outlive the pool threads\' writes, then are let go', (t) => {
+  if (!loadNative()) return t.skip('native kernel unavailable');
+  // (a child process: it needs --expose-gc) An endless stream of slow blocks, one batch taken,
+  // the iterator dropped while pool threads write into arrays lent to its slots; then garbage
+  // collections. The lent arrays must stay alive until the pool threads are out, and the
+  // leases must end once the stream is collected.
+  const code = `
+    import { RejectionSampler, closePools } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+    import { loadNative } from ${JSON.stringify(new URL('../dist/sampling/native.js', import.meta.url).href)};
+    const m = loadNative();
+    const CUSTOM = { target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)' }, proposal: 'normal(0,1)', M: 5.02 };
+    await (async () => {
+      const it = new RejectionSampler({ ...CUSTOM, seed: 1, workers: 2 }).batches()[Symbol.asyncIterator]();
+      const first = await it.next();
+      if (first.value.length !== 32768) throw new Error('first batch: ' + first.value.length);
+    })();
+    if (m.leaseCounts()[1] === 0) throw new Error('no lease out while the stream runs');
+    for (let k = 0; k < 60 && m.leaseCounts()[1] > 0; k++) {
+      globalThis.gc();
+      const junk = []; for (let j = 0; j < 40; j++) junk.push(new Float64Array(32768).fill(j));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const left = m.leaseCounts()[1];
+    await closePools();
+    if (left !== 0) throw new Error(left + ' leases still out after the stream was collected');
+    console.log('ok');
+  `;
+  const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'ok');
 });
 
 test('an early stop, then at once another run on the same pool', async () => {

@@ -25,6 +25,8 @@ struct Lease {
     /// address and length (in f64s) of the lent buffer
     at: usize,
     len: usize,
+    /// memory nothing has written yet (`lend`)
+    fresh: bool,
     /// threads inside `write` on it now
     writers: usize,
     /// set by `end`: no new writes
@@ -43,19 +45,21 @@ fn leases() -> std::sync::MutexGuard<'static, Vec<Lease>> {
     LEASES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Lends `len` f64s at `ptr`; returns the lease id, in 1..=2^31 - 1.
+/// Lends `len` f64s at `ptr`; returns the lease id, in 1..=2^31 - 1. `fresh`: memory nothing
+/// has written yet (a new array): writers are told so, and use plain stores, which beat
+/// streaming ones on pages touched for the first time (kernel.rs `Sink`).
 ///
 /// # Safety
 /// `ptr` must be valid for reads and writes of `len` f64s, and stay so until `end` returns for
 /// this lease; nobody may access the range that `write` hands out while it runs.
-pub unsafe fn lend(ptr: *mut f64, len: usize) -> u64 {
+pub unsafe fn lend(ptr: *mut f64, len: usize, fresh: bool) -> u64 {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed) % MAX_ID + 1;
     let mut table = leases();
     // An entry 2^31 - 1 leases old with this id can only be one never ended: its lender's
     // thread was terminated mid-run (its pool threads were stopped with it). Gone, so that
     // this id finds the new buffer, not the freed one.
     table.retain(|l| l.id != id);
-    table.push(Lease { id, at: ptr as usize, len, writers: 0, revoked: false });
+    table.push(Lease { id, at: ptr as usize, len, fresh, writers: 0, revoked: false });
     id
 }
 
@@ -69,11 +73,11 @@ impl Drop for Writing {
     }
 }
 
-/// Runs `f` on f64s [from, from + len) of lease `id`; `Ok(None)` without running it when the
-/// lease is unknown or ended (the lender took its buffer back). Fails when the range lies
-/// outside the lent length.
-pub fn write<R>(id: u64, from: usize, len: usize, f: impl FnOnce(&mut [f64]) -> R) -> Result<Option<R>, String> {
-    let ptr = {
+/// Runs `f` on f64s [from, from + len) of lease `id`, and whether they are fresh (`lend`);
+/// `Ok(None)` without running it when the lease is unknown or ended (the lender took its buffer
+/// back). Fails when the range lies outside the lent length.
+pub fn write<R>(id: u64, from: usize, len: usize, f: impl FnOnce(&mut [f64], bool) -> R) -> Result<Option<R>, String> {
+    let (ptr, fresh) = {
         let mut table = leases();
         let l = match table.iter_mut().find(|l| l.id == id) {
             Some(l) if !l.revoked => l,
@@ -84,14 +88,14 @@ pub fn write<R>(id: u64, from: usize, len: usize, f: impl FnOnce(&mut [f64]) -> 
             _ => return Err(format!("rows [{from}, {from} + {len}) lie outside the lent output of {} numbers", l.len)),
         }
         l.writers += 1;
-        (l.at as *mut f64).wrapping_add(from)
+        ((l.at as *mut f64).wrapping_add(from), l.fresh)
     };
     let _writing = Writing(id);
     // SAFETY: `lend`'s contract keeps the range valid until `end`, which waits for this write
     // (writers > 0); callers write disjoint ranges (one block each), and the calling thread
     // does not touch a lent block's range until the block is published.
     let rows = unsafe { std::slice::from_raw_parts_mut(if len == 0 { std::ptr::NonNull::dangling().as_ptr() } else { ptr }, len) };
-    Ok(Some(f(rows)))
+    Ok(Some(f(rows, fresh)))
 }
 
 /// Leases lent so far (in this process) and leases active now: what tests and diagnostics see
@@ -127,11 +131,11 @@ mod tests {
     #[test]
     fn threads_write_disjoint_ranges_of_a_lent_buffer() {
         let mut buf = vec![0.0f64; 4 * 1000];
-        let id = unsafe { lend(buf.as_mut_ptr(), buf.len()) };
+        let id = unsafe { lend(buf.as_mut_ptr(), buf.len(), false) };
         std::thread::scope(|s| {
             for t in 0..4usize {
                 s.spawn(move || {
-                    write(id, t * 1000, 1000, |rows| {
+                    write(id, t * 1000, 1000, |rows, _| {
                         for (i, x) in rows.iter_mut().enumerate() {
                             *x = (t * 1000 + i) as f64;
                         }
@@ -148,17 +152,22 @@ mod tests {
     #[test]
     fn writes_outside_the_buffer_fail_and_after_end_do_nothing() {
         let mut buf = vec![0.0f64; 10];
-        let id = unsafe { lend(buf.as_mut_ptr(), buf.len()) };
-        assert!(write(id, 8, 3, |_| ()).unwrap_err().contains("outside"));
-        assert!(write(id, usize::MAX, 2, |_| ()).unwrap_err().contains("outside"));
-        assert_eq!(write(id, 10, 0, |r| r.len()), Ok(Some(0)));
+        let id = unsafe { lend(buf.as_mut_ptr(), buf.len(), false) };
+        assert!(write(id, 8, 3, |_, _| ()).unwrap_err().contains("outside"));
+        assert!(write(id, usize::MAX, 2, |_, _| ()).unwrap_err().contains("outside"));
+        assert_eq!(write(id, 10, 0, |r, _| r.len()), Ok(Some(0)));
+        // writers are told whether the lender said the memory is fresh
+        assert_eq!(write(id, 0, 1, |_, fresh| fresh), Ok(Some(false)));
+        let fresh = unsafe { lend(buf.as_mut_ptr(), buf.len(), true) };
+        assert_eq!(write(fresh, 0, 1, |_, fresh| fresh), Ok(Some(true)));
+        end(fresh);
         end(id);
-        assert_eq!(write(id, 0, 1, |r| r.fill(1.0)), Ok(None));
+        assert_eq!(write(id, 0, 1, |r, _| r.fill(1.0)), Ok(None));
         // ids are not reused: a new lease of the same memory gets another one
-        let id2 = unsafe { lend(buf.as_mut_ptr(), buf.len()) };
+        let id2 = unsafe { lend(buf.as_mut_ptr(), buf.len(), false) };
         assert_ne!(id, id2);
         assert!((1..=MAX_ID).contains(&id2));
-        assert_eq!(write(id, 0, 1, |r| r.fill(1.0)), Ok(None));
+        assert_eq!(write(id, 0, 1, |r, _| r.fill(1.0)), Ok(None));
         end(id2);
         end(id2); // ending twice is harmless
         assert!(buf.iter().all(|&x| x == 0.0));
@@ -167,13 +176,13 @@ mod tests {
     #[test]
     fn end_waits_for_a_running_write() {
         let mut buf = vec![0.0f64; 16];
-        let id = unsafe { lend(buf.as_mut_ptr(), buf.len()) };
+        let id = unsafe { lend(buf.as_mut_ptr(), buf.len(), false) };
         let inside = Arc::new(AtomicBool::new(false));
         let finished = Arc::new(AtomicBool::new(false));
         std::thread::scope(|s| {
             let (inside2, finished2) = (inside.clone(), finished.clone());
             s.spawn(move || {
-                write(id, 0, 16, |rows| {
+                write(id, 0, 16, |rows, _| {
                     inside2.store(true, Ordering::SeqCst);
                     std::thread::sleep(std::time::Duration::from_millis(50));
                     rows.fill(1.0);

@@ -388,13 +388,15 @@ unsafe fn rows_into(env: napi_env, fname: &str, a: &[napi_value], rows: u64, max
     stats_array(env, &st)
 }
 
-/// lendOut(out): lends a plain output to pool threads for one run (see lease.rs); returns the
-/// lease id. The caller keeps `out` alive and attached until endLease(id) has returned.
+/// lendOut(out, fresh?): lends a plain output to pool threads for one run (see lease.rs);
+/// returns the lease id. `fresh`: nothing has written `out` yet. The caller keeps `out` alive
+/// and attached until endLease(id) has returned.
 unsafe fn lend_out_impl(env: napi_env, info: napi_callback_info) -> R<napi_value> {
     const F: &str = "lendOut";
     let a = args(env, info)?;
     let out = f64_array(env, a[0], F, 1, "out")?;
-    let id = crate::lease::lend(out.0, out.1);
+    let fresh = opt_bool(env, a[1], F, 2, "fresh", false)?;
+    let id = crate::lease::lend(out.0, out.1, fresh);
     let mut v = ptr::null_mut();
     check(napi_create_double(env, id as f64, &mut v), "napi_create_double")?;
     Ok(v)
@@ -443,7 +445,8 @@ unsafe fn sample_rows_lent_impl(env: napi_env, info: napi_callback_info) -> R<na
     let rows = usize::try_from(rows).map_err(|_| JsErr::Range(format!("{F}: too many rows")))?;
     let len = rows.checked_mul(job.dim()).ok_or_else(|| JsErr::Range(format!("{F}: too many rows")))?;
     let at = usize::try_from(at).map_err(|_| JsErr::Range(format!("{F}: at too large")))?;
-    let st = crate::lease::write(lease, at, len, |out| crate::kernel::try_sample_rows(&job, seed, block, rows, max_props, out, false))
+    // (fresh memory: plain stores, see lease::lend)
+    let st = crate::lease::write(lease, at, len, |out, fresh| crate::kernel::try_sample_rows(&job, seed, block, rows, max_props, out, fresh))
         .map_err(|e| JsErr::Error(format!("{F}: {e}")))?;
     match st {
         Some(st) => stats_array(env, &st.map_err(JsErr::Error)?),

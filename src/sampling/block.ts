@@ -6,17 +6,21 @@
 import type { Kernel } from './kernel-types.js';
 import type { LogDensityFn } from './resolve.js';
 import { blockStart, budgetOf, rowsOf, type Layout } from './layout.js';
-import { CTL, NO_LEASE, STATS, outRows, publishBlock, slotRows, waitForLease, type RingView } from './ring.js';
+import { CTL, NO_LEASE, STATS, outRows, publishBlock, slotLeaseWord, slotRows, waitForLease, type RingView } from './ring.js';
 
 /** Runs blocks of one run; each call returns the block's stats. */
 export interface BlockRunner {
-  /** block `block` into `dest` (room for its rows); `readSoon`: dest is a slot read right away (kernel-types.ts) */
-  into(block: number, dest: Float64Array, readSoon: boolean): Float64Array;
   /**
-   * block `block` into its place in the lent output `lease` (kernel-types.ts), or null without
-   * running it when the lease has ended; the runner is null when it cannot write through one
+   * block `block` into `dest` (room for its rows); `plainStores`: dest is a slot read right
+   * away, or new memory (kernel-types.ts sampleRows' readSoon)
    */
-  lent: ((block: number, lease: number) => Float64Array | null) | null;
+  into(block: number, dest: Float64Array, plainStores: boolean): Float64Array;
+  /**
+   * block `block` into the lent output `lease` (kernel-types.ts) from its number `at` on, or
+   * null without running it when the lease has ended; the runner is null when it cannot write
+   * through one
+   */
+  lent: ((block: number, lease: number, at: number) => Float64Array | null) | null;
 }
 
 /**
@@ -31,9 +35,9 @@ export function blockRunner(kernel: Kernel, job: Float64Array, seed: number, lay
   }
   const leases = kernel.leases;
   return {
-    into: (block, dest, readSoon) => kernel.sampleRows(job, seed, block, rowsOf(layout, block), budgetOf(layout, block), dest, readSoon),
+    into: (block, dest, plainStores) => kernel.sampleRows(job, seed, block, rowsOf(layout, block), budgetOf(layout, block), dest, plainStores),
     lent: leases
-      ? (block, lease) => leases.sampleRowsLent(job, seed, block, rowsOf(layout, block), budgetOf(layout, block), lease, blockStart(layout, d, block))
+      ? (block, lease, at) => leases.sampleRowsLent(job, seed, block, rowsOf(layout, block), budgetOf(layout, block), lease, at)
       : null,
   };
 }
@@ -73,20 +77,26 @@ function externalBlock(kernel: Kernel, job: Float64Array, seed: number, d: numbe
 
 /**
  * Runs claimed block b for the ring and publishes it: straight into the run's output when this
- * thread can write it (it is this thread's, or shared), else through the output's lease while
- * the calling thread lends it (waiting for the next lease while it does not), else into the
- * block's ring slot. Returns false, the block unpublished, when the run stopped while this
- * thread waited for a lease.
+ * thread can write it (it is this thread's, or shared), else into the array of its own that
+ * the slot's lease word names (a stream's), else through the output's lease while the calling
+ * thread lends it (waiting for the next lease while it does not), else into the block's ring
+ * slot. Returns false, the block unpublished, when the run stopped before it could be written.
  */
 export function runRingBlock(v: RingView, run: BlockRunner, b: number): boolean {
   const s = b % v.slots;
   let stats: Float64Array | null = null;
-  if (v.out) stats = run.into(b, outRows(v, b), false);
-  else {
+  const own = v.out ? NO_LEASE : Atomics.load(v.ctl, slotLeaseWord(v.slots, s));
+  if (v.out) stats = run.into(b, outRows(v, b), v.freshOut);
+  else if (own > 0) {
+    if (!run.lent) throw new Error('internal: a lent array, but a block runner that cannot write one');
+    // (its lease ends before the block is published only when the run stops)
+    stats = run.lent(b, own, 0);
+    if (!stats) return false;
+  } else {
     for (let lease = Atomics.load(v.ctl, CTL.LEASE); lease !== NO_LEASE; lease = Atomics.load(v.ctl, CTL.LEASE)) {
       if (lease > 0) {
         if (!run.lent) throw new Error('internal: a lent output, but a block runner that cannot write one');
-        stats = run.lent(b, lease);
+        stats = run.lent(b, lease, blockStart(v.layout, v.d, b));
         if (stats) break;
       }
       if (!waitForLease(v.ctl, lease)) return false;

@@ -17,7 +17,8 @@ export interface Kernel {
    * Block `block`'s first `rows` accepted rows into the front of `out` (room for `rows` rows,
    * nothing past them written), drawing at most `maxProposals` proposals; fewer rows were kept
    * exactly when stats[0] < rows. `readSoon`: the rows are read right away (a ring slot), so
-   * the native kernel keeps them in cache rather than streaming a big block past it.
+   * the native kernel keeps them in cache rather than streaming a big block past it; set for
+   * new memory too, whose pages plain stores touch faster (the page is zeroed in cache anyway).
    */
   sampleRows(job: Float64Array, seed: number, block: number, rows: number, maxProposals: number, out: Float64Array, readSoon?: boolean): BlockStats;
   proposeBlock(job: Float64Array, seed: number, block: number, nProposals: number, xsOut: Float64Array, logqOut: Float64Array): void;
@@ -36,8 +37,12 @@ export interface Kernel {
  * transferred meanwhile could be freed under a write.
  */
 export interface OutputLeases {
-  /** Lends `out` until endLease; the caller keeps it alive and attached until then. */
-  lendOut(out: Float64Array): number;
+  /**
+   * Lends `out` until endLease; the caller keeps it alive and attached until then. `fresh`:
+   * nothing has written `out` yet (a new array): writes through the lease use plain stores,
+   * which beat the streaming ones on pages touched for the first time.
+   */
+  lendOut(out: Float64Array, fresh?: boolean): number;
   /** Revokes a lease, once no thread writes through it any more. */
   endLease(lease: number): void;
   /** The numbers `out` holds now, as the engine sees it: 0 once its buffer was detached or shrunk below it. */

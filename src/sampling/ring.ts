@@ -15,7 +15,9 @@
  * Ring safety: a block b may be claimed only while b < LIMIT, and LIMIT never exceeds
  * consumed + slots; consumed only grows, so the slot a claim writes is never one the main
  * thread still reads. Rows written into the output need no such care: block b's rows there
- * are its own (layout.ts).
+ * are its own (layout.ts). Nor do a stream's rows written into arrays of their own: the
+ * calling thread lends slot s a new array for its next block before LIMIT lets anyone claim
+ * that block (scheduler.ts PoolWrites 'fresh').
  */
 import { blockView, type Layout } from './layout.js';
 
@@ -39,10 +41,17 @@ export const CTL = {
   /**
    * slot s's tag (the block whose stats it holds, -1 when empty) is at TAGS + s; at
    * TAGS + slots + s, the same block number when its rows went straight into the run's
-   * output instead of the slot
+   * output instead of the slot; at TAGS + 2 slots + s (`slotLeaseWord`), the lease of the
+   * array of its own that the slot's next block is written into (a stream's batch), or
+   * NO_LEASE
    */
   TAGS: 5,
 } as const;
+
+/** Int32 index of slot s's lease word (CTL.TAGS). */
+export function slotLeaseWord(slots: number, s: number): number {
+  return CTL.TAGS + 2 * slots + s;
+}
 
 export const NO_LEASE = 0;
 export const LEASE_TAKEN_BACK = -1;
@@ -74,9 +83,11 @@ export interface RingView {
    * lease of it, CTL.LEASE, or a slot)
    */
   out: Float64Array | null;
+  /** `out` is new memory, the run's own: plain stores (kernel-types.ts OutputLeases.lendOut) */
+  freshOut: boolean;
 }
 
-export function ringView(b: RingBuffers, layout: Layout, d: number, out: Float64Array | null): RingView {
+export function ringView(b: RingBuffers, layout: Layout, d: number, out: Float64Array | null, freshOut = false): RingView {
   return {
     slots: b.slots,
     ctl: new Int32Array(b.ctl),
@@ -86,6 +97,7 @@ export function ringView(b: RingBuffers, layout: Layout, d: number, out: Float64
     layout,
     d,
     out,
+    freshOut,
   };
 }
 
@@ -101,7 +113,7 @@ export function outRows(v: RingView, b: number): Float64Array {
 }
 
 export function ctlBytes(slots: number): number {
-  return (CTL.TAGS + 2 * slots) * 4;
+  return (CTL.TAGS + 3 * slots) * 4;
 }
 
 /** Claims the next block below LIMIT, or returns -1 when there is none (or STOP is set). */

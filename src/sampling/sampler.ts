@@ -256,9 +256,9 @@ function tally(p: Prepared, acc: StatsAccumulator, r: BlockResult): UsageError |
 }
 
 /**
- * The accepted rows of a stream in block order (views valid until the next iteration), with
- * every block's stats added to acc. Throws when a block ran out of its share of the proposal
- * budget; an endless stream given a budget ends after the block that reaches it.
+ * The accepted rows of a stream in block order, each an array of its own, with every block's
+ * stats added to acc. Throws when a block ran out of its share of the proposal budget; an
+ * endless stream given a budget ends after the block that reaches it.
  */
 async function* acceptedRows(p: Prepared, acc: StatsAccumulator, signal: AbortSignal | undefined, onProgress: SamplerOptions['onProgress']): AsyncGenerator<Float64Array> {
   const d = p.plan.d;
@@ -270,7 +270,8 @@ async function* acceptedRows(p: Prepared, acc: StatsAccumulator, signal: AbortSi
     if (failure) throw failure;
     filled += r.rows.length / d;
     onProgress?.({ accepted: filled, proposals: acc.proposals, wanted: n });
-    yield r.rows;
+    // (rows written into an array of their own are handed over as they are: no copy)
+    yield r.owned ? r.rows : r.rows.slice();
     // An endless stream with a budget ends once the blocks so far have drawn it.
     if (!Number.isFinite(n) && acc.proposals >= p.layout.maxProposals) return;
   }
@@ -369,7 +370,7 @@ export class RejectionSampler {
     const signal = opts.signal ?? p.signal;
     this.acc = new StatsAccumulator(p);
     this.t0 = performance.now();
-    for await (const rows of acceptedRows(p, this.acc, signal, p.onProgress)) yield rows.slice();
+    yield* acceptedRows(p, this.acc, signal, p.onProgress);
   }
 
   /** Stats of the blocks consumed so far. */

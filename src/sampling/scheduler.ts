@@ -12,10 +12,10 @@ import type { Plan } from './resolve.js';
 import { activeIn, dispatch, failureIn, type Crew } from './crew.js';
 import { blockRunner, runRingBlock, type BlockRunner } from './block.js';
 import {
-  CTL, LEASE_TAKEN_BACK, NO_LEASE, STATS, claimBlock, ctlBytes, isInOut, outRows, ringView, setClaimLimit, setLease, slotRows, stopClaims,
+  CTL, LEASE_TAKEN_BACK, NO_LEASE, STATS, claimBlock, ctlBytes, isInOut, outRows, ringView, setClaimLimit, setLease, slotLeaseWord, slotRows, stopClaims,
   type RingBuffers, type RingView,
 } from './ring.js';
-import { blockCount, blockView, keptOf, type Layout } from './layout.js';
+import { blockCount, blockView, keptOf, rowsOf, type Layout } from './layout.js';
 import { waitAsync } from '../wait-async.js';
 import { float64Buffer, isSharedBuffer } from './typed-view.js';
 import { UsageError } from '../errors.js';
@@ -23,8 +23,13 @@ import type { ClaimTask } from './worker.js';
 
 export interface BlockResult {
   block: number;
-  /** the block's kept rows, row-major: in the run's output, or valid only until the next iteration */
+  /**
+   * the block's kept rows, row-major: in the run's output; or, with `owned`, in an array of
+   * their own that nothing else holds (a stream's, the consumer may keep it); else valid only
+   * until the next iteration
+   */
   rows: Float64Array;
+  owned?: boolean;
   /** [accepted, proposals, violations, maxLogRatio, nonFinite]; accepted < rowsOf(block) when the budget ran out */
   stats: Float64Array;
 }
@@ -51,18 +56,6 @@ export interface ScheduleOptions {
    * address, not the memory), and the check between blocks would come too late.
    */
   ownOut?: boolean;
-}
-
-/** Local slots are reused across calls: first touch of fresh pages is slow on these VMs. */
-const freeLocal = new Map<number, Float64Array[]>();
-
-function takeLocal(len: number): Float64Array {
-  return freeLocal.get(len)?.pop() ?? new Float64Array(len);
-}
-function giveLocal(buf: Float64Array): void {
-  const list = freeLocal.get(buf.length) ?? [];
-  if (list.length < 4) list.push(buf);
-  freeLocal.set(buf.length, list);
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -141,17 +134,18 @@ type Wait = () => Promise<unknown>;
  */
 const LENT_BLOCKS_PER_YIELD = 8;
 
-/** One worker: every block on the calling thread, one at a time. */
+/**
+ * One worker: every block on the calling thread, one at a time: into its place in `out`, or,
+ * for a stream, into a new array of its own that the consumer keeps (no slot to copy from).
+ */
 class InlineRun {
   private block = 0;
   private readonly blocks: number;
-  private readonly slot: Float64Array | null;
   private readonly run: BlockRunner;
   private readonly yielder = eventLoopYielder();
 
   constructor(private readonly o: ScheduleOptions) {
     this.blocks = blockCount(o.layout);
-    this.slot = o.out ? null : takeLocal(o.layout.blockRows * o.plan.d);
     this.run = runnerOf(o);
   }
 
@@ -162,46 +156,35 @@ class InlineRun {
     if (o.signal?.aborted) throw abortError(o.signal);
     checkOut(o);
     const d = o.plan.d;
-    const dest = o.out ? blockView(o.out, o.layout, d, block) : this.slot!;
-    const stats = this.run.into(block, dest, !o.out);
+    const dest = o.out ? blockView(o.out, o.layout, d, block) : new Float64Array(rowsOf(o.layout, block) * d);
+    // (an array of the run's own is new memory: plain stores, see OutputLeases.lendOut)
+    const stats = this.run.into(block, dest, !o.out || o.ownOut === true);
     this.block++;
-    return { block, rows: dest.subarray(0, keptOf(o.layout, block, stats) * d), stats };
+    return { block, rows: dest.subarray(0, keptOf(o.layout, block, stats) * d), stats, owned: !o.out };
   }
 
   /** Whether a turn of the event loop is due before the next block. */
   turnDue(): boolean {
     return this.yielder.due();
   }
-
-  close(): void {
-    if (this.slot) giveLocal(this.slot);
-  }
 }
 
 /** One worker, for a consumer that may await between blocks (a stream). */
 async function* inline(o: ScheduleOptions): AsyncGenerator<BlockResult> {
   const run = new InlineRun(o);
-  try {
-    for (let r = run.next(); r; r = run.next()) {
-      yield r;
-      if (run.turnDue()) await turn();
-    }
-  } finally {
-    run.close();
+  for (let r = run.next(); r; r = run.next()) {
+    yield r;
+    if (run.turnDue()) await turn();
   }
 }
 
 /** One worker, for a synchronous consumer: no generator between the blocks and onBlock (~1 us a call). */
 async function inlineFill(o: ScheduleOptions, onBlock: OnBlock): Promise<void> {
   const run = new InlineRun(o);
-  try {
-    for (let r = run.next(); r; r = run.next()) {
-      const failure = onBlock(r);
-      if (failure !== undefined) throw failure;
-      if (run.turnDue()) await turn();
-    }
-  } finally {
-    run.close();
+  for (let r = run.next(); r; r = run.next()) {
+    const failure = onBlock(r);
+    if (failure !== undefined) throw failure;
+    if (run.turnDue()) await turn();
   }
 }
 
@@ -257,7 +240,8 @@ function takeRing(slots: number, slotBytes: number): RingBuffers {
   };
   const ctl = new Int32Array(ring.ctl);
   ctl.fill(0);
-  ctl.fill(-1, CTL.TAGS);
+  ctl.fill(-1, CTL.TAGS, slotLeaseWord(slots, 0));
+  ctl.fill(NO_LEASE, slotLeaseWord(slots, 0));
   return ring;
 }
 
@@ -284,9 +268,44 @@ function giveRing(ring: RingBuffers, crew: Crew): void {
  *   pool thread writes into the caller's buffer, and a transfer is seen before the next lease.
  *   This saves copying the pool's blocks on the calling thread: 4-10% of a two-worker call
  *   of the cheap tasks (T1 at 10^6 rows: 3.15 against 2.88 ms with a shared output);
+ * - 'fresh': a stream's blocks (no `out`), native kernel: each into a new array of its own,
+ *   which the consumer gets as its batch. The calling thread lends slot s the array for the
+ *   slot's next block before the claim limit lets anyone claim that block, and ends the lease
+ *   before it yields the block: no code outside the run can reach a lent array, and pool
+ *   threads write the rows, and touch the fresh pages, in parallel rather than the calling
+ *   thread copying every block out of a slot (T3 at 10^7 on two workers: 0.5x the time).
+ *   The lent arrays are held (FreshSlots) until their leases end, also when the consumer drops
+ *   the stream without ending it: a lease holds an address, not the memory;
  * - 'slots': into ring slots, from which the calling thread reads (or copies) them.
  */
-type PoolWrites = 'shared' | 'lent' | 'lentWhileRunning' | 'slots';
+type PoolWrites = 'shared' | 'lent' | 'lentWhileRunning' | 'fresh' | 'slots';
+
+/**
+ * A 'fresh' run's lent arrays, per slot, with their lease ids (0: none). Kept apart from the
+ * run so that the run can be collected while they are lent: a stream dropped mid-run is never
+ * ended, and its arrays must outlive the pool threads' writes (freshRegistry).
+ */
+interface FreshSlots {
+  ctl: Int32Array;
+  leases: OutputLeases;
+  ids: number[];
+  arrays: (Float64Array | null)[];
+}
+
+/** Ends every lease of a 'fresh' run's slots (each waits for a write through it) and lets go of their arrays. */
+function endFreshSlots(f: FreshSlots): void {
+  for (let s = 0; s < f.ids.length; s++) {
+    if (f.ids[s] > 0) f.leases.endLease(f.ids[s]);
+    f.ids[s] = NO_LEASE;
+    f.arrays[s] = null;
+  }
+}
+
+/** A stream dropped without being ended: stop its run, then end its leases. */
+const freshRegistry = new FinalizationRegistry<FreshSlots>((f) => {
+  stopClaims(f.ctl);
+  endFreshSlots(f);
+});
 
 /**
  * Many workers: the calling thread and workers - 1 pool workers claim blocks from a shared
@@ -317,6 +336,8 @@ class PooledRun {
   private readonly yielder = eventLoopYielder();
   /** the lease of the output pool threads write through (CTL.LEASE) */
   private lease: number = NO_LEASE;
+  /** 'fresh': the arrays lent to the slots */
+  private fresh: FreshSlots | null = null;
   /** how long the calling thread's last block took, ms */
   private blockMs = 0;
   /** set by the signal's abort event: step() reads this, not the signal (a caller's object) */
@@ -341,16 +362,43 @@ class PooledRun {
     const sharedOut = out && isSharedBuffer(float64Buffer(out)) ? out : null;
     // Leases: the native kernel (the JS one cannot reach another thread's memory), for a
     // target it evaluates itself (a JS log-density block is assembled in JS).
-    const leases = out && !sharedOut && kernel.leases && !ext ? kernel.leases : null;
-    this.writes = sharedOut ? 'shared' : !leases ? 'slots' : o.ownOut ? 'lent' : lendWhileRunning ? 'lentWhileRunning' : 'slots';
+    const leases = !sharedOut && kernel.leases && !ext ? kernel.leases : null;
+    this.writes = sharedOut ? 'shared' : !leases ? 'slots' : !out ? 'fresh' : o.ownOut ? 'lent' : lendWhileRunning ? 'lentWhileRunning' : 'slots';
     this.leases = this.writes === 'slots' ? null : leases;
-    const slotBytes = this.writes === 'slots' ? layout.blockRows * this.d * 8 : 0;
-    this.slots = slotCount(workers, this.blocks, slotBytes, out !== undefined);
-    this.buffers = takeRing(this.slots, slotBytes);
-    this.ring = ringView(this.buffers, layout, this.d, out ?? null);
+    const blockBytes = layout.blockRows * this.d * 8;
+    // (a stream's ring is bounded by the rows it holds, in slots or in lent arrays)
+    this.slots = slotCount(workers, this.blocks, this.writes === 'slots' || this.writes === 'fresh' ? blockBytes : 0, out !== undefined);
+    this.buffers = takeRing(this.slots, this.writes === 'slots' ? blockBytes : 0);
+    this.ring = ringView(this.buffers, layout, this.d, out ?? null, o.ownOut === true);
     this.ctl = this.ring.ctl;
     this.run = runnerOf(o);
     this.task = { kernel: kernel.name, job: plan.job, seed, layout, d: this.d, ring: this.buffers, sharedOut, external: ext ? ext.module : null };
+    if (this.writes === 'fresh') {
+      this.fresh = { ctl: this.ctl, leases: this.leases!, ids: new Array<number>(this.slots).fill(NO_LEASE), arrays: new Array<Float64Array | null>(this.slots).fill(null) };
+      freshRegistry.register(this, this.fresh, this);
+    }
+  }
+
+  /** 'fresh': lends slot s a new array for block b (before LIMIT lets anyone claim b). */
+  private lendSlot(b: number): void {
+    const f = this.fresh!;
+    const s = b % this.slots;
+    const rows = new Float64Array(rowsOf(this.o.layout, b) * this.d);
+    f.arrays[s] = rows;
+    f.ids[s] = f.leases.lendOut(rows, true);
+    Atomics.store(this.ctl, slotLeaseWord(this.slots, s), f.ids[s]);
+  }
+
+  /** 'fresh': block `emit`'s array, its lease ended (no thread writes it any more), handed over. */
+  private takeSlot(s: number): Float64Array {
+    const f = this.fresh!;
+    const rows = f.arrays[s];
+    if (!rows) throw new Error('internal: a fresh slot without its array');
+    f.leases.endLease(f.ids[s]);
+    // (the ended id stays in the word until the slot's next block: a stray write through it finds nothing)
+    f.ids[s] = NO_LEASE;
+    f.arrays[s] = null;
+    return rows;
   }
 
   /** Lends the output when pool threads write through a lease, and hands the run out. */
@@ -362,10 +410,12 @@ class PooledRun {
     }
     // Pool threads are started before the output is lent (starting one makes async resources,
     // whose hooks run the caller's code); those that start first wait for the lease.
-    if (this.leases) setLease(this.ctl, LEASE_TAKEN_BACK);
+    const lendsOut = this.leases !== null && this.writes !== 'fresh';
+    if (lendsOut) setLease(this.ctl, LEASE_TAKEN_BACK);
+    if (this.writes === 'fresh') for (let b = 0; b < Math.min(this.slots, this.blocks); b++) this.lendSlot(b);
     this.setLimit();
     this.startTasks(true);
-    if (this.leases) this.lend();
+    if (lendsOut) this.lend();
   }
 
   get done(): boolean {
@@ -395,8 +445,9 @@ class PooledRun {
     const s = emit % slots;
     if (Atomics.load(this.ctl, CTL.TAGS + s) !== emit) return null;
     const st = ring.stats.subarray(s * STATS, s * STATS + STATS);
-    const rows = isInOut(ring, emit) ? outRows(ring, emit) : slotRows(ring, s);
-    return { block: emit, rows: rows.subarray(0, keptOf(this.o.layout, emit, st) * this.d), stats: st };
+    const fresh = this.writes === 'fresh';
+    const rows = fresh ? this.takeSlot(s) : isInOut(ring, emit) ? outRows(ring, emit) : slotRows(ring, s);
+    return { block: emit, rows: rows.subarray(0, keptOf(this.o.layout, emit, st) * this.d), stats: st, owned: fresh };
   }
 
   /**
@@ -459,13 +510,14 @@ class PooledRun {
   /** The driver is done with block `emit`: the next one, and the ring moves on. */
   consumed(): void {
     this.emit++;
+    if (this.writes === 'fresh' && this.emit - 1 + this.slots < this.blocks) this.lendSlot(this.emit - 1 + this.slots);
     this.setLimit();
     this.startTasks();
   }
 
   private lend(): void {
     checkOut(this.o); // (the engine's own length: the lease is over what it sees)
-    this.lease = this.leases!.lendOut(this.o.out!);
+    this.lease = this.leases!.lendOut(this.o.out!, this.writes === 'lent');
     setLease(this.ctl, this.lease);
   }
 
@@ -502,11 +554,15 @@ class PooledRun {
     // block could write into the run's output: the caller hears of the end only once every
     // pool thread is out. (A run that finished has every block published: no pool thread is
     // in one.)
-    while ((this.writes === 'shared' || this.writes === 'lent') && !finished && activeIn(crew) > 0) {
+    while ((this.writes === 'shared' || this.writes === 'lent' || this.writes === 'fresh') && !finished && activeIn(crew) > 0) {
       const w = waitAsync(ctl, CTL.DONE, Atomics.load(ctl, CTL.DONE));
       if (w.async && activeIn(crew) > 0) await w.value;
     }
     if (this.writes === 'lent' && this.lease > 0) this.leases!.endLease(this.lease);
+    if (this.fresh) {
+      endFreshSlots(this.fresh);
+      freshRegistry.unregister(this);
+    }
     giveRing(this.buffers, crew);
   }
 }
