@@ -2,6 +2,7 @@
 // more pairs), acceptance rates, reproducibility across worker counts, envelopes, streaming.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { sample, RejectionSampler, dist, parseDist, encodeDist, UsageError, closePools, getKernel } from '../dist/index.js';
 import { cdfOfProgram } from '../dist/sampling/js-dist.js';
 import { ksTest } from './helpers/stats.js';
@@ -210,6 +211,23 @@ test('fallback kernel: KS on T2 and the custom expression', async () => {
   const r = await sample({ target: 'mixture(0.3*normal(-2,0.5), 0.7*normal(1.5,1))', proposal: 'normal(0,3)', M: 2.42, n: 30000, seed: 2, kernel: 'js', workers: 2 });
   assert.equal(r.stats.kernel, 'js');
   assert.ok(ksTest(r.samples, cdfOf('mixture(0.3*normal(-2,0.5), 0.7*normal(1.5,1))')).p > P_MIN);
+});
+
+test('a big new output gets huge pages (advice only): the same bytes as into a reused buffer', async (t) => {
+  const k = getKernel('auto');
+  if (k.name !== 'native') return t.skip('native kernel not built');
+  const n = 700000; // 5.6 MB: sample() advises the output it allocates from 4 MiB
+  const opts = { target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576, n, seed: 12 };
+  const own = await sample(opts);
+  const out = new Float64Array(n).fill(-1);
+  await sample({ ...opts, out });
+  assert.ok(Buffer.from(own.samples.buffer).equals(Buffer.from(out.buffer)));
+  // whole 2 MiB pages inside the array, or 0 where the OS offers none
+  const advised = k.adviseHugePages(new Float64Array(3 * 2 ** 18));
+  assert.ok(advised === 0 || advised === 2 ** 21 || advised === 2 ** 22, `${advised}`);
+  const THP = '/sys/kernel/mm/transparent_hugepage/enabled';
+  const thp = existsSync(THP) ? readFileSync(THP, 'utf8') : '';
+  if (/\[(always|madvise)\]/.test(thp)) assert.ok(advised > 0, thp);
 });
 
 test('out: fills a caller buffer in place', async () => {

@@ -10,6 +10,7 @@ pub mod density;
 pub mod squeeze;
 pub mod copy;
 pub mod lease;
+pub mod pages;
 // Not compiled into `cargo test` binaries: the napi_* symbols exist only inside node.
 #[cfg(not(test))]
 mod napi;

@@ -27,6 +27,11 @@ export interface Kernel {
   copyRows(src: Float64Array, dst: Float64Array): void;
   /** Native only: lending a plain output to pool threads. */
   readonly leases?: OutputLeases;
+  /**
+   * Native only (Linux): asks for huge pages over a new output before anything touches it;
+   * returns the bytes advised. Advice only: no value changes (native/PROTOCOL.md).
+   */
+  readonly adviseHugePages?: (out: Float64Array) => number;
 }
 
 /**

@@ -30,6 +30,7 @@ function wrapNative(): Kernel | null {
     acceptBlock: m.acceptBlock,
     copyRows: m.copyRows,
     leases: Object.freeze({ lendOut: m.lendOut, endLease: m.endLease, sampleRowsLent: m.sampleRowsLent, viewLength: m.viewLength }),
+    adviseHugePages: m.adviseHugePages,
   } as const);
   return nativeKernel;
 }

@@ -21,7 +21,7 @@ export interface NativeInfo {
 }
 
 /** The protocol revision this code speaks: a module built from other sources is refused. */
-const PROTOCOL = 2;
+const PROTOCOL = 3;
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Repository / package root: dist/sampling -> ../.. */

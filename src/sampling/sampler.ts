@@ -110,6 +110,9 @@ const MAX_BLOCK_NUMBERS = 2 ** 24;
 
 const KERNELS: readonly KernelChoice[] = ['auto', 'native', 'js'];
 
+/** Bytes of a new output from which sample() asks for huge pages (two of them, at least one whole). */
+const HUGE_PAGES_FROM = 4 * 2 ** 20;
+
 interface Prepared {
   plan: Plan;
   kernel: Kernel;
@@ -306,6 +309,9 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
     } catch {
       throw new UsageError(`cannot allocate ${n} x ${d} samples (${((n * d * 8) / 2 ** 30).toFixed(1)} GiB); sample in batches with RejectionSampler`);
     }
+    // Huge pages for a big new output: the first touch of each 4 KiB page costs more than
+    // sampling its rows here (native/PROTOCOL.md adviseHugePages).
+    if (out.byteLength >= HUGE_PAGES_FROM) p.kernel.adviseHugePages?.(out);
     samples = out;
   }
   const acc = new StatsAccumulator(p, true);
