@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sample, closePools, getKernel, UsageError } from '../dist/index.js';
 import { loadNative } from '../dist/sampling/native.js';
 import { makePlan } from '../dist/sampling/resolve.js';
@@ -339,6 +340,37 @@ test('a debugger pausing on every exception never pauses while a caller\'s buffe
   }
   assert.ok(open.length >= 2, `paused ${open.length} times`);
   assert.deepEqual(open.filter((o) => o !== 0), [], 'paused with a lease out');
+});
+
+test('a worker thread terminated mid-run leaves no lease out (its environment ends them as it is torn down)', async (t) => {
+  const m = loadNative();
+  if (!m) return t.skip('native kernel unavailable');
+  const before = m.leaseCounts()[1];
+  for (const kind of ['stream', 'sample']) {
+    // (a thread with a pool of its own: a stream lends its slots' arrays, sample() its output)
+    const w = new Worker(
+      `
+      const { parentPort } = require('node:worker_threads');
+      import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)}).then(async ({ sample, RejectionSampler }) => {
+        const CUSTOM = { target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)' }, proposal: 'normal(0,1)', M: 5.02 };
+        if (${JSON.stringify(kind)} === 'stream') {
+          for await (const b of new RejectionSampler({ ...CUSTOM, seed: 1, workers: 3 }).batches()) parentPort.postMessage(b.length);
+        } else {
+          parentPort.postMessage(0);
+          for (;;) await sample({ ...CUSTOM, n: 2e6, seed: 1, workers: 3 });
+        }
+      });
+      `,
+      { eval: true },
+    );
+    await new Promise((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    await sleep(30); // mid-run: pool threads in blocks
+    await w.terminate();
+    assert.equal(m.leaseCounts()[1], before, `${kind}: leases left out by a terminated thread`);
+  }
 });
 
 test('teardown', async () => {

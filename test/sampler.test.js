@@ -216,18 +216,26 @@ test('fallback kernel: KS on T2 and the custom expression', async () => {
 test('a big new output gets huge pages (advice only): the same bytes as into a reused buffer', async (t) => {
   const k = getKernel('auto');
   if (k.name !== 'native') return t.skip('native kernel not built');
-  const n = 700000; // 5.6 MB: sample() advises the output it allocates from 4 MiB
+  const n = 4.5e6; // 36 MB: sample() advises the output it allocates above 32 MiB
   const opts = { target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576, n, seed: 12 };
   const own = await sample(opts);
   const out = new Float64Array(n).fill(-1);
   await sample({ ...opts, out });
   assert.ok(Buffer.from(own.samples.buffer).equals(Buffer.from(out.buffer)));
-  // whole 2 MiB pages inside the array, or 0 where the OS offers none
-  const advised = k.adviseHugePages(new Float64Array(3 * 2 ** 18));
-  assert.ok(advised === 0 || advised === 2 ** 21 || advised === 2 ** 22, `${advised}`);
+  // whole 2 MiB pages inside the array (40 MiB: mapped on its own), or 0 where the OS offers none
+  const advised = k.adviseHugePages(new Float64Array(5 * 2 ** 20));
+  assert.ok(advised === 0 || advised === 19 * 2 ** 21 || advised === 20 * 2 ** 21, `${advised}`);
   const THP = '/sys/kernel/mm/transparent_hugepage/enabled';
   const thp = existsSync(THP) ? readFileSync(THP, 'utf8') : '';
   if (/\[(always|madvise)\]/.test(thp)) assert.ok(advised > 0, thp);
+});
+
+test("a custom target's support: null is a UsageError, whatever the plan cache holds", async () => {
+  const base = { target: { logpdf: '-x^2/2 + 0.25' }, proposal: 'normal(0,2)', M: 'auto', n: 10 };
+  await assert.rejects(sample({ ...base, target: { ...base.target, support: null } }), UsageError);
+  await sample(base); // cached without a support
+  await assert.rejects(sample({ ...base, target: { ...base.target, support: null } }), UsageError);
+  await assert.rejects(sample({ ...base, target: { ...base.target, support: 5 } }), /support must be \[a, b\] or \{ lo, hi \}/);
 });
 
 test('out: fills a caller buffer in place', async () => {

@@ -124,16 +124,21 @@ test('a stream dropped mid-run without being ended: its lent arrays outlive the 
   // (a child process: it needs --expose-gc) An endless stream of slow blocks, one batch taken,
   // the iterator dropped while pool threads write into arrays lent to its slots; then garbage
   // collections. The lent arrays must stay alive until the pool threads are out, and the
-  // leases must end once the stream is collected.
+  // leases must end once the stream is collected, also when it follows a long-lived signal
+  // (whose listener must not keep the run alive, and is removed).
   const code = `
     import { RejectionSampler, closePools } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
     import { loadNative } from ${JSON.stringify(new URL('../dist/sampling/native.js', import.meta.url).href)};
+    import { getEventListeners } from 'node:events';
     const m = loadNative();
+    const shutdown = new AbortController();
     const CUSTOM = { target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)' }, proposal: 'normal(0,1)', M: 5.02 };
     await (async () => {
-      const it = new RejectionSampler({ ...CUSTOM, seed: 1, workers: 2 }).batches()[Symbol.asyncIterator]();
-      const first = await it.next();
-      if (first.value.length !== 32768) throw new Error('first batch: ' + first.value.length);
+      for (const seed of [1, 2, 3]) {
+        const it = new RejectionSampler({ ...CUSTOM, seed, workers: 2 }).batches({ signal: shutdown.signal })[Symbol.asyncIterator]();
+        const first = await it.next();
+        if (first.value.length !== 32768) throw new Error('first batch: ' + first.value.length);
+      }
     })();
     if (m.leaseCounts()[1] === 0) throw new Error('no lease out while the stream runs');
     for (let k = 0; k < 60 && m.leaseCounts()[1] > 0; k++) {
@@ -144,6 +149,8 @@ test('a stream dropped mid-run without being ended: its lent arrays outlive the 
     const left = m.leaseCounts()[1];
     await closePools();
     if (left !== 0) throw new Error(left + ' leases still out after the stream was collected');
+    const listening = getEventListeners(shutdown.signal, 'abort').length;
+    if (listening !== 0) throw new Error(listening + ' abort listeners left on the signal');
     console.log('ok');
   `;
   const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60000 });

@@ -27,6 +27,8 @@ struct Lease {
     len: usize,
     /// memory nothing has written yet (`lend`)
     fresh: bool,
+    /// the lending thread (`owner`)
+    owner: u64,
     /// threads inside `write` on it now
     writers: usize,
     /// set by `end`: no new writes
@@ -35,6 +37,16 @@ struct Lease {
 
 static LEASES: Mutex<Vec<Lease>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+static NEXT_OWNER: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static OWNER: u64 = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
+}
+
+/// This thread's number, as a lender.
+fn owner() -> u64 {
+    OWNER.with(|o| *o)
+}
 
 /// Ids are 1..=MAX_ID, then wrap: a lease lives for one stretch of a run, long gone by then.
 const MAX_ID: u64 = (1 << 31) - 1;
@@ -59,7 +71,7 @@ pub unsafe fn lend(ptr: *mut f64, len: usize, fresh: bool) -> u64 {
     // thread was terminated mid-run (its pool threads were stopped with it). Gone, so that
     // this id finds the new buffer, not the freed one.
     table.retain(|l| l.id != id);
-    table.push(Lease { id, at: ptr as usize, len, fresh, writers: 0, revoked: false });
+    table.push(Lease { id, at: ptr as usize, len, fresh, owner: owner(), writers: 0, revoked: false });
     id
 }
 
@@ -122,6 +134,17 @@ pub fn end(id: u64) {
     }
 }
 
+/// Ends every lease this thread lent, each once no write through it runs: for a thread whose
+/// JavaScript environment is being torn down (a terminated worker thread) in mid-run, so that
+/// its buffers are not freed under a write, and its entries do not stay in the table for good.
+pub fn end_all_of_this_thread() {
+    let me = owner();
+    let mine: Vec<u64> = leases().iter().filter(|l| l.owner == me).map(|l| l.id).collect();
+    for id in mine {
+        end(id);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +194,20 @@ mod tests {
         end(id2);
         end(id2); // ending twice is harmless
         assert!(buf.iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn a_thread_ends_its_own_leases_only() {
+        let mut a = vec![0.0f64; 8];
+        let mut b = vec![0.0f64; 8];
+        let mine = unsafe { lend(a.as_mut_ptr(), a.len(), false) };
+        let (pa, la) = (b.as_mut_ptr() as usize, b.len());
+        let theirs = std::thread::spawn(move || unsafe { lend(pa as *mut f64, la, false) }).join().unwrap();
+        end_all_of_this_thread();
+        assert_eq!(write(mine, 0, 1, |_, _| ()), Ok(None));
+        assert_eq!(write(theirs, 0, 1, |r, _| r[0] = 1.0), Ok(Some(())));
+        end(theirs);
+        assert_eq!(b[0], 1.0);
     }
 
     #[test]

@@ -36,6 +36,7 @@ extern "C" {
         result: *mut napi_value,
     ) -> napi_status;
     fn napi_set_named_property(env: napi_env, object: napi_value, utf8name: *const c_char, value: napi_value) -> napi_status;
+    fn napi_add_env_cleanup_hook(env: napi_env, fun: Option<unsafe extern "C" fn(*mut c_void)>, arg: *mut c_void) -> napi_status;
     fn napi_get_cb_info(
         env: napi_env,
         cbinfo: napi_callback_info,
@@ -417,6 +418,7 @@ unsafe fn view_length_impl(env: napi_env, info: napi_callback_info) -> R<napi_va
 /// adviseHugePages(out): asks Linux for transparent huge pages over the 2 MiB-aligned part of a
 /// new output (madvise MADV_HUGEPAGE; THP's 'madvise' mode), before anything touches it: one
 /// page fault per 2 MiB instead of 512. Returns the bytes advised (0 where it does not apply).
+/// For memory mapped on its own: the advice stays on the range after the array is freed.
 unsafe fn advise_huge_pages_impl(env: napi_env, info: napi_callback_info) -> R<napi_value> {
     let a = args(env, info)?;
     let out = f64_array(env, a[0], "adviseHugePages", 1, "out")?;
@@ -611,7 +613,20 @@ unsafe fn register(env: napi_env, exports: napi_value) -> R<()> {
         )?;
         check(napi_set_named_property(env, exports, c.as_ptr(), fv), "napi_set_named_property")?;
     }
+    // Once per thread (Node refuses the same hook twice): when this environment is torn down,
+    // a terminated worker thread's leases end (lease.rs end_all_of_this_thread).
+    if !CLEANUP_HOOKED.with(|h| h.replace(true)) {
+        check(napi_add_env_cleanup_hook(env, Some(end_leases_hook), ptr::null_mut()), "napi_add_env_cleanup_hook")?;
+    }
     Ok(())
+}
+
+thread_local! {
+    static CLEANUP_HOOKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+unsafe extern "C" fn end_leases_hook(_arg: *mut c_void) {
+    crate::lease::end_all_of_this_thread();
 }
 
 /// Module entry point (context-aware: called once per environment / worker).

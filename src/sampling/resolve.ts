@@ -94,6 +94,7 @@ function supportBox(
   fallback: { lo: number[]; hi: number[] },
 ): { lo: number[]; hi: number[] } {
   if (s === undefined) return { lo: [...fallback.lo], hi: [...fallback.hi] };
+  if (typeof s !== 'object' || s === null) throw new UsageError(`support must be [a, b] or { lo, hi }, got ${String(s)}`);
   let lo: number[];
   let hi: number[];
   if (Array.isArray(s)) {
@@ -210,7 +211,7 @@ function planKey(input: PlanInput, kernel: Kernel): string | null {
   if (typeof t === 'string') tk = `s:${t}`;
   else if (typeof t === 'function' || isFunctionTarget(t) || isModuleTarget(t)) return null;
   else if (isDist(t)) tk = `d:${formatDist(t)}`;
-  else if (isExpressionTarget(t)) tk = exactKey([t.logpdf, t.support ?? null]);
+  else if (isExpressionTarget(t)) tk = exactKey(t.support === undefined ? [t.logpdf] : [t.logpdf, t.support]);
   else return null;
   const p = input.proposal;
   const pk = typeof p === 'string' ? `s:${p}` : isDist(p) ? `d:${formatDist(p)}` : null;

@@ -110,8 +110,12 @@ const MAX_BLOCK_NUMBERS = 2 ** 24;
 
 const KERNELS: readonly KernelChoice[] = ['auto', 'native', 'js'];
 
-/** Bytes of a new output from which sample() asks for huge pages (two of them, at least one whole). */
-const HUGE_PAGES_FROM = 4 * 2 ** 20;
+/**
+ * Bytes of a new output above which sample() asks for huge pages: glibc gives allocations of
+ * more than 32 MiB (its largest mmap threshold) a mapping of their own. A smaller one may lie
+ * in the malloc heap, where the advice would outlive the array and reach later allocations.
+ */
+const HUGE_PAGES_ABOVE = 32 * 2 ** 20;
 
 interface Prepared {
   plan: Plan;
@@ -311,7 +315,7 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
     }
     // Huge pages for a big new output: the first touch of each 4 KiB page costs more than
     // sampling its rows here (native/PROTOCOL.md adviseHugePages).
-    if (out.byteLength >= HUGE_PAGES_FROM) p.kernel.adviseHugePages?.(out);
+    if (out.byteLength > HUGE_PAGES_ABOVE) p.kernel.adviseHugePages?.(out);
     samples = out;
   }
   const acc = new StatsAccumulator(p, true);
