@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnSync } from 'node:child_process';
-import { sample, RejectionSampler, closePools, dist } from '../dist/index.js';
+import { getEventListeners } from 'node:events';
+import { sample, RejectionSampler, closePools, dist, UsageError } from '../dist/index.js';
 import { loadNative } from '../dist/sampling/native.js';
 
 const T2 = { target: 'mixture(0.3*normal(-2,0.5), 0.7*normal(1.5,1))', proposal: 'normal(0,3)', M: 2.42 };
@@ -156,6 +157,38 @@ test('a stream dropped mid-run without being ended: its lent arrays outlive the 
   const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60000 });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'ok');
+});
+
+test("a caller's signal is followed through the engine's own methods, one listener for every run", async () => {
+  // overrides on the signal never run (a throwing one used to skip stopping the run)
+  const ac = new AbortController();
+  ac.signal.addEventListener = () => assert.fail('the caller\'s addEventListener ran');
+  ac.signal.removeEventListener = () => assert.fail('the caller\'s removeEventListener ran');
+  const CUSTOM = { target: { logpdf: '-x^2/2 + log(1 + sin(3*x)^2)' }, proposal: 'normal(0,1)', M: 5.02 };
+  setTimeout(() => ac.abort(new Error('stop now')), 20);
+  await assert.rejects(sample({ ...CUSTOM, n: 4e6, seed: 1, workers: 2, signal: ac.signal }), /stop now/);
+  // twelve concurrent streams on one long-lived signal: one listener, no warning, none left
+  const shutdown = new AbortController();
+  const warnings = [];
+  const onWarning = (w) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  try {
+    const its = Array.from({ length: 12 }, (_, i) => new RejectionSampler({ ...T1, n: 100000, seed: i, workers: 2 }).batches({ signal: shutdown.signal })[Symbol.asyncIterator]());
+    await Promise.all(its.map((it) => it.next()));
+    assert.equal(getEventListeners(shutdown.signal, 'abort').length, 1);
+    await Promise.all(its.map(async (it) => { for (let r = await it.next(); !r.done; r = await it.next()); }));
+    await sleep(10);
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.deepEqual(warnings, []);
+  assert.equal(getEventListeners(shutdown.signal, 'abort').length, 0);
+  // not a signal: a UsageError, whatever its prototype says
+  const fake = Object.create(AbortSignal.prototype);
+  await assert.rejects(sample({ ...T1, n: 10, signal: fake }), UsageError);
+  for (const signal of [{}, fake]) {
+    await assert.rejects((async () => { for await (const b of new RejectionSampler({ ...T1, n: 10, workers: 2 }).batches({ signal })) assert.ok(b); })(), UsageError);
+  }
 });
 
 test('an early stop, then at once another run on the same pool', async () => {

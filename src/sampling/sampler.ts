@@ -8,6 +8,7 @@ import { getKernel, type KernelChoice } from './kernel.js';
 import { makePlan, type Plan, type ProposalSpec, type TargetSpec } from './resolve.js';
 import { checkOut, fillBlocks, runBlocks, type BlockResult } from './scheduler.js';
 import { float64Buffer, float64Length, isFloat64Array, isResizable, ownView } from './typed-view.js';
+import { isAbortSignal } from './abort-watch.js';
 import { defaultWorkers } from './pool.js';
 import { prewake } from './crew.js';
 import type { Kernel } from './kernel-types.js';
@@ -143,7 +144,7 @@ async function prepare(o: SamplerOptions, n: number): Promise<Prepared> {
   const blockRowsOpt = o.blockRows; // (read once: validated and used as the same value)
   if (blockRowsOpt !== undefined) checkInteger('blockRows', blockRowsOpt, 1);
   if (kernelOpt !== undefined && !KERNELS.includes(kernelOpt)) throw new UsageError(`kernel must be one of ${KERNELS.join(', ')}, got ${String(kernelOpt)}`);
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new UsageError('signal must be an AbortSignal');
+  if (signal !== undefined && !isAbortSignal(signal)) throw new UsageError('signal must be an AbortSignal');
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new UsageError('onProgress must be a function');
   // The pool threads wake while the plan is made when the run surely has more than one block
   // (default blocks hold at most DEFAULT_BLOCK_NUMBERS rows), else once the plan says so.
@@ -377,7 +378,9 @@ export class RejectionSampler {
   async *batches(opts: { signal?: AbortSignal } = {}): AsyncGenerator<Float64Array> {
     const p = await this.prepare();
     const n = this.options.n ?? Infinity;
-    const signal = opts.signal ?? p.signal;
+    const given = opts?.signal; // (read once)
+    if (given !== undefined && !isAbortSignal(given)) throw new UsageError('batches: signal must be an AbortSignal');
+    const signal = given ?? p.signal;
     this.acc = new StatsAccumulator(p);
     this.t0 = performance.now();
     yield* acceptedRows(p, this.acc, signal, p.onProgress);

@@ -18,6 +18,7 @@ import {
 import { blockCount, blockView, keptOf, rowsOf, type Layout } from './layout.js';
 import { waitAsync } from '../wait-async.js';
 import { float64Buffer, isSharedBuffer } from './typed-view.js';
+import { follow, unfollow, type AbortFlag } from './abort-watch.js';
 import { UsageError } from '../errors.js';
 import type { ClaimTask } from './worker.js';
 
@@ -315,19 +316,24 @@ interface Leftovers {
   crew: Crew;
   fresh: FreshSlots | null;
   signal: AbortSignal | undefined;
-  onAbort: () => void;
+  abort: AbortFlag;
 }
 
 /**
  * A stream dropped without being ended (its iterator let go mid-run, never returned): once
- * its run is collected, stop following its signal, stop its claims and, once its pool threads
- * have left (not at once: one may be in a block), end the leases of its lent arrays.
+ * its run is collected, stop its claims, stop following its signal and, once its pool threads
+ * have left (not at once: one may be in a block), end the leases of its lent arrays. Nothing
+ * here may throw: a finalizer's error would end the process at some later collection.
  */
 const droppedRuns = new FinalizationRegistry<Leftovers>((l) => {
-  l.signal?.removeEventListener('abort', l.onAbort);
   stopClaims(l.ctl);
+  if (l.signal) unfollow(l.signal, l.abort);
   const fresh = l.fresh;
-  if (fresh) void crewLeft(l.ctl, l.crew).then(() => endFreshSlots(fresh));
+  if (fresh) {
+    crewLeft(l.ctl, l.crew)
+      .then(() => endFreshSlots(fresh))
+      .catch(() => {});
+  }
 });
 
 /**
@@ -364,9 +370,7 @@ class PooledRun {
   /** how long the calling thread's last block took, ms */
   private blockMs = 0;
   /** set by the signal's abort event: step() reads this, not the signal (a caller's object) */
-  private readonly abort = { seen: false };
-  /** (over `abort`, not the run: a caller's long-lived signal must not keep a dropped run alive) */
-  private readonly onAbort: () => void;
+  private readonly abort: AbortFlag = { seen: false };
   /** next block to yield */
   emit = 0;
 
@@ -395,10 +399,6 @@ class PooledRun {
     this.ctl = this.ring.ctl;
     this.run = runnerOf(o);
     this.task = { kernel: kernel.name, job: plan.job, seed, layout, d: this.d, ring: this.buffers, sharedOut, external: ext ? ext.module : null };
-    const abort = this.abort;
-    this.onAbort = () => {
-      abort.seen = true;
-    };
     if (this.writes === 'fresh') {
       this.fresh = { ctl: this.ctl, leases: this.leases!, ids: new Array<number>(this.slots).fill(NO_LEASE), arrays: new Array<Float64Array | null>(this.slots).fill(null) };
     }
@@ -429,11 +429,8 @@ class PooledRun {
   /** Lends the output when pool threads write through a lease, and hands the run out. */
   start(): void {
     const { signal } = this.o;
-    droppedRuns.register(this, { ctl: this.ctl, crew: this.crew, fresh: this.fresh, signal, onAbort: this.onAbort }, this);
-    if (signal) {
-      this.abort.seen = signal.aborted;
-      signal.addEventListener('abort', this.onAbort);
-    }
+    droppedRuns.register(this, { ctl: this.ctl, crew: this.crew, fresh: this.fresh, signal, abort: this.abort }, this);
+    if (signal) follow(signal, this.abort);
     // Pool threads are started before the output is lent (starting one makes async resources,
     // whose hooks run the caller's code); those that start first wait for the lease.
     const lendsOut = this.leases !== null && this.writes !== 'fresh';
@@ -572,9 +569,9 @@ class PooledRun {
    */
   async end(finished: boolean): Promise<void> {
     const { ctl, crew } = this;
-    // (first: nothing may be awaited while the caller's output is lent)
+    // (first: nothing may be awaited while the caller's output is lent; and nothing of the
+    // caller's runs before the run is stopped and its leases end)
     this.takeBack();
-    this.o.signal?.removeEventListener('abort', this.onAbort);
     stopClaims(ctl);
     droppedRuns.unregister(this);
     // After a failure, an abort or a consumer that stopped early, a pool thread still in a
@@ -584,6 +581,7 @@ class PooledRun {
     if ((this.writes === 'shared' || this.writes === 'lent' || this.writes === 'fresh') && !finished) await crewLeft(ctl, crew);
     if (this.writes === 'lent' && this.lease > 0) this.leases!.endLease(this.lease);
     if (this.fresh) endFreshSlots(this.fresh);
+    if (this.o.signal) unfollow(this.o.signal, this.abort);
     giveRing(this.buffers, crew);
   }
 }
