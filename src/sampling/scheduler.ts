@@ -274,7 +274,7 @@ function giveRing(ring: RingBuffers, crew: Crew): void {
  *   slot's next block before the claim limit lets anyone claim that block, and ends the lease
  *   before it yields the block: no code outside the run can reach a lent array, and pool
  *   threads write the rows, and touch the new pages, in parallel rather than the calling
- *   thread copying every block out of a slot (two workers, 10^7 rows: 0.76-0.99x the time).
+ *   thread copying every block out of a slot (two workers, 10^7 rows: T1 0.76x the time).
  *   The lent arrays are held (FreshSlots) until their leases end, also when the consumer drops
  *   the stream without ending it: a lease holds an address, not the memory;
  * - 'slots': into ring slots, from which the calling thread reads (or copies) them.
