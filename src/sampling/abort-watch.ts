@@ -6,15 +6,14 @@
  * (a server's shutdown signal) gets no MaxListenersExceededWarning, and the listener holds
  * flags, not runs, so a stream dropped mid-run can still be collected.
  */
-import { getterOn } from './typed-view.js';
+import { getter } from './typed-view.js';
 
 const addListener = EventTarget.prototype.addEventListener;
 const removeListener = EventTarget.prototype.removeEventListener;
-const abortedOf = getterOn(AbortSignal.prototype, 'aborted');
+const abortedOf = getter<boolean>(AbortSignal.prototype, 'aborted');
 
 /** Whether x is an AbortSignal, as the engine sees it (its getter throws on anything else). */
 export function isAbortSignal(x: unknown): x is AbortSignal {
-  if (!abortedOf) return x instanceof AbortSignal;
   try {
     abortedOf(x);
     return true;
@@ -37,7 +36,7 @@ const watches = new WeakMap<AbortSignal, Watch>();
 
 /** Sets flag.seen now if the signal has aborted, and when it does. */
 export function follow(signal: AbortSignal, flag: AbortFlag): void {
-  flag.seen = abortedOf ? abortedOf(signal) === true : signal.aborted;
+  flag.seen = abortedOf(signal);
   let w = watches.get(signal);
   if (!w) {
     const flags = new Set<AbortFlag>();

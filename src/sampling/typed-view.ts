@@ -16,17 +16,17 @@ export function getterOn(proto: object, key: string | symbol): ((self: unknown) 
   return get ? (Function.prototype.call.bind(get) as (self: unknown) => unknown) : null;
 }
 
-/** A TypedArray getter, which every engine this runs on has. */
-function getter<T>(key: string | symbol): (self: unknown) => T {
-  const get = getterOn(TypedArrayPrototype, key);
-  if (!get) throw new Error(`internal: no TypedArray getter ${String(key)}`);
+/** An engine getter of `proto` that every engine this runs on has. */
+export function getter<T>(proto: object, key: string | symbol): (self: unknown) => T {
+  const get = getterOn(proto, key);
+  if (!get) throw new Error(`internal: no getter ${String(key)}`);
   return get as (self: unknown) => T;
 }
 
-const tagOf = getter<string | undefined>(Symbol.toStringTag);
-const bufferOf = getter<ArrayBufferLike>('buffer');
-const byteOffsetOf = getter<number>('byteOffset');
-const lengthOf = getter<number>('length');
+const tagOf = getter<string | undefined>(TypedArrayPrototype, Symbol.toStringTag);
+const bufferOf = getter<ArrayBufferLike>(TypedArrayPrototype, 'buffer');
+const byteOffsetOf = getter<number>(TypedArrayPrototype, 'byteOffset');
+const lengthOf = getter<number>(TypedArrayPrototype, 'length');
 
 /** Whether x is a Float64Array itself (not a Proxy of one, nor anything else). */
 export function isFloat64Array(x: unknown): x is Float64Array {
