@@ -11,6 +11,8 @@ import { JsExpr, Op, evalExpr } from '../dist/sampling/js-expr.js';
 import { lgamma } from '../dist/sampling/special.js';
 import { UsageError } from '../dist/errors.js';
 import { mulberry32 as rng } from './helpers/prng.js';
+import { LGAMMA_EDGES } from './helpers/lgamma-edges.js';
+import { getKernel } from '../dist/index.js';
 
 function throwsUsage(fn, expected) {
   assert.throws(fn, (err) => {
@@ -177,6 +179,33 @@ test('syntax errors name the problem and the column', () => {
   throwsUsage(() => compileExpr('log(x 1)'), "expression: unexpected '1' at column 7 (expected ',' or ')' to close 'log(' at column 4)");
   throwsUsage(() => compileExpr('1e999'), "expression: number '1e999' at column 1 is out of range");
   throwsUsage(() => compileExpr(3), 'expression: source must be a string, got number');
+});
+
+test("names Object.prototype has are unknown names, not functions or constants", () => {
+  // (the name tables were object literals: `constructor` compiled to a NaN constant, `toString(x)`
+  // to a NaN opcode, and the kernels threw internal errors at sampling time)
+  for (const name of ['constructor', '__proto__', 'valueOf', 'toString', 'hasOwnProperty', '__defineGetter__']) {
+    throwsUsage(() => compileExpr(`x + ${name}`), new RegExp(`^expression: unknown name '${name}' at column 5`));
+    throwsUsage(() => compileExpr(`${name}(x)`), new RegExp(`^expression: unknown function '${name}' at column 1 \\((did you mean|functions:) `));
+    throwsUsage(() => compileExpr(`${name}(1)`), new RegExp(`^expression: unknown function '${name}' at column 1`));
+  }
+});
+
+test('messages stay on one line and short, and quote whole characters', () => {
+  // a folded NaN quoted across a line break
+  throwsUsage(() => compileExpr('x + log(\r\n-1)'), 'expression: log( -1) at column 5 is not a number (NaN)');
+  // a character outside the BMP is one character, not half a surrogate pair
+  throwsUsage(() => compileExpr('x + \u{1F600}'), "expression: unexpected character '\u{1F600}' at column 5");
+  // a 10^5-character token is quoted in part
+  const long = 'y'.repeat(100_000);
+  for (const src of [`x + ${long}`, `x + ${long}(x)`, `x + 9${'9'.repeat(100_000)}`, `x + x0 ${long}`]) {
+    assert.throws(() => compileExpr(src), (err) => {
+      assert.ok(err instanceof UsageError, String(err));
+      assert.ok(err.message.length < 200 && !err.message.includes('\n'), err.message.slice(0, 300));
+      assert.match(err.message, /\.\.\./);
+      return true;
+    });
+  }
 });
 
 test('arity errors', () => {
@@ -386,5 +415,30 @@ test('native evalExpr matches the TypeScript evaluator', { skip: native ? false 
     JsExpr.decode(cd.code).eval(xs3, a3);
     native.evalExpr(cd.code, xs3, b3);
     for (let i = 0; i < 600; i++) close(b3[i], a3[i], 1e-13, `deep row ${i}`);
+  }
+});
+
+test('lgamma at tiny arguments and beside its poles, in both kernels and in folding', () => {
+  const c = compileExpr('lgamma(x)');
+  const xs = Float64Array.from(LGAMMA_EDGES, ([x]) => x);
+  for (const name of native ? ['js', 'native'] : ['js']) {
+    const out = new Float64Array(xs.length);
+    getKernel(name).evalExpr(c.code, xs, out);
+    LGAMMA_EDGES.forEach(([x, v], i) => close(out[i], v, 1e-14, `${name} lgamma(${x})`));
+  }
+  // Folding uses the same lgamma: finite at 1e-310 (it was +Infinity, and sin of it NaN), +0 at 1.
+  assert.equal(compileExpr('sin(lgamma(1e-310))').code[5], Math.sin(713.8013788281541));
+  assert.ok(Object.is(compileExpr('lgamma(1)').code[5], 0));
+});
+
+test('evalExpr with an output that overlaps its input', () => {
+  // (the JS evaluator wrote row i's result over a later row's inputs; native copies its inputs)
+  const c = compileExpr('x0 + 10 * x1', { dim: 2 });
+  const rows = 1000; // (several of the evaluators' chunks: within one, inputs are read first)
+  const want = Array.from({ length: rows }, (_, i) => 2 * i + 10 * (2 * i + 1));
+  for (const name of native ? ['js', 'native'] : ['js']) {
+    const buf = Float64Array.from({ length: 2 * rows }, (_, i) => i);
+    getKernel(name).evalExpr(c.code, buf, buf.subarray(rows));
+    assert.deepEqual(Array.from(buf.subarray(rows)), want, name);
   }
 });

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as sp from '../dist/sampling/special.js';
 import { REF } from './helpers/special-ref.js';
+import { LGAMMA_EDGES } from './helpers/lgamma-edges.js';
 
 function close(got, want, rel, abs = 0, msg = '') {
   if (want === got) return;
@@ -14,6 +15,12 @@ test('lgamma', () => {
   for (const [x, v] of REF.lgamma) close(sp.lgamma(x), v, 1e-13, 1e-15, `lgamma(${x})`);
   assert.equal(sp.lgamma(0), Infinity);
   assert.equal(sp.lgamma(-3), Infinity);
+});
+
+test('lgamma at tiny arguments and beside its poles', () => {
+  for (const [x, v] of LGAMMA_EDGES) close(sp.lgamma(x), v, 1e-14, 0, `lgamma(${x})`);
+  // exact zeros are +0, as native (the series at 1 gave -0: 1/lgamma(1) was -Infinity)
+  assert.ok(Object.is(sp.lgamma(1), 0) && Object.is(sp.lgamma(2), 0));
 });
 
 test('erf / erfc (tails relative)', () => {

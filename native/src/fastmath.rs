@@ -5,7 +5,8 @@
 //! slice becomes vector code. No fused multiply-add is used (Rust never contracts a*b+c), so
 //! the scalar, AVX2 and AVX-512 copies give bit-identical results.
 //!
-//! Accuracy (measured against std, see the tests): ln < 1 ulp, exp < 1 ulp, log1p < 2 ulp.
+//! Accuracy: the tests bound the distance from std: ln <= 1 ulp, exp <= 1 ulp, log1p <= 2 ulp.
+//! Against the exact values (mpmath, 90k points each): ln up to 1.17 ulp, exp 1.0, log1p 1.45.
 
 #![allow(clippy::excessive_precision)]
 

@@ -62,17 +62,23 @@ type Node =
   | { readonly t: 'un'; readonly op: number; readonly a: Node }
   | { readonly t: 'bin'; readonly op: number; readonly a: Node; readonly b: Node };
 
-const UNARY_FUNCS: Readonly<Record<string, number>> = {
-  exp: Op.EXP, log: Op.LOG, log1p: Op.LOG1P, sqrt: Op.SQRT, abs: Op.ABS, sin: Op.SIN, cos: Op.COS,
-  tan: Op.TAN, tanh: Op.TANH, atan: Op.ATAN, floor: Op.FLOOR, lgamma: Op.LGAMMA,
-};
-const BINARY_FUNCS: Readonly<Record<string, number>> = { pow: Op.POW, min: Op.MIN, max: Op.MAX };
-const FUNC_NAMES = [...Object.keys(UNARY_FUNCS), ...Object.keys(BINARY_FUNCS)];
+/*
+ * Name tables are Maps, not object literals: a name the user writes is looked up in them, and
+ * an object inherits names from Object.prototype (`constructor`, `toString`, `__proto__`),
+ * which would then pass as functions or constants.
+ */
+const UNARY_FUNCS: ReadonlyMap<string, number> = new Map([
+  ['exp', Op.EXP], ['log', Op.LOG], ['log1p', Op.LOG1P], ['sqrt', Op.SQRT], ['abs', Op.ABS], ['sin', Op.SIN],
+  ['cos', Op.COS], ['tan', Op.TAN], ['tanh', Op.TANH], ['atan', Op.ATAN], ['floor', Op.FLOOR], ['lgamma', Op.LGAMMA],
+]);
+const BINARY_FUNCS: ReadonlyMap<string, number> = new Map([['pow', Op.POW], ['min', Op.MIN], ['max', Op.MAX]]);
+const FUNC_NAMES = [...UNARY_FUNCS.keys(), ...BINARY_FUNCS.keys()];
+const isFunction = (name: string): boolean => UNARY_FUNCS.has(name) || BINARY_FUNCS.has(name);
 /** Names from other languages, for "did you mean" only (not accepted, to keep one spelling). */
-const FUNC_ALIASES: Readonly<Record<string, string>> = {
-  ln: 'log', arctan: 'atan', atan2: 'atan', gammaln: 'lgamma', loggamma: 'lgamma', fabs: 'abs', power: 'pow',
-};
-const CONSTANTS: Readonly<Record<string, number>> = { pi: Math.PI, e: Math.E };
+const FUNC_ALIASES: ReadonlyMap<string, string> = new Map([
+  ['ln', 'log'], ['arctan', 'atan'], ['atan2', 'atan'], ['gammaln', 'lgamma'], ['loggamma', 'lgamma'], ['fabs', 'abs'], ['power', 'pow'],
+]);
+const CONSTANTS: ReadonlyMap<string, number> = new Map([['pi', Math.PI], ['e', Math.E]]);
 const VAR_RE = /^x(0|[1-9]\d*)?$/;
 /**
  * Deepest nesting accepted (see the header). Real expressions stay under ~20 levels; the parser
@@ -87,12 +93,22 @@ function fail(msg: string): never {
   throw new UsageError(`expression: ${msg}`);
 }
 
+/**
+ * Source text as a message quotes it: on one line (a quoted subexpression may span lines),
+ * and at most MAX_QUOTE characters (a token may be a 10^5-digit number).
+ */
+function quote(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > MAX_QUOTE ? `${line.slice(0, MAX_QUOTE - 3)}...` : line;
+}
+
 function tokenize(src: string): Token[] {
   const out: Token[] = [];
   let i = 0;
   while (i < src.length) {
-    const c = src[i];
-    if (/\s/.test(c)) { i++; continue; }
+    // (a whole code point: a character outside the BMP is two UTF-16 units)
+    const c = String.fromCodePoint(src.codePointAt(i) ?? 0);
+    if (/\s/.test(c)) { i += c.length; continue; }
     const rest = src.slice(i);
     const m = /^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/.exec(rest) ?? /^[A-Za-z_][A-Za-z0-9_]*/.exec(rest) ??
       /^(?:\*\*|[-+*/^(),])/.exec(rest);
@@ -105,7 +121,7 @@ function tokenize(src: string): Token[] {
   return out;
 }
 
-const describe = (t: Token): string => (t.kind === 'end' ? 'end of input' : `'${t.text}'`);
+const describe = (t: Token): string => (t.kind === 'end' ? 'end of input' : `'${quote(t.text)}'`);
 
 // ---------------------------------------------------------------------------------------------
 // Node construction with constant folding
@@ -115,7 +131,7 @@ const describe = (t: Token): string => (t.kind === 'end' ? 'end of input' : `'${
 interface Span { readonly start: number; readonly end: number }
 
 const UNARY_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
-  [...Object.entries(UNARY_FUNCS).map(([k, v]) => [v, k]), [Op.NEG, '-']]);
+  [...[...UNARY_FUNCS].map(([k, v]) => [v, k]), [Op.NEG, '-']]);
 const BINARY_SYMBOLS: Readonly<Record<number, string>> = {
   [Op.ADD]: '+', [Op.SUB]: '-', [Op.MUL]: '*', [Op.DIV]: '/', [Op.POW]: '^', [Op.MIN]: 'min', [Op.MAX]: 'max',
 };
@@ -127,8 +143,7 @@ const BINARY_SYMBOLS: Readonly<Record<number, string>> = {
  */
 function checkFolded(v: number, src: string, span: Span, why: () => string | null): number {
   if (!Number.isNaN(v)) return v;
-  let text = src.slice(span.start, span.end).trim();
-  if (text.length > MAX_QUOTE) text = `${text.slice(0, MAX_QUOTE - 3)}...`;
+  const text = quote(src.slice(span.start, span.end));
   const detail = why();
   fail(`${text} at column ${span.start + 1} is not a number (NaN${detail ? `: ${detail}` : ''})`);
 }
@@ -281,12 +296,12 @@ class Parser {
     const t = this.next();
     if (t.kind === 'num') {
       const v = Number(t.text);
-      if (!Number.isFinite(v)) fail(`number '${t.text}' at column ${t.col} is out of range`);
+      if (!Number.isFinite(v)) fail(`number '${quote(t.text)}' at column ${t.col} is out of range`);
       return { t: 'const', v };
     }
     if (t.kind === 'name') {
       // Only function names take '(': x(1) is a forgotten '*', reported by parseAll.
-      const callable = t.text in UNARY_FUNCS || t.text in BINARY_FUNCS || !(t.text in CONSTANTS || VAR_RE.test(t.text));
+      const callable = isFunction(t.text) || !(CONSTANTS.has(t.text) || VAR_RE.test(t.text));
       return callable && this.isOp('(') ? this.parseCall(t) : this.parseName(t);
     }
     if (t.kind === 'op' && t.text === '(') {
@@ -304,20 +319,20 @@ class Parser {
   }
 
   private parseName(t: Token): Node {
-    const c = CONSTANTS[t.text];
+    const c = CONSTANTS.get(t.text);
     if (c !== undefined) return { t: 'const', v: c };
     const m = VAR_RE.exec(t.text);
     if (m) {
       const index = m[1] === undefined ? 0 : Number(m[1]);
-      if (!Number.isSafeInteger(index)) fail(`variable '${t.text}' at column ${t.col} has an absurd index`);
+      if (!Number.isSafeInteger(index)) fail(`variable '${quote(t.text)}' at column ${t.col} has an absurd index`);
       this.vars.push({ name: t.text, index, col: t.col });
       return { t: 'var', i: index };
     }
-    if (t.text in UNARY_FUNCS || t.text in BINARY_FUNCS) {
+    if (isFunction(t.text)) {
       fail(`'${t.text}' at column ${t.col} is a function; call it as ${t.text}(...)`);
     }
     const h = closestName(t.text, ['x', 'pi', 'e', ...FUNC_NAMES]);
-    fail(`unknown name '${t.text}' at column ${t.col}${h ? ` (did you mean ${h}?)` : ' (variables are x or x0, x1, ...)'}`);
+    fail(`unknown name '${quote(t.text)}' at column ${t.col}${h ? ` (did you mean ${h}?)` : ' (variables are x or x0, x1, ...)'}`);
   }
 
   private parseCall(name: Token): Node {
@@ -340,15 +355,15 @@ class Parser {
 function makeCall(name: Token, args: Node[], src: string, span: Span): Node {
   const f = name.text;
   const where = `at column ${name.col}`;
-  const u = UNARY_FUNCS[f];
+  const u = UNARY_FUNCS.get(f);
   if (u !== undefined) {
     if (args.length !== 1) fail(`${f} takes 1 argument, got ${args.length} ${where}`);
     return unary(u, args[0], src, span);
   }
-  const b = BINARY_FUNCS[f];
+  const b = BINARY_FUNCS.get(f);
   if (b === undefined) {
-    const h = FUNC_ALIASES[f.toLowerCase()] ?? closestName(f, FUNC_NAMES);
-    fail(`unknown function '${f}' ${where}${h ? ` (did you mean ${h}?)` : ` (functions: ${FUNC_NAMES.join(' ')})`}`);
+    const h = FUNC_ALIASES.get(f.toLowerCase()) ?? closestName(f, FUNC_NAMES);
+    fail(`unknown function '${quote(f)}' ${where}${h ? ` (did you mean ${h}?)` : ` (functions: ${FUNC_NAMES.join(' ')})`}`);
   }
   if (b === Op.POW) {
     if (args.length !== 2) fail(`pow takes 2 arguments, got ${args.length} ${where}`);

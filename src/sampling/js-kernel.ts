@@ -239,7 +239,8 @@ export const jsKernel: Kernel = Object.freeze<Kernel>({
   evalExpr(code, xs, out) {
     const e = expr(code);
     if (xs.length !== out.length * e.dim) throw new Error(`evalExpr: ${xs.length} numbers is not ${out.length} rows of ${e.dim}`);
-    e.eval(xs, out);
+    // (out may overlap xs: a row's result must not overwrite a later row's inputs; native copies its inputs too)
+    e.eval(xs.buffer === out.buffer ? xs.slice() : xs, out);
   },
 
   sampleBlock(jobBuf, seed, block, nProposals, out): BlockStats {

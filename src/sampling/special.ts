@@ -45,19 +45,34 @@ function lgammaSeries1(z: number): number {
   return z * (-EULER_GAMMA + z * s);
 }
 
+/**
+ * sin(pi x) with exact argument reduction (as native/src/special.rs sinpi): Math.sin(Math.PI * x)
+ * loses the digits that matter near sin's zeros, where x is near an integer (lgamma's poles).
+ */
+function sinpi(x: number): number {
+  const half = 0.5 * x;
+  // (x - 2 round(x / 2), rounding half away from zero as Rust's f64::round: exact, in [-1, 1])
+  let r = x - 2 * Math.sign(half) * Math.round(Math.abs(half));
+  if (r > 0.5) r = 1 - r;
+  else if (r < -0.5) r = -1 - r;
+  return Math.sin(Math.PI * r);
+}
+
 /** ln |Gamma(x)|. */
 export function lgamma(x: number): number {
   if (Number.isNaN(x)) return NaN;
   if (!Number.isFinite(x)) return Infinity;
   if (x <= 0 && Math.floor(x) === x) return Infinity;
+  // (exact zeros, +0 as native: the series below gives -0 at x = 1)
+  if (x === 1 || x === 2) return 0;
+  // Gamma(x) = 1/x - gamma + O(x): for tiny x of either sign, ln |Gamma(x)| = -ln |x| - gamma x
+  if (Math.abs(x) < 1e-8) return -Math.log(Math.abs(x)) - EULER_GAMMA * x;
   if (x < 0.5) {
     // reflection: Gamma(x) Gamma(1 - x) = pi / sin(pi x)
-    const s = Math.sin(Math.PI * x);
-    return Math.log(Math.PI / Math.abs(s)) - lgamma(1 - x);
+    return Math.log(Math.PI / Math.abs(sinpi(x))) - lgamma(1 - x);
   }
   if (Math.abs(x - 1) <= 0.25) return lgammaSeries1(x - 1);
   if (Math.abs(x - 2) <= 0.25) return Math.log1p(x - 2) + lgammaSeries1(x - 2);
-  if (x < 1e-8) return -Math.log(x);
   const xm = x - 1;
   let a = LANCZOS[0];
   const t = xm + LANCZOS_G + 0.5;
