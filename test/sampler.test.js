@@ -389,6 +389,52 @@ test("onViolation 'warn' samples and counts violations; 'error' stops", async ()
   await assert.rejects(sample({ target: { logpdf: '-x^2/2' }, proposal: 'normal(0,1)', M: 1, n: 1000 }), UsageError);
 });
 
+test('an M exactly at sup p/q is no violation: truncations of the proposal, on both kernels', async () => {
+  // M = 1 / (the truncation's mass) is the exact sup; log p - log q rounds an ulp or two past
+  // log M there, which both kernels counted as violations and so failed the run.
+  const Phi = cdfOf('normal(0,1)');
+  const mass = (a, b) => Phi(b) - (a === -Infinity ? 0 : Phi(a));
+  const cases = [
+    ['truncated(normal(0,1), 0, inf)', 'normal(0,1)', 2],
+    ['truncated(normal(0,1), -1, 1)', 'normal(0,1)', 1 / mass(-1, 1)],
+    ['truncated(normal(0,1), -inf, 0.5)', 'normal(0,1)', 1 / mass(-Infinity, 0.5)],
+    ['truncated(cauchy(0,1), -1, 1)', 'cauchy(0,1)', 2],
+    ['truncated(laplace(0,1), 0, inf)', 'laplace(0,1)', 2],
+    ['beta(2,5)', 'uniform(0,1)', 2.4576],
+  ];
+  for (const kernel of getKernel('auto').name === 'native' ? ['native', 'js'] : ['js']) {
+    for (const [target, proposal, M] of cases) {
+      for (const seed of [1, 3, 10]) {
+        const { stats } = await sample({ target, proposal, M, n: 20000, seed, kernel });
+        assert.equal(stats.envelopeViolations, 0, `${kernel} ${target} | ${proposal}, M = ${M}, seed ${seed}`);
+        // (p/q meets M: on the whole truncation, and within the draws' reach for beta's peak)
+        assert.ok(stats.maxRatioSeen <= M * (1 + 1e-9) && stats.maxRatioSeen > M * (1 - 1e-6), `${target}: maxRatioSeen ${stats.maxRatioSeen}`);
+      }
+    }
+  }
+  // Beyond the slack it is a violation, and the message tells the two numbers apart.
+  const warnings = [];
+  const onWarn = (w) => warnings.push(w.message);
+  process.on('warning', onWarn);
+  try {
+    const M = 2 * (1 - 1e-8);
+    const { stats } = await sample({ target: 'truncated(normal(0,1), 0, inf)', proposal: 'normal(0,1)', M, n: 20000, seed: 1, onViolation: 'warn' });
+    assert.ok(stats.envelopeViolations > 5000, String(stats.envelopeViolations));
+    await new Promise((r) => setImmediate(r));
+    assert.ok(warnings.some((w) => /p\/q reached 2 > M = 1\.99999998 /.test(w)), warnings.join(' | '));
+  } finally {
+    process.off('warning', onWarn);
+  }
+});
+
+test('a given M is reported as given, not as exp(log M)', async () => {
+  for (const M of [3, 0.7 * 10, 2.4576, 1.1]) {
+    const { stats } = await sample({ target: 'beta(2,5)', proposal: 'uniform(0,1)', M: Math.max(M, 2.5), n: 100, seed: 1 });
+    assert.equal(stats.M, Math.max(M, 2.5));
+    assert.equal(stats.expectedRate, 1 / Math.max(M, 2.5));
+  }
+});
+
 test('an endless stream given maxProposals ends after the block that reaches it', async () => {
   const s = new RejectionSampler({ target: 'beta(2,5)', proposal: 'uniform(0,1)', M: 2.4576, seed: 4, maxProposals: 200000, blockRows: 10000 });
   let rows = 0;

@@ -38,6 +38,16 @@ export interface Bound1D {
   infinite?: boolean;
 }
 
+/**
+ * A proposal violates the envelope when log p - log q > log M + VIOLATION_SLACK: p/q above M by
+ * more than a relative 1e-9, in the kernels' counts (native/src/kernel.rs has the same constant)
+ * and in the check of a given M against the sup found. Where M is exactly sup p/q (a truncation
+ * of the proposal with M = 1 / its mass), the rounding of log p - log q reaches past log M, and
+ * counting that failed runs whose envelope holds; an excess this small is far below what any
+ * sample could show.
+ */
+export const VIOLATION_SLACK = 1e-9;
+
 /** Relative safety margin applied to a found sup (M = sup * SAFETY_1D). */
 export const SAFETY_1D = 1.001;
 export const SAFETY_MULTI = 1.2;

@@ -8,6 +8,7 @@ import { Stream, uniforms as fillUniforms } from './rng.js';
 import { decodeDist, type JsDist } from './js-dist.js';
 import { JsExpr } from './js-expr.js';
 import { decodeJob, TargetKind } from './job.js';
+import { VIOLATION_SLACK } from './envelope.js';
 
 /** Proposals per chunk of proposeBlock / acceptBlock: keeps the working set in L2 whatever the block size (sampleRows chunks as ChunkSchedule says). */
 const CHUNK = 4096;
@@ -103,6 +104,7 @@ class Acceptor {
   /** Accept/compact one chunk of rows. */
   chunk(xs: Float64Array, logq: Float64Array, logp: Float64Array, rows: number, u: Float64Array): void {
     const { d, logM } = this.j;
+    const logMv = logM + VIOLATION_SLACK;
     const s = this.stats;
     const out = this.out;
     const cap = this.rows;
@@ -119,7 +121,7 @@ class Acceptor {
         continue;
       }
       if (ratio > maxRatio) maxRatio = ratio;
-      if (ratio > logM) violations++;
+      if (ratio > logMv) violations++;
       if (Math.log(u[r]) < ratio - logM) {
         accepted++;
         if (w === cap) continue;

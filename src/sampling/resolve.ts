@@ -10,7 +10,7 @@ import { compileExpr } from './expr.js';
 import { encodeJob, TargetKind } from './job.js';
 import type { Kernel } from './kernel-types.js';
 import { decodeDist, type JsDist1 } from './js-dist.js';
-import { bound1D, boundFromSample, gridProbabilities, type LogRatio, SAFETY_1D, SAFETY_MULTI } from './envelope.js';
+import { bound1D, boundFromSample, gridProbabilities, type LogRatio, SAFETY_1D, SAFETY_MULTI, VIOLATION_SLACK } from './envelope.js';
 
 /** A batch log-density: fill out[i] with log p of row i of xs (rows of d numbers). */
 export type LogDensityFn = (xs: Float64Array, out: Float64Array, d: number) => void;
@@ -399,7 +399,7 @@ async function buildPlan(input: PlanInput, kernel: Kernel): Promise<Plan> {
       logM = b.logSup + Math.log(SAFETY_1D);
     } else {
       logM = Math.log(Min);
-      if (b.logSup > logM + 1e-9) {
+      if (b.logSup > logM + VIOLATION_SLACK) {
         const msg =
           `M = ${fmt(Min)} is below sup p/q = ${fmt(Math.exp(b.logSup))} (at x = ${fmt(b.argmax)}): ` +
           `the envelope is violated; use M >= ${fmt(Math.exp(b.logSup) * SAFETY_1D)} or M: 'auto'`;
@@ -422,7 +422,8 @@ async function buildPlan(input: PlanInput, kernel: Kernel): Promise<Plan> {
     logM = Math.log(Min);
   }
 
-  const M = Math.exp(logM);
+  // (a given M is reported as given: exp(log 3) is 2.9999999999999996)
+  const M = Min === 'auto' ? Math.exp(logM) : Min;
   if (!(M > 0 && M < Infinity)) {
     // Sampling runs in log space, but M itself must be a usable number (stats, expectedRate).
     throw new UsageError(

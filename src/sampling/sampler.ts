@@ -171,6 +171,15 @@ async function prepare(o: SamplerOptions, n: number): Promise<Prepared> {
   return { plan, kernel, seed, workers: usable, layout, onViolation, autoM: M === undefined || M === 'auto', signal, onProgress };
 }
 
+/** Two numbers to 6 significant digits, or to as many more as it takes to tell them apart. */
+function distinctDigits(a: number, b: number): [string, string] {
+  for (let p = 6; ; p++) {
+    const x = Number(a.toPrecision(p)).toString();
+    const y = Number(b.toPrecision(p)).toString();
+    if (x !== y || p === 17) return [x, y];
+  }
+}
+
 class StatsAccumulator {
   proposals = 0;
   accepted = 0;
@@ -205,8 +214,9 @@ class StatsAccumulator {
     this.nonFinite += stats[4];
     this.blocks++;
     if (stats[2] > 0) {
+      const [seen, M] = distinctDigits(Math.exp(this.maxLog), this.p.plan.M);
       const msg =
-        `envelope violated: p/q reached ${Number(Math.exp(this.maxLog).toPrecision(6))} > M = ${Number(this.p.plan.M.toPrecision(6))} ` +
+        `envelope violated: p/q reached ${seen} > M = ${M} ` +
         `(${this.violations} proposals so far); ` +
         (this.p.autoM ? `M: 'auto' underestimated sup p/q here: pass a larger M (or onViolation: 'warn')` : `raise M or use M: 'auto'`);
       if (this.p.onViolation === 'error') return new UsageError(msg);
