@@ -944,6 +944,18 @@ function solveGeneral(
   return x;
 }
 
+/**
+ * The distributions inside a 1-D one whose own quantiles an envelope grid should cover: a
+ * mixture's components with weight > 0 and a truncation's child, recursively. A component of
+ * weight 0.001 and width 1e-5 sits between two quantiles of the mixture (its mass is far less
+ * than a grid step), so only its own quantiles find the spike it puts in p/q.
+ */
+export function componentsOf(d: JsDist1): JsDist1[] {
+  if (d instanceof Mixture1) return d.children.filter((_, i) => d.weights[i] > 0).flatMap((c) => [c, ...componentsOf(c)]);
+  if (d instanceof Truncated) return [d.child, ...componentsOf(d.child)];
+  return [];
+}
+
 class Product implements JsDist {
   readonly dim: number;
   constructor(readonly children: JsDist1[]) {

@@ -9,7 +9,7 @@ import { parseDist } from './spec.js';
 import { compileExpr } from './expr.js';
 import { encodeJob, TargetKind } from './job.js';
 import type { Kernel } from './kernel-types.js';
-import { decodeDist, type JsDist1 } from './js-dist.js';
+import { componentsOf, decodeDist, type JsDist1 } from './js-dist.js';
 import { bound1D, boundFromSample, gridProbabilities, type LogRatio, SAFETY_1D, SAFETY_MULTI, VIOLATION_SLACK } from './envelope.js';
 
 /** A batch log-density: fill out[i] with log p of row i of xs (rows of d numbers). */
@@ -396,6 +396,7 @@ async function buildPlan(input: PlanInput, kernel: Kernel): Promise<Plan> {
       throw new UsageError(`target ${targetLabel} has zero density everywhere the proposal ${proposalLabel} puts mass`);
     }
     if (Min === 'auto') {
+      if (normalized) missedSup(b.logSup, targetLabel, proposalLabel);
       logM = b.logSup + Math.log(SAFETY_1D);
     } else {
       logM = Math.log(Min);
@@ -417,6 +418,7 @@ async function buildPlan(input: PlanInput, kernel: Kernel): Promise<Plan> {
       throw new UsageError(`target ${targetLabel} has zero density everywhere the proposal ${proposalLabel} puts mass`);
     }
     if (b.logSup === Infinity) throw new UsageError(`the density ratio p/q is infinite at some proposal points: no finite M exists`);
+    if (normalized) missedSup(b.logSup, targetLabel, proposalLabel);
     logM = b.logSup + Math.log(SAFETY_MULTI);
   } else {
     logM = Math.log(Min);
@@ -445,20 +447,42 @@ async function buildPlan(input: PlanInput, kernel: Kernel): Promise<Plan> {
   };
 }
 
-/** Grid points at quantiles of the proposal and (when a distribution) of the target. */
+/**
+ * For two normalized densities sup p/q >= 1 (p <= c q with c < 1 would leave p a mass below 1).
+ * A sup found below 1 means the search missed where p/q is largest, a feature narrower than its
+ * grid (or than its sample's reach in several dimensions): refused, not sampled wrongly.
+ */
+function missedSup(logSup: number, targetLabel: string, proposalLabel: string): void {
+  if (logSup >= -1e-6) return;
+  throw new UsageError(
+    `M: 'auto' found sup p/q = ${logSup > -700 ? fmt(Math.exp(logSup)) : `exp(${fmt(logSup)})`} for target ${targetLabel} and proposal ${proposalLabel}, ` +
+      `below 1, which two normalized densities cannot have: the search missed where p/q is largest; give M`,
+  );
+}
+
+/**
+ * Grid points at quantiles of the proposal and (when a distribution) of the target, and at
+ * COMPONENT_GRID quantiles of each of their components (js-dist.ts componentsOf: a narrow
+ * mixture component falls between the mixture's own quantiles).
+ */
 function quantileGrid(proposal: Float64Array, target: Float64Array | null): number[] {
-  const ps = gridProbabilities();
   const out: number[] = [];
+  const add = (d: JsDist1, ps: number[]): void => {
+    for (const p of ps) {
+      const x = d.quantile(p);
+      if (Number.isFinite(x)) out.push(x);
+    }
+  };
   for (const prog of [proposal, target]) {
     if (!prog) continue;
     const dd = decodeDist(prog);
     if (dd.dim !== 1) continue;
     const d1 = dd as JsDist1;
-    if (typeof d1.quantile !== 'function') continue;
-    for (const p of ps) {
-      const x = d1.quantile(p);
-      if (Number.isFinite(x)) out.push(x);
-    }
+    add(d1, gridProbabilities());
+    for (const c of componentsOf(d1)) add(c, gridProbabilities(COMPONENT_GRID));
   }
   return out;
 }
+
+/** Central quantiles per component (besides its tail quantiles): golden-section search refines from there. */
+const COMPONENT_GRID = 64;
