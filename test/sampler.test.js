@@ -464,6 +464,28 @@ test('an M exactly at sup p/q is no violation: truncations of the proposal, on b
   }
 });
 
+test('fallback kernel: the same stats as native where log densities are -Infinity (nonFinite counts NaN densities only)', async (t) => {
+  if (getKernel('auto').name !== 'native') return t.skip('native kernel not built');
+  // lognormal(0, 200) draws 0 and +Infinity, where both log densities are -Infinity: the ratio
+  // is NaN (a rejection), but no density is NaN. JS counted 282 of these as nonFinite.
+  const o = { target: 'lognormal(0,200)', proposal: 'lognormal(0,200)', M: 1, n: 100000, seed: 1 };
+  const a = (await sample({ ...o, kernel: 'native' })).stats;
+  const b = (await sample({ ...o, kernel: 'js' })).stats;
+  assert.ok(a.proposals > a.accepted, 'some draws rejected');
+  for (const k of ['proposals', 'accepted', 'nonFinite', 'envelopeViolations']) assert.equal(b[k], a[k], k);
+  assert.equal(a.nonFinite, 0);
+});
+
+test("a 1-D product or mvnormal inside truncated() or a 1-D mixture is a UsageError", async () => {
+  // (an internal error, or a TypeError 'c.quantile is not a function', before)
+  for (const s of ['mixture(0.5*product(normal(0,1)), 0.5*normal(1,1))', 'truncated(mvnormal([0],[1]), 0, 1)', 'truncated(product(beta(2,2)), 0, 0.5)']) {
+    await assert.rejects(sample({ target: s, proposal: 'normal(0,1)', n: 10 }), (e) => e instanceof UsageError && /must be a 1-D distribution, not a (product|mvnormal)/.test(e.message), s);
+  }
+  // multi-D mixtures of products stay fine
+  const { stats } = await sample({ target: 'mixture(0.5*product(normal(0,1), normal(0,1)), 0.5*mvnormal([1,1],[1,1]))', proposal: 'product(normal(0,2), normal(0,2))', n: 100, seed: 1 });
+  assert.equal(stats.dim, 2);
+});
+
 test('a given M is reported as given, not as exp(log M)', async () => {
   for (const M of [3, 0.7 * 10, 2.4576, 1.1]) {
     const { stats } = await sample({ target: 'beta(2,5)', proposal: 'uniform(0,1)', M: Math.max(M, 2.5), n: 100, seed: 1 });

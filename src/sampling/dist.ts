@@ -397,12 +397,24 @@ function needDist(label: string, what: string, x: unknown): Dist {
   return x;
 }
 
+/**
+ * A truncation's base and a 1-D mixture's components have cdf and quantiles, which the
+ * multivariate kinds do not, even with one coordinate: product(normal(0,1)) or
+ * mvnormal([0], [1]) there is refused (an internal error or a TypeError before).
+ */
+function oneDimensionalFamily(fn: string, what: string, d: Dist): void {
+  if (d.kind === 'product' || d.kind === 'mvnormal') {
+    throw new UsageError(`${fn}: ${what} must be a 1-D distribution, not a ${d.kind} (${formatDist(d)}): write its one coordinate's distribution itself`);
+  }
+}
+
 function truncated(base: Dist, lo: number = -Infinity, hi: number = Infinity): Truncated {
   needDist('truncated', 'base', base);
   lo = needBound('truncated', 'lo', lo);
   hi = needBound('truncated', 'hi', hi);
   const dim = dimOf(base);
   if (dim !== 1) throw new UsageError(`truncated: base must be 1-D, got a ${dim}-D ${formatDist(base)}`);
+  oneDimensionalFamily('truncated', 'base', base);
   if (!(lo < hi)) throw new UsageError(`truncated: lo must be < hi, got lo=${formatNumber(lo)}, hi=${formatNumber(hi)}`);
   // Fold nesting: truncating a truncation is one truncation to the intersection; the kernels
   // then never see a truncated child of a truncation.
@@ -474,6 +486,7 @@ function mixture(components: MixtureInput): Mixture {
       throw new UsageError(`mixture: components must share one dimension, component 1 is ${dim}-D but component ${i + 1} is ${dimOf(d)}-D`);
     }
   });
+  if (dim === 1) ds.forEach((d, i) => oneDimensionalFamily('mixture', `component ${i + 1}`, d));
   const nw = normalizeWeights(ws);
   return frozenDist({
     kind: 'mixture',

@@ -117,7 +117,9 @@ class Acceptor {
     for (let r = 0; r < rows; r++) {
       const ratio = logp[r] - logq[r];
       if (ratio !== ratio) {
-        nonFinite++;
+        // (counted as native counts, and PROTOCOL.md §4 says: NaN log densities; a NaN ratio of
+        // two -Infinity ones is a rejection, not a non-finite density)
+        if (Number.isNaN(logp[r]) || Number.isNaN(logq[r])) nonFinite++;
         continue;
       }
       if (ratio > maxRatio) maxRatio = ratio;
