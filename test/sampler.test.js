@@ -486,6 +486,38 @@ test("a 1-D product or mvnormal inside truncated() or a 1-D mixture is a UsageEr
   assert.equal(stats.dim, 2);
 });
 
+test('student-t with a small df keeps its far tail: draws, log density and sample()', async () => {
+  // t(0.01): P(|T| > 1e200) = 0.0097053, P(|T| > DBL_MAX) = 0.00080253 (mpmath). V = 2 G(df/2)
+  // underflowed to 0, so 2.4% of direct draws came out +-inf and none beyond ~1e160; z^2 / df
+  // overflowed in the log density past 1.3e153, so sample() rejected every draw beyond it.
+  const prog = encodeDist(parseDist('t(0.01)'));
+  const n = 200000;
+  const within = (count, p, what) => {
+    const sd = Math.sqrt(n * p * (1 - p));
+    assert.ok(Math.abs(count - n * p) < 5 * sd, `${what}: ${count}, expected ${(n * p).toFixed(0)} +- ${sd.toFixed(0)}`);
+  };
+  for (const kernel of getKernel('auto').name === 'native' ? ['native', 'js'] : ['js']) {
+    const xs = new Float64Array(n);
+    getKernel(kernel).sampleDist(prog, 1, 0, xs);
+    let inf = 0, far = 0;
+    for (const x of xs) {
+      if (!Number.isFinite(x)) inf++;
+      if (Math.abs(x) > 1e200) far++;
+    }
+    within(inf, 0.00080253, `${kernel}: infinite draws`);
+    within(far, 0.0097053, `${kernel}: draws beyond 1e200`);
+    const lp = new Float64Array(2);
+    getKernel(kernel).logpdfDist(prog, Float64Array.of(1e200, -1e300), lp);
+    assert.ok(Math.abs(lp[0] - -470.450422648895057) < 1e-12 * 470, `${kernel}: log density at 1e200 ${lp[0]}`);
+    assert.ok(Number.isFinite(lp[1]), `${kernel}: log density at -1e300 ${lp[1]}`);
+    const { samples } = await sample({ target: 't(0.01)', proposal: 't(0.01)', M: 1, n, seed: 2, kernel });
+    let kept = 0;
+    for (const x of samples) if (Math.abs(x) > 1e200) kept++;
+    // (sample() keeps finite rows: the share beyond 1e200 among them)
+    within(kept, (0.0097053 - 0.00080253) / (1 - 0.00080253), `${kernel}: sample() rows beyond 1e200`);
+  }
+});
+
 test('a given M is reported as given, not as exp(log M)', async () => {
   for (const M of [3, 0.7 * 10, 2.4576, 1.1]) {
     const { stats } = await sample({ target: 'beta(2,5)', proposal: 'uniform(0,1)', M: Math.max(M, 2.5), n: 100, seed: 1 });

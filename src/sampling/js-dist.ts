@@ -465,12 +465,19 @@ class StudentT extends Base1 {
   }
   draw(rng: Stream): number {
     const z = stdNormal(rng);
+    if (this.df < 2) {
+      // (as native: V = 2 G(df/2) underflows for small df, so sqrt(df / V) in log space)
+      const lv = Math.LN2 + logGammaDraw(rng, 0.5 * this.df);
+      return this.loc + this.scale * z * Math.exp(0.5 * (Math.log(this.df) - lv));
+    }
     const v = 2 * gammaDraw(rng, 0.5 * this.df);
     return this.loc + (this.scale * z) / Math.sqrt(v / this.df);
   }
   lpdf(x: number): number {
     const z = (x - this.loc) / this.scale;
-    return this.c - 0.5 * (this.df + 1) * Math.log1p((z * z) / this.df);
+    const zz = (z * z) / this.df;
+    // (as native: past |z| = sqrt(DBL_MAX df) z^2 / df overflows; log1p of it is 2 ln|z| - ln df)
+    return this.c - 0.5 * (this.df + 1) * (zz < Infinity ? Math.log1p(zz) : 2 * Math.log(Math.abs(z)) - Math.log(this.df));
   }
   /** P(T <= -|t|) for the standard t */
   private lowerTail(t: number): number {
