@@ -702,7 +702,7 @@ pub enum Dist {
     Exponential { rate: f64, lrate: f64 },
     Gamma { shape: f64, rate: f64, lnorm: f64, gen: GammaGenBox },
     Beta { a: f64, b: f64, lnorm: f64, ga: GammaGenBox, gb: GammaGenBox },
-    StudentT { df: f64, loc: f64, scale: f64, inv: f64, lnorm: f64, gv: GammaGenBox },
+    StudentT { df: f64, loc: f64, scale: f64, inv: f64, lnorm: f64, ln_df: f64, gv: GammaGenBox },
     Cauchy { loc: f64, scale: f64, inv: f64, lnorm: f64 },
     Laplace { loc: f64, scale: f64, inv: f64, lnorm: f64 },
     Logistic { loc: f64, scale: f64, inv: f64, lnorm: f64 },
@@ -848,7 +848,7 @@ impl Dist {
                 let loc = finite("student t", "loc", p[1])?;
                 let scale = positive("student t", "scale", p[2])?;
                 let lnorm = sp::lgamma_pos(0.5 * (df + 1.0)) - sp::lgamma_pos(0.5 * df) - 0.5 * (df.ln() + LN_PI) - scale.ln();
-                Dist::StudentT { df, loc, scale, inv: 1.0 / scale, lnorm, gv: GammaGenBox(GammaGen::new(0.5 * df)) }
+                Dist::StudentT { df, loc, scale, inv: 1.0 / scale, lnorm, ln_df: fm::ln(df), gv: GammaGenBox(GammaGen::new(0.5 * df)) }
             }
             8 | 9 | 10 => {
                 let name = ["cauchy", "laplace", "logistic"][(t - 8) as usize];
@@ -1203,14 +1203,14 @@ impl Dist {
                 };
                 x.clamp(TINY_POS, BELOW_ONE)
             }
-            Dist::StudentT { df, loc, scale, gv, .. } => {
+            Dist::StudentT { df, loc, scale, ln_df, gv, .. } => {
                 let z = std_normal(rng, t);
                 if gv.0.small {
                     // df < 2: V = 2 G(df/2) underflows to 0 for small df (t(0.01) gave +-inf
                     // for 2.4% of its draws, where 0.08% of its mass lies beyond DBL_MAX), so
                     // sqrt(df / V) is formed in log space, from the same draws
                     let lv = std::f64::consts::LN_2 + gv.0.ln_sample(rng, t);
-                    *loc + *scale * z * fm::exp(0.5 * (fm::ln(*df) - lv))
+                    *loc + *scale * z * fm::exp(0.5 * (*ln_df - lv))
                 } else {
                     let v = 2.0 * gv.0.sample(rng, t);
                     *loc + *scale * z / (v / *df).sqrt()
@@ -1398,15 +1398,14 @@ impl Dist {
                     };
                 }
             }
-            Dist::StudentT { df, loc, inv, lnorm, .. } => {
+            Dist::StudentT { df, loc, inv, lnorm, ln_df, .. } => {
                 let (m, iv, c, h, idf) = (*loc, *inv, *lnorm, -0.5 * (*df + 1.0), 1.0 / *df);
-                let ln_df = fm::ln(*df);
                 for (o, &x) in out.iter_mut().zip(xs) {
                     let z = (x - m) * iv;
                     let zz = z * z * idf;
                     // beyond |z| = sqrt(DBL_MAX df) (1.3e153 for df = 0.01) z^2 / df overflows,
                     // and log1p(z^2 / df) is 2 ln|z| - ln df to the last bit
-                    let l = if zz < f64::INFINITY { fm::log1p(zz) } else { 2.0 * fm::ln(z.abs()) - ln_df };
+                    let l = if zz < f64::INFINITY { fm::log1p(zz) } else { 2.0 * fm::ln(z.abs()) - *ln_df };
                     *o = c + h * l;
                 }
             }

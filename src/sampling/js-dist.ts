@@ -457,18 +457,20 @@ class StudentT extends Base1 {
   readonly mean: number;
   readonly variance: number;
   private readonly c: number;
+  private readonly lnDf: number;
   constructor(readonly df: number, readonly loc: number, readonly scale: number) {
     super();
+    this.lnDf = Math.log(df);
     this.mean = df > 1 ? loc : NaN;
     this.variance = df > 2 ? (scale * scale * df) / (df - 2) : df > 1 ? Infinity : NaN;
-    this.c = lgamma(0.5 * (df + 1)) - lgamma(0.5 * df) - 0.5 * (Math.log(df) + LN_PI) - Math.log(scale);
+    this.c = lgamma(0.5 * (df + 1)) - lgamma(0.5 * df) - 0.5 * (this.lnDf + LN_PI) - Math.log(scale);
   }
   draw(rng: Stream): number {
     const z = stdNormal(rng);
     if (this.df < 2) {
       // (as native: V = 2 G(df/2) underflows for small df, so sqrt(df / V) in log space)
       const lv = Math.LN2 + logGammaDraw(rng, 0.5 * this.df);
-      return this.loc + this.scale * z * Math.exp(0.5 * (Math.log(this.df) - lv));
+      return this.loc + this.scale * z * Math.exp(0.5 * (this.lnDf - lv));
     }
     const v = 2 * gammaDraw(rng, 0.5 * this.df);
     return this.loc + (this.scale * z) / Math.sqrt(v / this.df);
@@ -477,7 +479,7 @@ class StudentT extends Base1 {
     const z = (x - this.loc) / this.scale;
     const zz = (z * z) / this.df;
     // (as native: past |z| = sqrt(DBL_MAX df) z^2 / df overflows; log1p of it is 2 ln|z| - ln df)
-    return this.c - 0.5 * (this.df + 1) * (zz < Infinity ? Math.log1p(zz) : 2 * Math.log(Math.abs(z)) - Math.log(this.df));
+    return this.c - 0.5 * (this.df + 1) * (zz < Infinity ? Math.log1p(zz) : 2 * Math.log(Math.abs(z)) - this.lnDf);
   }
   /** P(T <= -|t|) for the standard t */
   private lowerTail(t: number): number {

@@ -11,7 +11,7 @@ import { types } from 'node:util';
 const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
 
 /** An engine getter of `proto`, callable on any object, or null when this engine has none. */
-export function getterOn(proto: object, key: string | symbol): ((self: unknown) => unknown) | null {
+function getterOn(proto: object, key: string | symbol): ((self: unknown) => unknown) | null {
   const get = Object.getOwnPropertyDescriptor(proto, key)?.get;
   return get ? (Function.prototype.call.bind(get) as (self: unknown) => unknown) : null;
 }
