@@ -317,3 +317,26 @@ test('quantile / isf invert cdf / sf (tails relative)', () => {
     }
   }
 });
+
+test('gamma with a tiny shape and rate: draws the rate brings back into range are kept (both kernels)', (t) => {
+  // gamma(0.01, 1e-100): P(X < x) ~ (rate x)^k / Gamma(k + 1) near 0. The unit variate
+  // underflows below ~5e-324 for 5.9e-4 of draws, yet X = G / rate is representable there:
+  // only P(X < 7.4e-324) = 5.9e-5 may round to the smallest double.
+  const k = 0.01, rate = 1e-100, n = 1_000_000;
+  const lnG1k = Math.log(0.994325851191506); // ln Gamma(1.01)
+  const below = (x) => Math.exp(k * (Math.log(rate) + Math.log(x)) - lnG1k);
+  const check = (label, xs) => {
+    let atMin = 0, under = 0;
+    for (const x of xs) { if (x === Number.MIN_VALUE) atMin++; if (x < 1e-300) under++; }
+    const eMin = n * below(7.5e-324), eUnder = n * below(1e-300);
+    assert.ok(atMin < eMin + 5 * Math.sqrt(eMin), `${label}: ${atMin} draws at 5e-324, expected ~${eMin.toFixed(0)}`);
+    assert.ok(Math.abs(under - eUnder) < 5 * Math.sqrt(eUnder), `${label}: ${under} draws below 1e-300, expected ~${eUnder.toFixed(0)}`);
+  };
+  const prog = P(5, k, rate);
+  check('js', jsSamples(prog, n, 11));
+  const nat = nativeDist(t);
+  if (!nat) return;
+  const xs = new Float64Array(n);
+  nat.sampleDist(prog, 11, 0, xs);
+  check('native', xs);
+});

@@ -26,7 +26,8 @@
 //!       accept if u < 1 - 0.0331 Z^4 or ln(u) < 0.5 Z^2 + d (1 - v + ln v) } G = d v
 //!   shape < 1: g = G(shape + 1) (as above), then u; G = g * exp(ln(u) / shape)
 //!     (log-space form: ln G = ln g + ln(u) / shape)
-//!   result G / rate
+//!   result G / rate; for shape < 1 where G < 2^-1022 (DBL_MIN), exp(ln g + ln(u) / shape -
+//!   ln rate) instead (a small rate can bring an underflowed G back into range)
 //! - beta(a, b): X = G(a) then Y = G(b); both shapes < 1: ln X, ln Y in log space and
 //!   `1 / (1 + exp(lnY - lnX))`; otherwise `X / (X + Y)`.
 //! - student t(df, loc, scale): Z first, then V = 2 G(df / 2); `loc + scale * Z / sqrt(V / df)`
@@ -573,6 +574,26 @@ impl GammaGen {
         }
     }
 
+    /// A gamma(shape, rate) variate: `sample() / rate`, except where the unit variate fell below
+    /// the normal range (shapes far below 1, where u^(1/shape) underflows): there the same draws
+    /// give exp(ln g + ln(u) / shape - ln rate), so a rate far below 1 still carries it back
+    /// into range (gamma(0.01, 1e-100) drew 5e-324 for ~1% of its draws, where the true
+    /// values lie near 1e-300). Results in the normal range keep their bytes.
+    #[inline]
+    fn sample_rate<R: Draw>(&self, rng: &mut R, t: &Zig, rate: f64, ln_rate: f64) -> f64 {
+        let g = self.mt(rng, t);
+        if !self.small {
+            return g / rate;
+        }
+        let e = fm::ln(rng.next_f64()) / self.shape;
+        let x = g * fm::exp(e);
+        if x >= f64::MIN_POSITIVE {
+            x / rate
+        } else {
+            fm::exp(fm::ln(g) + e - ln_rate)
+        }
+    }
+
     /// ln of the same variate `sample` would give (same draws).
     #[inline]
     fn ln_sample<R: Draw>(&self, rng: &mut R, t: &Zig) -> f64 {
@@ -700,7 +721,7 @@ pub enum Dist {
     Normal { mu: f64, sigma: f64, inv: f64, lnorm: f64 },
     LogNormal { mu: f64, sigma: f64, inv: f64, lnorm: f64 },
     Exponential { rate: f64, lrate: f64 },
-    Gamma { shape: f64, rate: f64, lnorm: f64, gen: GammaGenBox },
+    Gamma { shape: f64, rate: f64, ln_rate: f64, lnorm: f64, gen: GammaGenBox },
     Beta { a: f64, b: f64, lnorm: f64, ga: GammaGenBox, gb: GammaGenBox },
     StudentT { df: f64, loc: f64, scale: f64, inv: f64, lnorm: f64, ln_df: f64, gv: GammaGenBox },
     Cauchy { loc: f64, scale: f64, inv: f64, lnorm: f64 },
@@ -827,8 +848,9 @@ impl Dist {
                 let p = r.take(2, "gamma [5, shape, rate]")?;
                 let shape = positive("gamma", "shape", p[0])?;
                 let rate = positive("gamma", "rate", p[1])?;
-                let lnorm = shape * rate.ln() - sp::lgamma_pos(shape);
-                Dist::Gamma { shape, rate, lnorm, gen: GammaGenBox(GammaGen::new(shape)) }
+                let ln_rate = rate.ln();
+                let lnorm = shape * ln_rate - sp::lgamma_pos(shape);
+                Dist::Gamma { shape, rate, ln_rate, lnorm, gen: GammaGenBox(GammaGen::new(shape)) }
             }
             6 => {
                 let p = r.take(2, "beta [6, alpha, beta]")?;
@@ -1137,10 +1159,10 @@ impl Dist {
                     }
                 })
             }
-            Dist::Gamma { rate, gen, .. } => {
-                let (g, r) = (&gen.0, *rate);
+            Dist::Gamma { rate, ln_rate, gen, .. } => {
+                let (g, r, lr) = (&gen.0, *rate, *ln_rate);
                 for v in out.iter_mut() {
-                    *v = (g.sample(rng, t) / r).max(TINY_POS);
+                    *v = g.sample_rate(rng, t, r, lr).max(TINY_POS);
                 }
             }
             Dist::Mixture(m)
@@ -1190,7 +1212,7 @@ impl Dist {
             Dist::Normal { mu, sigma, .. } => *mu + *sigma * std_normal(rng, t),
             Dist::LogNormal { mu, sigma, .. } => fm::exp(*mu + *sigma * std_normal(rng, t)),
             Dist::Exponential { rate, .. } => fm::ln(rng.next_f64()) * (-1.0 / *rate),
-            Dist::Gamma { rate, gen, .. } => (gen.0.sample(rng, t) / *rate).max(TINY_POS),
+            Dist::Gamma { rate, ln_rate, gen, .. } => gen.0.sample_rate(rng, t, *rate, *ln_rate).max(TINY_POS),
             Dist::Beta { ga, gb, .. } => {
                 let x = if ga.0.small && gb.0.small {
                     let lx = ga.0.ln_sample(rng, t);

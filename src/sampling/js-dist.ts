@@ -360,6 +360,8 @@ class Exponential extends Base1 {
  * infinite for shapes below 1, and p/q = inf - inf would reject it).
  */
 const TINY_POS = Number.MIN_VALUE;
+/** The smallest positive normal double, 2^-1022. */
+const DBL_MIN = 2.2250738585072014e-308;
 const BELOW_ONE = 1 - 2 ** -53;
 
 class Gamma extends Base1 {
@@ -368,14 +370,24 @@ class Gamma extends Base1 {
   readonly mean: number;
   readonly variance: number;
   private readonly c: number;
+  private readonly lnRate: number;
   constructor(readonly shape: number, readonly rate: number) {
     super();
     this.mean = shape / rate;
     this.variance = shape / (rate * rate);
-    this.c = shape * Math.log(rate) - lgamma(shape);
+    this.lnRate = Math.log(rate);
+    this.c = shape * this.lnRate - lgamma(shape);
   }
   draw(rng: Stream): number {
-    return Math.max(gammaDraw(rng, this.shape) / this.rate, TINY_POS);
+    const k = this.shape;
+    if (k >= 1) return Math.max(gammaDraw(rng, k) / this.rate, TINY_POS);
+    // dist.rs `sample_rate`: a unit variate below DBL_MIN is rescaled in log space
+    const d = k + 1 - 1 / 3;
+    const g = gammaMT(rng, d, 1 / Math.sqrt(9 * d));
+    const e = Math.log(rng.nextF64()) / k;
+    const x = g * Math.exp(e);
+    const v = x >= DBL_MIN ? x / this.rate : Math.exp(Math.log(g) + e - this.lnRate);
+    return Math.max(v, TINY_POS);
   }
   lpdf(x: number): number {
     if (Number.isNaN(x)) return NaN;
