@@ -43,6 +43,11 @@ const ONE_D = [
   ['beta trunc [0.9,1]', P(20, 0.9, 1, 6, 2, 5)],
   ['cauchy trunc [-1,1]', P(20, -1, 1, 8, 0, 1)],
   ['exponential trunc [3,inf)', P(20, 3, INF, 4, 1)],
+  // intervals too narrow for inversion (rejection from the uniform on the interval)
+  ['normal trunc [0,1e-12] (narrow)', P(20, 0, 1e-12, 2, 0, 1)],
+  ['normal trunc [30,30+1e-9] (narrow, deep tail)', P(20, 30, 30 + 1e-9, 2, 0, 1)],
+  ['laplace trunc [-1e-13,1e-13] (narrow, across the kink)', P(20, -1e-13, 1e-13, 9, 0, 1)],
+  ['beta(0.5,0.5) trunc [0.3,0.3+1e-11] (narrow)', P(20, 0.3, 0.3 + 1e-11, 6, 0.5, 0.5)],
   ['mixture normal+gamma', P(21, 2, 0.3, 0.7, 2, -3, 1, 5, 3, 2)],
   ['mixture 3 incl. truncated', P(21, 3, 0.2, 0.5, 0.3, 8, 0, 1, 20, 0, 1, 2, 0, 1, 9, 2, 0.3)],
   ['truncated mixture (tail)', P(20, 4, INF, 21, 2, 0.5, 0.5, 2, 0, 1, 2, 1, 1)],
@@ -154,6 +159,9 @@ function tanhSinh(f, a, b) {
 test('logpdf is normalized (quadrature over the central 1 - 2e-10 mass)', () => {
   for (const [name, prog] of ONE_D) {
     const d = decodeDist1(prog);
+    // (not for intervals a few thousand doubles wide, where the nodes themselves round; the
+    // narrow-truncation test checks those against closed forms)
+    if (d.upper - d.lower < 1e-6 * Math.max(1, Math.abs(d.lower))) continue;
     const a = d.lower > -INF ? d.lower : d.quantile(1e-10);
     const b = d.upper < INF ? d.upper : d.isf(1e-10);
     const want = (d.upper < INF ? 1 : 1 - 1e-10) - (d.lower > -INF ? 0 : 1e-10);
@@ -339,4 +347,30 @@ test('gamma with a tiny shape and rate: draws the rate brings back into range ar
   const xs = new Float64Array(n);
   nat.sampleDist(prog, 11, 0, xs);
   check('native', xs);
+});
+
+test('narrow truncations are not lattices, and their mass is exact (both kernels)', (t) => {
+  // truncated(normal(0,1), 0, 1e-12): inversion through F(0) + u (F(1e-12) - F(0)) gave 3594
+  // distinct values in 2e6 draws and a mass off by ~1e-4. The density is constant to 1e-24
+  // there, so x / 1e-12 is uniform and ln p = ln 1e12.
+  const prog = P(20, 0, 1e-12, 2, 0, 1);
+  const nat = nativeDist(t);
+  const n = 100_000;
+  const runs = [['js', jsSamples(prog, n, 5)]];
+  if (nat) { const xs = new Float64Array(n); nat.sampleDist(prog, 5, 0, xs); runs.push(['native', xs]); }
+  for (const [label, xs] of runs) {
+    assert.ok(new Set(xs).size > n - 5, `${label}: ${new Set(xs).size} distinct of ${n}`);
+    const r = ksTest(xs, (x) => Math.min(1, Math.max(0, x / 1e-12)));
+    assert.ok(r.p > 1e-3, `${label}: KS against the uniform p=${r.p}`);
+  }
+  const lp = new Float64Array(1);
+  logpdfDist(prog, P(5e-13), lp);
+  assert.ok(Math.abs(lp[0] - Math.log(1e12)) < 1e-12, `js logpdf ${lp[0]}`);
+  if (nat) { nat.logpdfDist(prog, P(5e-13), lp); assert.ok(Math.abs(lp[0] - Math.log(1e12)) < 1e-12, `native logpdf ${lp[0]}`); }
+  // F(1e-17) - F(0) is 0 in doubles, yet the interval holds 4e-18 of the mass
+  const tiny = P(20, 0, 1e-17, 2, 0, 1);
+  const xs = jsSamples(tiny, 1000, 6);
+  assert.ok(xs.every((x) => x >= 0 && x <= 1e-17));
+  assert.ok(Math.abs(decodeDist1(tiny).cdf(2.5e-18) - 0.25) < 1e-12);
+  if (nat) { const ys = new Float64Array(1000); nat.sampleDist(tiny, 6, 0, ys); assert.ok(ys.every((x) => x >= 0 && x <= 1e-17)); }
 });

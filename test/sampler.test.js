@@ -466,6 +466,21 @@ test('an M exactly at sup p/q is no violation: truncations of the proposal, on b
   }
 });
 
+test('a narrow truncation as target or proposal: exact mass, no lattice, on both kernels', async () => {
+  // truncated(normal(0,1), 0, 1e-12) had its mass from F(1e-12) - F(0), off by ~4e-5, so
+  // M: 'auto' found sup p/q = 0.99996 and refused; as a proposal it drew on a lattice.
+  for (const kernel of KERNELS_HERE) {
+    const narrow = 'truncated(normal(0,1), 0, 1e-12)';
+    const a = await sample({ target: narrow, proposal: 'uniform(0, 1e-12)', M: 'auto', n: 20000, seed: 3, kernel });
+    assert.ok(a.stats.M >= 1 && a.stats.M < 1.01, `${kernel}: M ${a.stats.M}`);
+    assert.equal(a.stats.envelopeViolations, 0);
+    assert.ok(Math.abs(a.stats.acceptanceRate - 1 / a.stats.M) < 0.002, `${kernel}: rate ${a.stats.acceptanceRate}`);
+    const b = await sample({ target: 'uniform(0, 1e-12)', proposal: narrow, M: 1.000001, n: 20000, seed: 4, kernel });
+    assert.ok(new Set(b.samples).size > 19995, `${kernel}: ${new Set(b.samples).size} distinct of 20000`);
+    assert.ok(b.samples.every((x) => x >= 0 && x <= 1e-12));
+  }
+});
+
 test('fallback kernel: the same stats as native where log densities are -Infinity (nonFinite counts NaN densities only)', async (t) => {
   if (getKernel('auto').name !== 'native') return t.skip('native kernel not built');
   // lognormal(0, 200) draws 0 and +Infinity, where both log densities are -Infinity: the ratio

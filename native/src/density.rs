@@ -159,11 +159,11 @@ impl Lin {
                 if !(lo < hi) {
                     return None;
                 }
-                let start = *pos;
+                let start = *pos - 3;
                 let child = Lin::parse(p, pos, depth + 1)?;
-                let cd = Dist::decode(&p[start..*pos]).ok()?;
-                let (clo, chi) = (cd.cdf(lo), cd.cdf(hi));
-                let mass = if clo > 0.5 { cd.sf(lo) - cd.sf(hi) } else { chi - clo };
+                // the truncation's own mass (quadrature for narrow intervals), so the two paths
+                // normalize alike
+                let mass = Dist::decode(&p[start..*pos]).ok()?.truncation_mass()?;
                 let im = 1.0 / mass;
                 if !(mass > 0.0 && in_range(im)) {
                     return None;

@@ -40,6 +40,10 @@
 //!   mass >= 0.25: rejection, repeat { draw one child value } until lo <= v <= hi.
 //!   Otherwise one u per value: upper ? S^-1(Slo - u (Slo - Shi)) : F^-1(Flo + u (Fhi - Flo)),
 //!   clamped to [lo, hi]. (No uniforms besides u; numeric inverses draw nothing.)
+//!   Except for a narrow interval (mass < 2^-20 of Slo if `upper`, else of Fhi, and lo, hi
+//!   finite) in a base distribution whose sup over it is known (`Flat`; the expected acceptance
+//!   must be >= 1/2): repeat { x = min(lo + (hi - lo) u1, hi); u2 } until
+//!   ln(u2) < ln p(x) - ln sup p (u1 drawn before u2).
 //! - mixture: u; component = first j with u < cum[j] (cum = running sum of the normalized
 //!   weights, in order), else the last component with positive weight; then that component
 //!   draws one row.
@@ -702,6 +706,100 @@ pub struct Trunc {
     lnmass: f64,
     upper: bool,
     reject: bool,
+    /// Set for an interval too narrow for inversion (see `Flat`); sampling, cdf and mass then
+    /// come from it.
+    flat: Option<Flat>,
+}
+
+/// Inversion reaches fewer than 2^32 distinct values when the mass is below this fraction of
+/// the probability it is added to (F^-1(Flo + u (Fhi - Flo)) resolves Fhi to 2^-52 of itself):
+/// `truncated(normal(0,1), 0, 1e-12)` came out on 3594 points, and a cdf difference of 1e-17
+/// at the median is 0. Such intervals use `Flat` instead.
+const LATTICE_FRACTION: f64 = 1.0 / 1048576.0;
+
+/// Gauss-Legendre, 8 points on [-1, 1]: the positive nodes and their weights.
+const GL8_X: [f64; 4] = [0.1834346424956498, 0.525532409916329, 0.7966664774136267, 0.9602898564975363];
+const GL8_W: [f64; 4] = [0.362683783378362, 0.31370664587788727, 0.22238103445337448, 0.10122853629037626];
+
+/// Where a 1-D density takes its sup over an interval.
+enum Peak {
+    /// Nondecreasing below the point, nonincreasing above it: an end or the point clamped in.
+    At(f64),
+    /// Log-convex (beta with both shapes < 1): an end.
+    Ends,
+}
+
+/// A narrow truncation sampled by rejection from the uniform on [lo, hi]: x = lo + w u1, kept
+/// when u2 < p(x) / sup p. The sup is exact (an end or the child's peak), so the draws are
+/// exact; the interval is only used when the expected acceptance is at least 1/2 (narrow
+/// against the child's scale, where its density barely changes). Masses are integrals of
+/// p / sup p by 8-point Gauss-Legendre on each side of the peak (the density is smooth there
+/// and, over so narrow an interval, as good as a low-degree polynomial).
+#[derive(Clone, Debug)]
+struct Flat {
+    w: f64,
+    ln_pmax: f64,
+    /// Quadrature split: the child's peak clamped into [lo, hi] (Laplace's kink), else mid.
+    split: f64,
+    /// The interval's mass divided by sup p.
+    rel_mass: f64,
+}
+
+impl Flat {
+    fn new(child: &Dist, lo: f64, hi: f64) -> Option<Flat> {
+        let w = hi - lo;
+        if !(w > 0.0 && w.is_finite()) {
+            return None;
+        }
+        let split = match child.peak()? {
+            Peak::At(m) => m.clamp(lo, hi),
+            Peak::Ends => lo + 0.5 * w,
+        };
+        let ln_pmax = child.logpdf_one(lo).max(child.logpdf_one(hi)).max(child.logpdf_one(split));
+        if !ln_pmax.is_finite() {
+            return None;
+        }
+        let mut f = Flat { w, ln_pmax, split, rel_mass: 0.0 };
+        f.rel_mass = f.integral(child, lo, hi);
+        // expected acceptance = rel_mass / w
+        if !(f.rel_mass >= 0.5 * w) {
+            return None;
+        }
+        Some(f)
+    }
+
+    /// Integral of p / sup p over [a, b] (a subinterval of [lo, hi]).
+    fn integral(&self, child: &Dist, a: f64, b: f64) -> f64 {
+        if self.split > a && self.split < b {
+            self.gl8(child, a, self.split) + self.gl8(child, self.split, b)
+        } else {
+            self.gl8(child, a, b)
+        }
+    }
+
+    fn gl8(&self, child: &Dist, a: f64, b: f64) -> f64 {
+        if !(b > a) {
+            return 0.0;
+        }
+        let (h, c) = (0.5 * (b - a), a + 0.5 * (b - a));
+        let rel = |x: f64| (child.logpdf_one(x) - self.ln_pmax).exp();
+        let mut s = 0.0;
+        for (&x, &wt) in GL8_X.iter().zip(&GL8_W) {
+            s += wt * (rel(c - h * x) + rel(c + h * x));
+        }
+        s * h
+    }
+
+    #[inline]
+    fn draw(&self, child: &Dist, lo: f64, hi: f64, rng: &mut Stream) -> f64 {
+        loop {
+            let x = (lo + self.w * rng.next_f64()).min(hi);
+            let u = rng.next_f64();
+            if fm::ln(u) < child.logpdf_one(x) - self.ln_pmax {
+                return x;
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -988,17 +1086,28 @@ impl Trunc {
         } else {
             1.0 - flo - shi
         };
+        // the probability inversion would add u (Fhi - Flo) or subtract u (Slo - Shi) to or from
+        let base = if upper { slo } else { fhi };
+        let flat = if !(mass >= base * LATTICE_FRACTION) { Flat::new(&child, lo, hi) } else { None };
+        if let Some(f) = &flat {
+            let lnmass = f.ln_pmax + f.rel_mass.ln();
+            let mass = lnmass.exp();
+            return Ok(Trunc { lo, hi, child, flo, fhi, slo, shi, mass, lnmass, upper, reject: false, flat });
+        }
         if !(mass > 0.0) {
             return Err(format!(
                 "truncated: the interval [{lo}, {hi}] has probability {mass:e} under the child (must be > 0)"
             ));
         }
         let mass = mass.min(1.0);
-        Ok(Trunc { lo, hi, child, flo, fhi, slo, shi, mass, lnmass: mass.ln(), upper, reject: mass >= 0.25 })
+        Ok(Trunc { lo, hi, child, flo, fhi, slo, shi, mass, lnmass: mass.ln(), upper, reject: mass >= 0.25, flat })
     }
 
     #[inline]
     fn sample_one(&self, rng: &mut Stream, t: &Zig) -> f64 {
+        if let Some(f) = &self.flat {
+            return f.draw(&self.child, self.lo, self.hi, rng);
+        }
         if self.reject {
             loop {
                 let v = self.child.sample_one(rng, t);
@@ -1132,7 +1241,7 @@ impl Dist {
                 normal_fill(rng, out, *mu, *sigma);
                 fm::exp_inplace(out);
             }
-            Dist::Truncated(tr) if !tr.reject => tr.sample_inv(rng, out),
+            Dist::Truncated(tr) if !tr.reject && tr.flat.is_none() => tr.sample_inv(rng, out),
             Dist::Logistic { loc, scale, .. } => {
                 let (m, sc) = (*loc, *scale);
                 crate::simd_dispatch!(crate::rng::simd(), fn(rng: &mut Stream, out: &mut [f64], m: f64, sc: f64) -> () {
@@ -1704,6 +1813,10 @@ impl Dist {
                 if x >= t.hi {
                     return if upper { 0.0 } else { 1.0 };
                 }
+                if let Some(f) = &t.flat {
+                    let (a, b) = if upper { (x, t.hi) } else { (t.lo, x) };
+                    return (f.integral(&t.child, a, b) / f.rel_mass).clamp(0.0, 1.0);
+                }
                 // Subtract values that are each accurate in their own tail of the child.
                 let v = if upper {
                     let s = t.child.sf(x);
@@ -1742,6 +1855,37 @@ impl Dist {
             }
             _ => f64::NAN,
         }
+    }
+
+    /// The probability of a truncation's interval under its child (None for other programs).
+    pub fn truncation_mass(&self) -> Option<f64> {
+        match self {
+            Dist::Truncated(t) => Some(t.mass),
+            _ => None,
+        }
+    }
+
+    /// Where the density of a 1-D base distribution takes its sup over an interval (None for
+    /// truncations, mixtures and products, which have no such rule).
+    fn peak(&self) -> Option<Peak> {
+        Some(match self {
+            Dist::Uniform { a, b, .. } => Peak::At(0.5 * a + 0.5 * b),
+            Dist::Normal { mu, .. } => Peak::At(*mu),
+            Dist::LogNormal { mu, sigma, .. } => Peak::At((mu - sigma * sigma).exp()),
+            Dist::Exponential { .. } => Peak::At(0.0),
+            Dist::Gamma { shape, rate, .. } => Peak::At(if *shape >= 1.0 { (shape - 1.0) / rate } else { 0.0 }),
+            Dist::Beta { a, b, .. } => match (*a >= 1.0, *b >= 1.0) {
+                (true, true) if a + b > 2.0 => Peak::At((a - 1.0) / (a + b - 2.0)),
+                (true, true) => Peak::At(0.5),
+                (false, true) => Peak::At(0.0),
+                (true, false) => Peak::At(1.0),
+                (false, false) => Peak::Ends,
+            },
+            Dist::StudentT { loc, .. } | Dist::Cauchy { loc, .. } | Dist::Laplace { loc, .. } | Dist::Logistic { loc, .. } => {
+                Peak::At(*loc)
+            }
+            _ => return None,
+        })
     }
 
     /// The support of a 1-D program (closure of where the density is positive).

@@ -693,6 +693,107 @@ function momentsByQuantile(q: (p: number) => number, isf: (p: number) => number)
   return [m1, Math.max(0, m2 - m1 * m1)];
 }
 
+/**
+ * dist.rs `LATTICE_FRACTION`: inversion reaches fewer than 2^32 distinct values when the mass
+ * is below this fraction of the probability it is added to; such intervals use `Flat`.
+ */
+const LATTICE_FRACTION = 2 ** -20;
+/** Gauss-Legendre, 8 points on [-1, 1]: the positive nodes and their weights (as dist.rs). */
+const GL8_X = [0.1834346424956498, 0.525532409916329, 0.7966664774136267, 0.9602898564975363];
+const GL8_W = [0.362683783378362, 0.31370664587788727, 0.22238103445337448, 0.10122853629037626];
+
+/**
+ * Where a 1-D base density takes its sup over an interval (dist.rs `peak`): a number when it is
+ * nondecreasing below that point and nonincreasing above (an end or the point clamped in),
+ * 'ends' when log-convex (beta with both shapes < 1), null when no such rule holds.
+ */
+function peakOf(d: JsDist1): number | 'ends' | null {
+  if (d instanceof Uniform) return 0.5 * d.a + 0.5 * d.b;
+  if (d instanceof Normal) return d.mu;
+  if (d instanceof LogNormal) return Math.exp(d.mu - d.sigma * d.sigma);
+  if (d instanceof Exponential) return 0;
+  if (d instanceof Gamma) return d.shape >= 1 ? (d.shape - 1) / d.rate : 0;
+  if (d instanceof Beta) {
+    const a = d.alpha, b = d.beta;
+    if (a >= 1 && b >= 1) return a + b > 2 ? (a - 1) / (a + b - 2) : 0.5;
+    if (a < 1 && b < 1) return 'ends';
+    return a < 1 ? 0 : 1;
+  }
+  if (d instanceof StudentT || d instanceof Cauchy || d instanceof Laplace || d instanceof Logistic) return d.loc;
+  return null;
+}
+
+/**
+ * A narrow truncation sampled by rejection from the uniform on [lo, hi] (dist.rs `Flat`, which
+ * explains the choice): x = min(lo + w u1, hi), kept when ln u2 < ln p(x) - ln sup p. Masses
+ * are integrals of p / sup p by 8-point Gauss-Legendre on each side of the peak.
+ */
+class Flat {
+  private constructor(
+    readonly w: number,
+    readonly lnPmax: number,
+    /** quadrature split: the peak clamped into [lo, hi], else mid */
+    readonly split: number,
+    readonly child: JsDist1,
+    /** the interval's mass divided by sup p */
+    readonly relMass: number,
+  ) {}
+
+  static of(child: JsDist1, lo: number, hi: number): Flat | null {
+    const w = hi - lo;
+    if (!(w > 0 && Number.isFinite(w))) return null;
+    const peak = peakOf(child);
+    if (peak === null) return null;
+    const split = peak === 'ends' ? lo + 0.5 * w : Math.min(Math.max(peak, lo), hi);
+    const lnPmax = Math.max(child.lpdf(lo), child.lpdf(hi), child.lpdf(split));
+    if (!Number.isFinite(lnPmax)) return null;
+    const rel = new Flat(w, lnPmax, split, child, 0).integral(lo, hi);
+    // expected acceptance = rel / w
+    return rel >= 0.5 * w ? new Flat(w, lnPmax, split, child, rel) : null;
+  }
+
+  /** integral of p / sup p over [a, b] (a subinterval of [lo, hi]) */
+  integral(a: number, b: number): number {
+    const s = this.split;
+    return s > a && s < b ? this.gl8(a, s) + this.gl8(s, b) : this.gl8(a, b);
+  }
+
+  private gl8(a: number, b: number): number {
+    if (!(b > a)) return 0;
+    const h = 0.5 * (b - a), c = a + 0.5 * (b - a);
+    let sum = 0;
+    for (let i = 0; i < 4; i++) {
+      sum += GL8_W[i] * (Math.exp(this.child.lpdf(c - h * GL8_X[i]) - this.lnPmax) + Math.exp(this.child.lpdf(c + h * GL8_X[i]) - this.lnPmax));
+    }
+    return sum * h;
+  }
+
+  draw(rng: Stream, lo: number, hi: number): number {
+    for (;;) {
+      const x = Math.min(lo + this.w * rng.nextF64(), hi);
+      const u = rng.nextF64();
+      if (Math.log(u) < this.child.lpdf(x) - this.lnPmax) return x;
+    }
+  }
+
+  /**
+   * x in [lo, hi] with integral(lo, x) = target (fromLo) or integral(x, hi) = target: Newton
+   * from the uniform's answer (the density barely changes over the interval).
+   */
+  invert(target: number, fromLo: boolean, lo: number, hi: number): number {
+    let x = fromLo ? lo + (target / this.relMass) * this.w : hi - (target / this.relMass) * this.w;
+    for (let i = 0; i < 8; i++) {
+      x = Math.min(Math.max(x, lo), hi);
+      const g = fromLo ? this.integral(lo, x) - target : target - this.integral(x, hi);
+      const step = g / Math.exp(this.child.lpdf(x) - this.lnPmax);
+      if (!Number.isFinite(step)) break;
+      x -= step;
+      if (Math.abs(step) <= 1e-15 * this.w) break;
+    }
+    return Math.min(Math.max(x, lo), hi);
+  }
+}
+
 class Truncated extends Base1 {
   readonly lower: number;
   readonly upper: number;
@@ -701,6 +802,8 @@ class Truncated extends Base1 {
   /** invert through the survival function (lo above the child's median) */
   private readonly upperSide: boolean;
   private readonly rejection: boolean;
+  /** set for an interval too narrow for inversion: sampling, cdf and mass come from it */
+  private readonly flat: Flat | null;
   private readonly lmass: number;
   private readonly fLo: number;
   private readonly fHi: number;
@@ -719,9 +822,22 @@ class Truncated extends Base1 {
     // the smaller tail quantities
     this.upperSide = this.sLo < 0.5;
     const mass = this.upperSide ? this.sLo - this.sHi : this.fHi <= 0.5 ? this.fHi - this.fLo : 1 - this.fLo - this.sHi;
-    this.mass = Math.min(1, mass);
-    this.rejection = this.mass >= 0.25;
-    this.lmass = Math.log(this.mass);
+    // the probability inversion would add u (Fhi - Flo) to or subtract u (Slo - Shi) from
+    const base = this.upperSide ? this.sLo : this.fHi;
+    this.flat = mass >= base * LATTICE_FRACTION ? null : Flat.of(child, lo, hi);
+    if (this.flat !== null) {
+      this.lmass = this.flat.lnPmax + Math.log(this.flat.relMass);
+      this.mass = Math.exp(this.lmass);
+      this.rejection = false;
+    } else {
+      this.mass = Math.min(1, mass);
+      this.rejection = this.mass >= 0.25;
+      this.lmass = Math.log(this.mass);
+    }
+  }
+  /** the interval has positive probability under the child */
+  get hasMass(): boolean {
+    return this.flat !== null || this.mass > 0;
   }
   get mean(): number {
     return this.moments()[0];
@@ -739,6 +855,7 @@ class Truncated extends Base1 {
   }
   draw(rng: Stream): number {
     const lo = this.lo, hi = this.hi;
+    if (this.flat !== null) return this.flat.draw(rng, lo, hi);
     if (this.rejection) {
       for (;;) {
         const x = this.child.draw(rng);
@@ -760,12 +877,14 @@ class Truncated extends Base1 {
   cdf(x: number): number {
     if (x <= this.lo) return 0;
     if (x >= this.hi) return 1;
+    if (this.flat !== null) return Math.min(1, this.flat.integral(this.lo, x) / this.flat.relMass);
     const v = this.upperSide ? (this.sLo - this.child.sf(x)) / this.mass : (this.child.cdf(x) - this.fLo) / this.mass;
     return Math.min(1, Math.max(0, v));
   }
   sf(x: number): number {
     if (x <= this.lo) return 1;
     if (x >= this.hi) return 0;
+    if (this.flat !== null) return Math.min(1, this.flat.integral(x, this.hi) / this.flat.relMass);
     const v = this.upperSide ? (this.child.sf(x) - this.sHi) / this.mass : (this.fHi - this.child.cdf(x)) / this.mass;
     return Math.min(1, Math.max(0, v));
   }
@@ -775,12 +894,14 @@ class Truncated extends Base1 {
   quantile(p: number): number {
     p = checkP(p);
     if (Number.isNaN(p)) return NaN;
+    if (this.flat !== null) return this.flat.invert(p * this.flat.relMass, true, this.lo, this.hi);
     if (this.upperSide) return this.clamp(this.child.isf(this.sLo - p * this.mass));
     return this.clamp(this.child.quantile(this.fLo + p * this.mass));
   }
   isf(q: number): number {
     q = checkP(q);
     if (Number.isNaN(q)) return NaN;
+    if (this.flat !== null) return this.flat.invert(q * this.flat.relMass, false, this.lo, this.hi);
     if (this.upperSide) return this.clamp(this.child.isf(this.sHi + q * this.mass));
     return this.clamp(this.child.quantile(this.fHi - q * this.mass));
   }
@@ -1117,7 +1238,7 @@ function decodeNode(r: Reader, depth: number): JsDist {
       const child = decodeNode(r, depth + 1);
       if (child.dim !== 1) throw new Error(`distribution program: truncated child must be 1-D, got dimension ${child.dim}`);
       const t = new Truncated(lo, hi, child as JsDist1);
-      if (!(t.mass > 0)) {
+      if (!t.hasMass) {
         throw new Error(`distribution program: truncation interval [${lo}, ${hi}] has zero probability under its distribution`);
       }
       return t;

@@ -853,3 +853,62 @@ fn normal_fill_matches_scalar_many_misses() {
         }
     }
 }
+
+#[test]
+fn flat_rejection_is_exact_where_the_density_slopes() {
+    // `Flat` on intervals wide enough for the slope to show (expected acceptance >= 1/2), so
+    // both its accept rule and its quadrature are tested against closed-form cdfs.
+    let cases: [(&[f64], f64, f64); 4] = [
+        (&[2.0, 0.0, 1.0], 0.0, 1.5),   // normal, peak at the lower end
+        (&[2.0, 0.0, 1.0], -0.8, 1.2),  // peak inside
+        (&[9.0, 0.3, 1.0], -0.5, 1.0),  // laplace: the kink inside
+        (&[6.0, 0.5, 0.5], 0.2, 0.8),   // log-convex beta: sup at an end
+    ];
+    for (k, (child, lo, hi)) in cases.iter().enumerate() {
+        let c = dist(child);
+        let f = Flat::new(&c, *lo, *hi).unwrap_or_else(|| panic!("case {k}: no flat sampler"));
+        let mass = c.cdf(*hi) - c.cdf(*lo);
+        let rel = (f.ln_pmax + f.rel_mass.ln()).exp();
+        // (8 points over a wide interval: ~1e-11; a narrow one is exact to rounding)
+        assert!((rel - mass).abs() < 1e-9 * mass, "case {k}: quadrature mass {rel} vs {mass}");
+        let mut rng = Stream::new(17, k as u64, 0);
+        let xs: Vec<f64> = (0..N).map(|_| f.draw(&c, *lo, *hi, &mut rng)).collect();
+        let flo = c.cdf(*lo);
+        let d = ks(&xs, |x| (c.cdf(x) - flo) / mass);
+        assert!(d < ks_crit(N), "case {k}: KS {d}");
+    }
+    // a subtly wrong sup (the lower end's density, not the peak inside) fails the same test
+    let c = dist(&[2.0, 0.0, 1.0]);
+    let mut f = Flat::new(&c, -0.8, 1.2).unwrap();
+    f.ln_pmax = c.logpdf_one(-0.8);
+    let mut rng = Stream::new(17, 1, 0);
+    let xs: Vec<f64> = (0..N).map(|_| f.draw(&c, -0.8, 1.2, &mut rng)).collect();
+    let (flo, mass) = (c.cdf(-0.8), c.cdf(1.2) - c.cdf(-0.8));
+    assert!(ks(&xs, |x| (c.cdf(x) - flo) / mass) > 2.0 * ks_crit(N));
+}
+
+#[test]
+fn narrow_truncations_are_not_lattices() {
+    // truncated(normal(0,1), 0, 1e-12): inversion gave 3594 distinct values in 2e6 draws;
+    // the density is constant to 1e-24 there, so x / 1e-12 is uniform
+    let p = [20.0, 0.0, 1e-12, 2.0, 0.0, 1.0];
+    let xs = draw(&p, N, 5);
+    let mut v = xs.clone();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v.dedup();
+    assert!(v.len() > N - 5, "{} distinct of {N}", v.len());
+    assert!(ks(&xs, |x| x / 1e-12) < ks_crit(N));
+    let mut lp = [0.0];
+    dist(&p).logpdf(&[5e-13], &mut lp);
+    assert!((lp[0] - 1e12f64.ln()).abs() < 1e-12, "{}", lp[0]);
+    // an interval whose cdf difference is 0 has mass 4e-18 and samples
+    let xs = draw(&[20.0, 0.0, 1e-17, 2.0, 0.0, 1.0], 1000, 6);
+    assert!(xs.iter().all(|&x| (0.0..=1e-17).contains(&x)));
+    // the upper side and a deep tail: [30, 30 + 1e-9] (mass 1.5e-205)
+    let p = [20.0, 30.0, 30.0 + 1e-9, 2.0, 0.0, 1.0];
+    let w = p[2] - 30.0;
+    let xs = draw(&p, N, 7);
+    // density falls by exp(-30 t) across: cdf (1 - exp(-30 (x - 30))) / (1 - exp(-30 w))
+    let cdf = |x: f64| (-(-30.0 * (x - 30.0)).exp_m1()) / (-(-30.0 * w).exp_m1());
+    assert!(ks(&xs, cdf) < ks_crit(N));
+}
