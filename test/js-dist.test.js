@@ -48,6 +48,7 @@ const ONE_D = [
   ['normal trunc [30,30+1e-9] (narrow, deep tail)', P(20, 30, 30 + 1e-9, 2, 0, 1)],
   ['laplace trunc [-1e-13,1e-13] (narrow, across the kink)', P(20, -1e-13, 1e-13, 9, 0, 1)],
   ['beta(0.5,0.5) trunc [0.3,0.3+1e-11] (narrow)', P(20, 0.3, 0.3 + 1e-11, 6, 0.5, 0.5)],
+  ['mixture of laplace and truncated normal, trunc narrow', P(20, 1e-6, 1e-6 + 1e-12, 21, 2, 0.5, 0.5, 9, 1e-6 + 3e-13, 1, 20, 1e-6 + 6e-13, INF, 2, 0, 1)],
   ['mixture normal+gamma', P(21, 2, 0.3, 0.7, 2, -3, 1, 5, 3, 2)],
   ['mixture 3 incl. truncated', P(21, 3, 0.2, 0.5, 0.3, 8, 0, 1, 20, 0, 1, 2, 0, 1, 9, 2, 0.3)],
   ['truncated mixture (tail)', P(20, 4, INF, 21, 2, 0.5, 0.5, 2, 0, 1, 2, 1, 1)],
@@ -373,4 +374,19 @@ test('narrow truncations are not lattices, and their mass is exact (both kernels
   assert.ok(xs.every((x) => x >= 0 && x <= 1e-17));
   assert.ok(Math.abs(decodeDist1(tiny).cdf(2.5e-18) - 0.25) < 1e-12);
   if (nat) { const ys = new Float64Array(1000); nat.sampleDist(tiny, 6, 0, ys); assert.ok(ys.every((x) => x >= 0 && x <= 1e-17)); }
+  // a narrow interval across a jump: 0.5 uniform(0,1) + 0.5 exponential(1) on [1 - 4e-13, 1 + 6e-13]
+  const lo = 1 - 4e-13, hi = 1 + 6e-13;
+  const jump = P(20, lo, hi, 21, 2, 0.5, 0.5, 1, 0, 1, 4, 1);
+  const pl = 0.5 + 0.5 * Math.exp(-1), ph = 0.5 * Math.exp(-1);
+  const mass = pl * (1 - lo) + ph * (hi - 1);
+  const kernels = [['js', logpdfDist, (o) => sampleDist(jump, 1, 0, o)]];
+  if (nat) kernels.push(['native', nat.logpdfDist, (o) => nat.sampleDist(jump, 1, 0, o)]);
+  for (const [label, lpdf, draw] of kernels) {
+    lpdf(jump, P(1 - 1e-13), lp);
+    assert.ok(Math.abs(lp[0] - Math.log(pl / mass)) < 1e-9, `${label}: logpdf below the jump ${lp[0]}`);
+    const ys = new Float64Array(40000);
+    draw(ys);
+    const below = ys.filter((x) => x < 1).length, want = (pl * (1 - lo) / mass) * ys.length;
+    assert.ok(Math.abs(below - want) < 5 * Math.sqrt(want * (1 - want / ys.length)), `${label}: ${below} below the jump, expected ~${want.toFixed(0)}`);
+  }
 });

@@ -41,9 +41,9 @@
 //!   Otherwise one u per value: upper ? S^-1(Slo - u (Slo - Shi)) : F^-1(Flo + u (Fhi - Flo)),
 //!   clamped to [lo, hi]. (No uniforms besides u; numeric inverses draw nothing.)
 //!   Except for a narrow interval (mass < 2^-20 of Slo if `upper`, else of Fhi, and lo, hi
-//!   finite) in a base distribution whose sup over it is known (`Flat`; the expected acceptance
+//!   finite) where the child's density has a known bound pmax (`Flat`; the expected acceptance
 //!   must be >= 1/2): repeat { x = min(lo + (hi - lo) u1, hi); u2 } until
-//!   ln(u2) < ln p(x) - ln sup p (u1 drawn before u2).
+//!   ln(u2) < ln p(x) - ln pmax (u1 drawn before u2).
 //! - mixture: u; component = first j with u < cum[j] (cum = running sum of the normalized
 //!   weights, in order), else the last component with positive weight; then that component
 //!   draws one row.
@@ -721,7 +721,7 @@ const LATTICE_FRACTION: f64 = 1.0 / 1048576.0;
 const GL8_X: [f64; 4] = [0.1834346424956498, 0.525532409916329, 0.7966664774136267, 0.9602898564975363];
 const GL8_W: [f64; 4] = [0.362683783378362, 0.31370664587788727, 0.22238103445337448, 0.10122853629037626];
 
-/// Where a 1-D density takes its sup over an interval.
+/// Where a 1-D base density takes its sup over an interval.
 enum Peak {
     /// Nondecreasing below the point, nonincreasing above it: an end or the point clamped in.
     At(f64),
@@ -730,18 +730,20 @@ enum Peak {
 }
 
 /// A narrow truncation sampled by rejection from the uniform on [lo, hi]: x = lo + w u1, kept
-/// when u2 < p(x) / sup p. The sup is exact (an end or the child's peak), so the draws are
+/// when u2 < p(x) / pmax. pmax bounds p over the interval (`Dist::ln_sup_on`: exact for a base
+/// distribution, a weighted sum of the components' sups for a mixture), so the draws are
 /// exact; the interval is only used when the expected acceptance is at least 1/2 (narrow
 /// against the child's scale, where its density barely changes). Masses are integrals of
-/// p / sup p by 8-point Gauss-Legendre on each side of the peak (the density is smooth there
-/// and, over so narrow an interval, as good as a low-degree polynomial).
+/// p / pmax by 8-point Gauss-Legendre between the points where p may have a kink or a jump
+/// (modes, support ends, inner truncation ends); the density is smooth in between and, over
+/// so narrow an interval, as good as a low-degree polynomial.
 #[derive(Clone, Debug)]
 struct Flat {
     w: f64,
     ln_pmax: f64,
-    /// Quadrature split: the child's peak clamped into [lo, hi] (Laplace's kink), else mid.
-    split: f64,
-    /// The interval's mass divided by sup p.
+    /// lo, the kinks and jumps inside, hi: increasing.
+    pieces: Vec<f64>,
+    /// The interval's mass divided by pmax.
     rel_mass: f64,
 }
 
@@ -751,15 +753,14 @@ impl Flat {
         if !(w > 0.0 && w.is_finite()) {
             return None;
         }
-        let split = match child.peak()? {
-            Peak::At(m) => m.clamp(lo, hi),
-            Peak::Ends => lo + 0.5 * w,
-        };
-        let ln_pmax = child.logpdf_one(lo).max(child.logpdf_one(hi)).max(child.logpdf_one(split));
+        let mut pieces = vec![lo, hi];
+        let ln_pmax = child.ln_sup_on(lo, hi, &mut pieces)?;
         if !ln_pmax.is_finite() {
             return None;
         }
-        let mut f = Flat { w, ln_pmax, split, rel_mass: 0.0 };
+        pieces.sort_by(f64::total_cmp);
+        pieces.dedup();
+        let mut f = Flat { w, ln_pmax, pieces, rel_mass: 0.0 };
         f.rel_mass = f.integral(child, lo, hi);
         // expected acceptance = rel_mass / w
         if !(f.rel_mass >= 0.5 * w) {
@@ -768,13 +769,9 @@ impl Flat {
         Some(f)
     }
 
-    /// Integral of p / sup p over [a, b] (a subinterval of [lo, hi]).
+    /// Integral of p / pmax over [a, b] (a subinterval of [lo, hi]).
     fn integral(&self, child: &Dist, a: f64, b: f64) -> f64 {
-        if self.split > a && self.split < b {
-            self.gl8(child, a, self.split) + self.gl8(child, self.split, b)
-        } else {
-            self.gl8(child, a, b)
-        }
+        self.pieces.windows(2).map(|s| self.gl8(child, s[0].max(a), s[1].min(b))).sum()
     }
 
     fn gl8(&self, child: &Dist, a: f64, b: f64) -> f64 {
@@ -1862,6 +1859,47 @@ impl Dist {
         match self {
             Dist::Truncated(t) => Some(t.mass),
             _ => None,
+        }
+    }
+
+    /// An upper bound on ln p over [lo, hi] (within the support of a 1-D program), exact for
+    /// base distributions; pushes onto `cuts` the points inside where p may have a kink or a
+    /// jump. None where no bound is known (products).
+    fn ln_sup_on(&self, lo: f64, hi: f64, cuts: &mut Vec<f64>) -> Option<f64> {
+        let inside = |x: f64| x > lo && x < hi;
+        match self {
+            Dist::Truncated(t) => {
+                let (a, b) = (lo.max(t.lo), hi.min(t.hi));
+                cuts.extend([t.lo, t.hi].into_iter().filter(|&e| inside(e)));
+                if !(a <= b) {
+                    return Some(f64::NEG_INFINITY);
+                }
+                Some(t.child.ln_sup_on(a, b, cuts)? - t.lnmass)
+            }
+            Dist::Mixture(m) if m.dim == 1 => {
+                let mut terms = Vec::with_capacity(m.children.len());
+                for (&lw, c) in m.lw.iter().zip(&m.children) {
+                    if lw > f64::NEG_INFINITY {
+                        terms.push(lw + c.ln_sup_on(lo, hi, cuts)?);
+                    }
+                }
+                let top = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                if !top.is_finite() {
+                    return Some(top);
+                }
+                // rounded up a little: a bound, not an estimate
+                Some(top + terms.iter().map(|t| (t - top).exp()).sum::<f64>().ln() + 1e-12)
+            }
+            _ => {
+                let x = match self.peak()? {
+                    Peak::At(m) => m.clamp(lo, hi),
+                    Peak::Ends => lo,
+                };
+                // the mode (a kink for laplace) and the support's ends (jumps, inside a mixture)
+                let (sa, sb) = self.support();
+                cuts.extend([x, sa, sb].into_iter().filter(|&e| inside(e)));
+                Some(self.logpdf_one(lo).max(self.logpdf_one(hi)).max(self.logpdf_one(x)))
+            }
         }
     }
 

@@ -724,38 +724,78 @@ function peakOf(d: JsDist1): number | 'ends' | null {
 }
 
 /**
+ * An upper bound on ln p over [lo, hi] (dist.rs `ln_sup_on`): exact for base distributions, a
+ * weighted sum of the components' sups for a mixture (an inner truncation's scaled by 1 / its
+ * mass). Pushes onto `cuts` the points inside where p may have a kink or a jump. null where no
+ * bound is known.
+ */
+function lnSupOn(d: JsDist1, lo: number, hi: number, cuts: number[]): number | null {
+  const inside = (x: number): boolean => x > lo && x < hi;
+  if (d instanceof Truncated) {
+    const a = Math.max(lo, d.lo), b = Math.min(hi, d.hi);
+    for (const e of [d.lo, d.hi]) if (inside(e)) cuts.push(e);
+    if (!(a <= b)) return -Infinity;
+    const s = lnSupOn(d.child, a, b, cuts);
+    return s === null ? null : s - d.lnMass;
+  }
+  if (d instanceof Mixture1) {
+    const terms: number[] = [];
+    for (let i = 0; i < d.children.length; i++) {
+      const lw = d.logWeights[i];
+      if (!(lw > -Infinity)) continue;
+      const s = lnSupOn(d.children[i], lo, hi, cuts);
+      if (s === null) return null;
+      terms.push(lw + s);
+    }
+    let top = -Infinity;
+    for (const t of terms) top = Math.max(top, t);
+    if (!Number.isFinite(top)) return top;
+    let sum = 0;
+    for (const t of terms) sum += Math.exp(t - top);
+    // rounded up a little: a bound, not an estimate
+    return top + Math.log(sum) + 1e-12;
+  }
+  const peak = peakOf(d);
+  if (peak === null) return null;
+  const x = peak === 'ends' ? lo : Math.min(Math.max(peak, lo), hi);
+  // the mode (a kink for laplace) and the support's ends (jumps, inside a mixture)
+  for (const e of [x, d.lower, d.upper]) if (inside(e)) cuts.push(e);
+  return Math.max(d.lpdf(lo), d.lpdf(hi), d.lpdf(x));
+}
+
+/**
  * A narrow truncation sampled by rejection from the uniform on [lo, hi] (dist.rs `Flat`, which
- * explains the choice): x = min(lo + w u1, hi), kept when ln u2 < ln p(x) - ln sup p. Masses
- * are integrals of p / sup p by 8-point Gauss-Legendre on each side of the peak.
+ * explains the choice): x = min(lo + w u1, hi), kept when ln u2 < ln p(x) - ln pmax. Masses
+ * are integrals of p / pmax by 8-point Gauss-Legendre between the kinks and jumps.
  */
 class Flat {
   private constructor(
     readonly w: number,
     readonly lnPmax: number,
-    /** quadrature split: the peak clamped into [lo, hi], else mid */
-    readonly split: number,
+    /** lo, the kinks and jumps inside, hi: increasing */
+    readonly pieces: number[],
     readonly child: JsDist1,
-    /** the interval's mass divided by sup p */
+    /** the interval's mass divided by pmax */
     readonly relMass: number,
   ) {}
 
   static of(child: JsDist1, lo: number, hi: number): Flat | null {
     const w = hi - lo;
     if (!(w > 0 && Number.isFinite(w))) return null;
-    const peak = peakOf(child);
-    if (peak === null) return null;
-    const split = peak === 'ends' ? lo + 0.5 * w : Math.min(Math.max(peak, lo), hi);
-    const lnPmax = Math.max(child.lpdf(lo), child.lpdf(hi), child.lpdf(split));
-    if (!Number.isFinite(lnPmax)) return null;
-    const rel = new Flat(w, lnPmax, split, child, 0).integral(lo, hi);
+    const cuts = [lo, hi];
+    const lnPmax = lnSupOn(child, lo, hi, cuts);
+    if (lnPmax === null || !Number.isFinite(lnPmax)) return null;
+    const pieces = [...new Set(cuts)].sort((x, y) => x - y);
+    const rel = new Flat(w, lnPmax, pieces, child, 0).integral(lo, hi);
     // expected acceptance = rel / w
-    return rel >= 0.5 * w ? new Flat(w, lnPmax, split, child, rel) : null;
+    return rel >= 0.5 * w ? new Flat(w, lnPmax, pieces, child, rel) : null;
   }
 
-  /** integral of p / sup p over [a, b] (a subinterval of [lo, hi]) */
+  /** integral of p / pmax over [a, b] (a subinterval of [lo, hi]) */
   integral(a: number, b: number): number {
-    const s = this.split;
-    return s > a && s < b ? this.gl8(a, s) + this.gl8(s, b) : this.gl8(a, b);
+    let s = 0;
+    for (let i = 0; i + 1 < this.pieces.length; i++) s += this.gl8(Math.max(this.pieces[i], a), Math.min(this.pieces[i + 1], b));
+    return s;
   }
 
   private gl8(a: number, b: number): number {
@@ -834,6 +874,10 @@ class Truncated extends Base1 {
       this.rejection = this.mass >= 0.25;
       this.lmass = Math.log(this.mass);
     }
+  }
+  /** ln of the interval's probability under the child */
+  get lnMass(): number {
+    return this.lmass;
   }
   /** the interval has positive probability under the child */
   get hasMass(): boolean {
@@ -995,6 +1039,10 @@ class Mixture1 extends Base1 {
     this.upper = hi;
     this.mean = mean;
     this.variance = Number.isFinite(m2) ? Math.max(0, m2 - mean * mean) : m2;
+  }
+  /** ln of the normalized weights */
+  get logWeights(): Float64Array {
+    return this.m.logw;
   }
   draw(rng: Stream): number {
     return (this.m.pick(rng) as JsDist1).draw(rng);
