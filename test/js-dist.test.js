@@ -390,3 +390,37 @@ test('narrow truncations are not lattices, and their mass is exact (both kernels
     assert.ok(Math.abs(below - want) < 5 * Math.sqrt(want * (1 - want / ys.length)), `${label}: ${below} below the jump, expected ~${want.toFixed(0)}`);
   }
 });
+
+test('narrow truncations where the cdf underflows, is subnormal, or where quadrature is hard (both kernels)', (t) => {
+  // references: ln p(x) - ln(mass of [lo, hi]) from mpmath at 50 digits
+  const cases = [
+    // F and S are 0 or subnormal: refused as "zero probability", or 5 distinct values
+    ['normal on [39, 39+1e-9]', P(20, 39, 39.000000001, 2, 0, 1), 39, 20.723269326425672, 1e-12],
+    ['normal on [38.4, 38.41]', P(20, 38.4, 38.41, 2, 0, 1), 38.405, 4.5990363090017033, 1e-12],
+    ['exponential on [735, 735.1]', P(20, 735, 735.1, 4, 1), 735.05, 2.3021684610439201, 1e-12],
+    ['t(0.05) on [1e300, 1.000000001e300]', P(20, 1e300, 1.000000001e300, 7, 0.05, 0, 1), 1e300, -670.05226204657887, 1e-12],
+    // a 1/x-shaped density across a factor 3.5: one 8-point panel was off by 7.5e-9
+    ['lognormal(0, 1.1e6) on [1, 3.5]', P(20, 1, 3.5, 3, 0, 1.1e6), 2.25, -1.0362817030423458, 1e-12],
+    // nine doubles wide on a steep density: the cdf difference is the better mass (~5e-10)
+    ['beta(3, 0.5) on nine doubles below 1', P(20, 0.999999999, 0.999999999000001, 6, 3, 0.5), 0.9999999990000005, 34.539575964585261, 3e-9],
+  ];
+  const nat = nativeDist(t);
+  const n = 20000;
+  for (const [name, prog, x, want, tol] of cases) {
+    const kernels = [['js', logpdfDist, (o) => sampleDist(prog, 2, 0, o)]];
+    if (nat) kernels.push(['native', nat.logpdfDist, (o) => nat.sampleDist(prog, 2, 0, o)]);
+    const lo = prog[1], hi = prog[2];
+    for (const [label, lpdf, draw] of kernels) {
+      const lp = new Float64Array(1);
+      lpdf(prog, P(x), lp);
+      assert.ok(Math.abs(lp[0] - want) <= tol * Math.max(1, Math.abs(want)), `${label} ${name}: logpdf ${lp[0]}, want ${want}`);
+      const xs = new Float64Array(n);
+      draw(xs);
+      assert.ok(xs.every((v) => v >= lo && v <= hi), `${label} ${name}: a draw outside [lo, hi]`);
+      // distinct values: as many as n draws of the doubles in [lo, hi] give, uniformly
+      const doubles = (hi - lo) / 2 ** (Math.floor(Math.log2(Math.abs(hi))) - 52);
+      const expected = doubles * -Math.expm1(-n / doubles);
+      assert.ok(new Set(xs).size > 0.97 * expected, `${label} ${name}: ${new Set(xs).size} distinct, expected ~${expected.toFixed(0)}`);
+    }
+  }
+});

@@ -716,6 +716,12 @@ pub struct Trunc {
 /// `truncated(normal(0,1), 0, 1e-12)` came out on 3594 points, and a cdf difference of 1e-17
 /// at the median is 0. Such intervals use `Flat` instead.
 const LATTICE_FRACTION: f64 = 1.0 / 1048576.0;
+/// ... or below 2^32 steps of the smallest subnormal, where the probabilities themselves are
+/// subnormal (normal(0,1) on [38.4, 38.41] came out on 5 values).
+const LATTICE_FLOOR: f64 = 2.0e-314; // ~ 2^-1042
+/// Relative rounding of a double (half an ulp) and the smallest subnormal.
+const HALF_ULP: f64 = f64::EPSILON / 2.0;
+const TINIEST: f64 = f64::from_bits(1);
 
 /// Gauss-Legendre, 8 points on [-1, 1]: the positive nodes and their weights.
 const GL8_X: [f64; 4] = [0.1834346424956498, 0.525532409916329, 0.7966664774136267, 0.9602898564975363];
@@ -737,6 +743,11 @@ enum Peak {
 /// p / pmax by 8-point Gauss-Legendre between the points where p may have a kink or a jump
 /// (modes, support ends, inner truncation ends); the density is smooth in between and, over
 /// so narrow an interval, as good as a low-degree polynomial.
+///
+/// The quadrature refines a piece by halves until two levels agree, down to the error that
+/// rounding the nodes to doubles leaves (`node_err`): over an interval only a few doubles
+/// wide, on a steep density, that error exceeds a cdf difference's, and `Trunc::new` takes
+/// the latter for the mass.
 #[derive(Clone, Debug)]
 struct Flat {
     w: f64,
@@ -745,7 +756,13 @@ struct Flat {
     pieces: Vec<f64>,
     /// The interval's mass divided by pmax.
     rel_mass: f64,
+    /// Relative error of p at a node rounded to a double: the steepest |d ln p / dx| within
+    /// the pieces times half an ulp of the interval's largest magnitude.
+    node_err: f64,
 }
+
+/// Halvings of a quadrature piece at most (256 panels).
+const QUAD_DEPTH: u32 = 8;
 
 impl Flat {
     fn new(child: &Dist, lo: f64, hi: f64) -> Option<Flat> {
@@ -760,7 +777,16 @@ impl Flat {
         }
         pieces.sort_by(f64::total_cmp);
         pieces.dedup();
-        let mut f = Flat { w, ln_pmax, pieces, rel_mass: 0.0 };
+        // (secants between each piece's outermost nodes: inside the piece, off its jumps)
+        let mut slope: f64 = 0.0;
+        for s in pieces.windows(2) {
+            let (h, c) = (0.5 * (s[1] - s[0]), s[0] + 0.5 * (s[1] - s[0]));
+            let (a, b) = (c - h * GL8_X[3], c + h * GL8_X[3]);
+            let d = (child.logpdf_one(b) - child.logpdf_one(a)).abs() / (b - a);
+            slope = slope.max(if d.is_nan() { f64::INFINITY } else { d });
+        }
+        let node_err = slope * (lo.abs().max(hi.abs()) * HALF_ULP).max(TINIEST);
+        let mut f = Flat { w, ln_pmax, pieces, rel_mass: 0.0, node_err };
         f.rel_mass = f.integral(child, lo, hi);
         // expected acceptance = rel_mass / w
         if !(f.rel_mass >= 0.5 * w) {
@@ -771,7 +797,28 @@ impl Flat {
 
     /// Integral of p / pmax over [a, b] (a subinterval of [lo, hi]).
     fn integral(&self, child: &Dist, a: f64, b: f64) -> f64 {
-        self.pieces.windows(2).map(|s| self.gl8(child, s[0].max(a), s[1].min(b))).sum()
+        self.pieces
+            .windows(2)
+            .map(|s| {
+                let (a, b) = (s[0].max(a), s[1].min(b));
+                self.refine(child, a, b, self.gl8(child, a, b), QUAD_DEPTH)
+            })
+            .sum()
+    }
+
+    /// `whole` (the 8-point rule on [a, b]) refined by halves until the halves agree with it
+    /// to rounding or to `node_err`.
+    fn refine(&self, child: &Dist, a: f64, b: f64, whole: f64, depth: u32) -> f64 {
+        let m = a + 0.5 * (b - a);
+        if !(m > a && m < b) {
+            return whole;
+        }
+        let (l, r) = (self.gl8(child, a, m), self.gl8(child, m, b));
+        let tol = (4.0 * f64::EPSILON).max(4.0 * self.node_err) * (l + r);
+        if depth == 0 || !((l + r - whole).abs() > tol) {
+            return l + r;
+        }
+        self.refine(child, a, m, l, depth - 1) + self.refine(child, m, b, r, depth - 1)
     }
 
     fn gl8(&self, child: &Dist, a: f64, b: f64) -> f64 {
@@ -1085,9 +1132,13 @@ impl Trunc {
         };
         // the probability inversion would add u (Fhi - Flo) or subtract u (Slo - Shi) to or from
         let base = if upper { slo } else { fhi };
-        let flat = if !(mass >= base * LATTICE_FRACTION) { Flat::new(&child, lo, hi) } else { None };
+        let coarse = !(mass >= (base * LATTICE_FRACTION).max(LATTICE_FLOOR));
+        let flat = if coarse { Flat::new(&child, lo, hi) } else { None };
         if let Some(f) = &flat {
-            let lnmass = f.ln_pmax + f.rel_mass.ln();
+            // the mass from the quadrature, unless the cdf difference is the more accurate (an
+            // interval a few doubles wide on a steep density)
+            let cdf_err = (base * HALF_ULP).max(TINIEST) / mass;
+            let lnmass = if mass > 0.0 && cdf_err < f.node_err { mass.ln() } else { f.ln_pmax + f.rel_mass.ln() };
             let mass = lnmass.exp();
             return Ok(Trunc { lo, hi, child, flo, fhi, slo, shi, mass, lnmass, upper, reject: false, flat });
         }

@@ -698,6 +698,12 @@ function momentsByQuantile(q: (p: number) => number, isf: (p: number) => number)
  * is below this fraction of the probability it is added to; such intervals use `Flat`.
  */
 const LATTICE_FRACTION = 2 ** -20;
+/** ... or below 2^32 steps of the smallest subnormal (dist.rs `LATTICE_FLOOR`) */
+const LATTICE_FLOOR = 2.0e-314;
+/** relative rounding of a double (half an ulp) */
+const HALF_ULP = 2 ** -53;
+/** halvings of a quadrature piece at most (dist.rs `QUAD_DEPTH`) */
+const QUAD_DEPTH = 8;
 /** Gauss-Legendre, 8 points on [-1, 1]: the positive nodes and their weights (as dist.rs). */
 const GL8_X = [0.1834346424956498, 0.525532409916329, 0.7966664774136267, 0.9602898564975363];
 const GL8_W = [0.362683783378362, 0.31370664587788727, 0.22238103445337448, 0.10122853629037626];
@@ -777,6 +783,8 @@ class Flat {
     readonly child: JsDist1,
     /** the interval's mass divided by pmax */
     readonly relMass: number,
+    /** relative error of p at a node rounded to a double (dist.rs `Flat::node_err`) */
+    readonly nodeErr: number,
   ) {}
 
   static of(child: JsDist1, lo: number, hi: number): Flat | null {
@@ -786,16 +794,38 @@ class Flat {
     const lnPmax = lnSupOn(child, lo, hi, cuts);
     if (lnPmax === null || !Number.isFinite(lnPmax)) return null;
     const pieces = [...new Set(cuts)].sort((x, y) => x - y);
-    const rel = new Flat(w, lnPmax, pieces, child, 0).integral(lo, hi);
+    // (secants between each piece's outermost nodes: inside the piece, off its jumps)
+    let slope = 0;
+    for (let i = 0; i + 1 < pieces.length; i++) {
+      const h = 0.5 * (pieces[i + 1] - pieces[i]), c = pieces[i] + h;
+      const a = c - h * GL8_X[3], b = c + h * GL8_X[3];
+      const d = Math.abs(child.lpdf(b) - child.lpdf(a)) / (b - a);
+      slope = Math.max(slope, Number.isNaN(d) ? Infinity : d);
+    }
+    const nodeErr = slope * Math.max(Math.max(Math.abs(lo), Math.abs(hi)) * HALF_ULP, Number.MIN_VALUE);
+    const rel = new Flat(w, lnPmax, pieces, child, 0, nodeErr).integral(lo, hi);
     // expected acceptance = rel / w
-    return rel >= 0.5 * w ? new Flat(w, lnPmax, pieces, child, rel) : null;
+    return rel >= 0.5 * w ? new Flat(w, lnPmax, pieces, child, rel, nodeErr) : null;
   }
 
   /** integral of p / pmax over [a, b] (a subinterval of [lo, hi]) */
   integral(a: number, b: number): number {
     let s = 0;
-    for (let i = 0; i + 1 < this.pieces.length; i++) s += this.gl8(Math.max(this.pieces[i], a), Math.min(this.pieces[i + 1], b));
+    for (let i = 0; i + 1 < this.pieces.length; i++) {
+      const pa = Math.max(this.pieces[i], a), pb = Math.min(this.pieces[i + 1], b);
+      s += this.refine(pa, pb, this.gl8(pa, pb), QUAD_DEPTH);
+    }
     return s;
+  }
+
+  /** `whole` refined by halves until they agree with it to rounding or to `nodeErr` */
+  private refine(a: number, b: number, whole: number, depth: number): number {
+    const m = a + 0.5 * (b - a);
+    if (!(m > a && m < b)) return whole;
+    const l = this.gl8(a, m), r = this.gl8(m, b);
+    const tol = Math.max(4 * Number.EPSILON, 4 * this.nodeErr) * (l + r);
+    if (depth === 0 || !(Math.abs(l + r - whole) > tol)) return l + r;
+    return this.refine(a, m, l, depth - 1) + this.refine(m, b, r, depth - 1);
   }
 
   private gl8(a: number, b: number): number {
@@ -864,9 +894,11 @@ class Truncated extends Base1 {
     const mass = this.upperSide ? this.sLo - this.sHi : this.fHi <= 0.5 ? this.fHi - this.fLo : 1 - this.fLo - this.sHi;
     // the probability inversion would add u (Fhi - Flo) to or subtract u (Slo - Shi) from
     const base = this.upperSide ? this.sLo : this.fHi;
-    this.flat = mass >= base * LATTICE_FRACTION ? null : Flat.of(child, lo, hi);
+    this.flat = mass >= Math.max(base * LATTICE_FRACTION, LATTICE_FLOOR) ? null : Flat.of(child, lo, hi);
     if (this.flat !== null) {
-      this.lmass = this.flat.lnPmax + Math.log(this.flat.relMass);
+      // the quadrature's mass, unless the cdf difference is the more accurate (dist.rs)
+      const cdfErr = Math.max(base * HALF_ULP, Number.MIN_VALUE) / mass;
+      this.lmass = mass > 0 && cdfErr < this.flat.nodeErr ? Math.log(mass) : this.flat.lnPmax + Math.log(this.flat.relMass);
       this.mass = Math.exp(this.lmass);
       this.rejection = false;
     } else {
