@@ -399,6 +399,9 @@ test('narrow truncations where the cdf underflows, is subnormal, or where quadra
     ['normal on [38.4, 38.41]', P(20, 38.4, 38.41, 2, 0, 1), 38.405, 4.5990363090017033, 1e-12],
     ['exponential on [735, 735.1]', P(20, 735, 735.1, 4, 1), 735.05, 2.3021684610439201, 1e-12],
     ['t(0.05) on [1e300, 1.000000001e300]', P(20, 1e300, 1.000000001e300, 7, 0.05, 0, 1), 1e300, -670.05226204657887, 1e-12],
+    // past |z| = 1.3e154, z^2 overflowed: cauchy's density was 0 there, t's tail beyond 0
+    ['cauchy on [1e300, 1.000000001e300]', P(20, 1e300, 1.000000001e300, 8, 0, 1), 1e300, -670.0522620461039, 1e-12],
+    ['t(0.05) on [1e155, inf)', P(20, 1e155, INF, 7, 0.05, 0, 1), 2e155, -360.62422622721901, 1e-12],
     // a 1/x-shaped density across a factor 3.5: one 8-point panel was off by 7.5e-9
     ['lognormal(0, 1.1e6) on [1, 3.5]', P(20, 1, 3.5, 3, 0, 1.1e6), 2.25, -1.0362817030423458, 1e-12],
     // nine doubles wide on a steep density: the cdf difference is the better mass (~5e-10)
@@ -416,11 +419,24 @@ test('narrow truncations where the cdf underflows, is subnormal, or where quadra
       assert.ok(Math.abs(lp[0] - want) <= tol * Math.max(1, Math.abs(want)), `${label} ${name}: logpdf ${lp[0]}, want ${want}`);
       const xs = new Float64Array(n);
       draw(xs);
-      assert.ok(xs.every((v) => v >= lo && v <= hi), `${label} ${name}: a draw outside [lo, hi]`);
+      assert.ok(xs.every((v) => v >= lo && v <= hi && Number.isFinite(v)), `${label} ${name}: a draw outside [lo, hi] or infinite`);
+      if (hi === INF) continue;
       // distinct values: as many as n draws of the doubles in [lo, hi] give, uniformly
       const doubles = (hi - lo) / 2 ** (Math.floor(Math.log2(Math.abs(hi))) - 52);
       const expected = doubles * -Math.expm1(-n / doubles);
       assert.ok(new Set(xs).size > 0.97 * expected, `${label} ${name}: ${new Set(xs).size} distinct, expected ~${expected.toFixed(0)}`);
     }
   }
+});
+
+test("t with a small df: tail probabilities and quantiles past where x = df / (df + t^2) underflows", () => {
+  // mpmath: sf of t(0.05) at 1e155 and 1e300; its 1e-12 quantile (the JS kernel gave -inf)
+  const d = decodeDist1(P(7, 0.05, 0, 1));
+  for (const [t, want] of [[1e155, 7.9767053338026065e-9], [1e300, 4.4856310480634794e-16]]) {
+    assert.ok(Math.abs(d.sf(t) - want) < 1e-12 * want, `sf(${t}) = ${d.sf(t)}`);
+    assert.ok(Math.abs(d.cdf(-t) - want) < 1e-12 * want, `cdf(${-t}) = ${d.cdf(-t)}`);
+  }
+  const q = 1.0876044676001629e233;
+  assert.ok(Math.abs(d.quantile(1e-12) + q) < 1e-11 * q, `quantile(1e-12) = ${d.quantile(1e-12)}`);
+  assert.ok(Math.abs(d.isf(1e-12) - q) < 1e-11 * q, `isf(1e-12) = ${d.isf(1e-12)}`);
 });

@@ -1592,7 +1592,9 @@ impl Dist {
                 let (m, iv, c) = (*loc, *inv, *lnorm);
                 for (o, &x) in out.iter_mut().zip(xs) {
                     let z = (x - m) * iv;
-                    *o = c - fm::log1p(z * z);
+                    // past |z| = 1.3e154 z² overflows; log1p(z²) is 2 ln|z| to the last bit
+                    let zz = z * z;
+                    *o = c - if zz < f64::INFINITY { fm::log1p(zz) } else { 2.0 * fm::ln(z.abs()) };
                 }
             }
             Dist::Laplace { loc, inv, lnorm, .. } => {

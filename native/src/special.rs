@@ -683,6 +683,11 @@ pub fn t_sf(t: f64, df: f64) -> f64 {
     if t2 < df {
         let w = t2 / (df + t2);
         0.5 * betainc_pq(0.5, 0.5 * df, w).1
+    } else if t2 > 1e300 * df {
+        // z = df / (df + t²) < 1e-300 (or t² overflows, which gave 0 for t(0.05) at 1e155,
+        // where the tail is 9e-9): I_z(a, 1/2) = z^a / (a B(a, 1/2)) (1 + O(z)), z^a in logs
+        let a = 0.5 * df;
+        0.5 * (a * (df.ln() - 2.0 * t.ln()) - a.ln() - lbeta(a, 0.5)).exp()
     } else {
         let z = df / (df + t2);
         0.5 * betainc_pq(0.5 * df, 0.5, z).0
@@ -1192,6 +1197,10 @@ mod tests {
         check("betainc far lower tail", betainc(20.0, 20.0, 1e-16), 6.892_326_440_999_985e-310, 1e-12);
         check("betainc far lower tail", betainc(14.793482073125999, 81.26566668943073, 8.2e-22), 9.133_161_909_593_205e-296, 1e-12);
         check("gammainc far lower tail", gammainc_p(12.0, 1e-15), 2.087_675_698_786_81e-189, 1e-12);
+        // t's tail where t² overflows or df / (df + t²) underflows (mpmath): it was 0
+        check("t_sf past t² overflow", t_sf(1e155, 0.05), 7.976_705_333_802_606_5e-9, 1e-12);
+        check("t_sf far tail", t_sf(-1e300, 0.05), 1.0 - 4.485_631_048_063_479_4e-16, 1e-16);
+        check("t_cdf far tail", t_cdf(-1e300, 0.05), 4.485_631_048_063_479_4e-16, 1e-12);
         assert_eq!(erfc(40.0), 0.0);
         assert_eq!(ndtr(-40.0), 0.0);
         assert_eq!(gammainc_pq(2.0, 0.0), (0.0, 1.0));

@@ -497,7 +497,12 @@ class StudentT extends Base1 {
   private lowerTail(t: number): number {
     const t2 = t * t;
     const nu = this.df;
-    if (!Number.isFinite(t2)) return 0;
+    if (Number.isNaN(t2)) return NaN;
+    if (t2 > 1e300 * nu) {
+      // (as native t_sf: x < 1e-300, or t^2 overflows: I_x(a, 1/2) = x^a / (a B(a, 1/2)) (1 + O(x)))
+      const a = 0.5 * nu;
+      return 0.5 * Math.exp(a * (Math.log(nu) - 2 * Math.log(Math.abs(t))) - Math.log(a) - lbeta(a, 0.5));
+    }
     // x = nu / (nu + t^2), 1 - x = t^2 / (nu + t^2)
     return 0.5 * betainc(0.5 * nu, 0.5, nu / (nu + t2), t2 / (nu + t2));
   }
@@ -518,6 +523,11 @@ class StudentT extends Base1 {
     const nu = this.df;
     // 2p = I_x(nu/2, 1/2), x = nu / (nu + t^2)
     if (p < 0.25) {
+      // where x < 1e-300, 2p = x^a / (a B(a, 1/2)) (lowerTail's form), inverted in logs: x
+      // itself would underflow for small nu (t(0.05) at p = 1e-12 gave -inf)
+      const a = 0.5 * nu;
+      const lnX = (Math.log(2 * p) + Math.log(a) + lbeta(a, 0.5)) / a;
+      if (lnX < Math.log(1e-300)) return -Math.exp(0.5 * (Math.log(nu) - lnX));
       const x = betaincInv(0.5 * nu, 0.5, 2 * p);
       return -Math.sqrt((nu * (1 - x)) / x);
     }
@@ -554,7 +564,9 @@ class Cauchy extends Base1 {
   }
   lpdf(x: number): number {
     const z = (x - this.loc) / this.scale;
-    return this.c - Math.log1p(z * z);
+    const zz = z * z;
+    // (as native: past |z| = 1.3e154 z^2 overflows; log1p of it is 2 ln|z|)
+    return this.c - (zz < Infinity ? Math.log1p(zz) : 2 * Math.log(Math.abs(z)));
   }
   cdf(x: number): number {
     return Math.atan2(1, -(x - this.loc) / this.scale) / Math.PI;
