@@ -39,7 +39,9 @@
 //!   mass = upper ? Slo - Shi : (Fhi <= 0.5 ? Fhi - Flo : 1 - Flo - Shi).
 //!   mass >= 0.25: rejection, repeat { draw one child value } until lo <= v <= hi.
 //!   Otherwise one u per value: upper ? S^-1(Slo - u (Slo - Shi)) : F^-1(Flo + u (Fhi - Flo)),
-//!   clamped to [lo, hi]. (No uniforms besides u; numeric inverses draw nothing.)
+//!   clamped to [lo, hi] within the child's support, and off a support edge at 0 or 1 (to
+//!   the smallest double above 0, the largest below 1). (No uniforms besides u; numeric
+//!   inverses draw nothing.)
 //!   Except for a narrow interval (mass < 2^-20 of Slo if `upper`, else of Fhi, and lo, hi
 //!   finite) where the child's density has a known bound pmax (`Flat`; the expected acceptance
 //!   must be >= 1/2): repeat { x = min(lo + (hi - lo) u1, hi); u2 } until
@@ -709,6 +711,12 @@ pub struct Trunc {
     /// Set for an interval too narrow for inversion (see `Flat`); sampling, cdf and mass then
     /// come from it.
     flat: Option<Flat>,
+    /// Inversion results are clamped into [clo, chi]: [lo, hi] within the child's support, and
+    /// off a support edge at 0 or 1 (where gamma's, beta's or lognormal's density may be
+    /// infinite, and a proposal of exactly 0 would be rejected: as the base samplers keep to
+    /// TINY_POS and BELOW_ONE). truncated(gamma(0.01, 1e-100), 0, 1e-200) drew 0 for 6%.
+    clo: f64,
+    chi: f64,
 }
 
 /// Inversion reaches fewer than 2^32 distinct values when the mass is below this fraction of
@@ -1131,6 +1139,9 @@ impl Trunc {
             1.0 - flo - shi
         };
         // the probability inversion would add u (Fhi - Flo) or subtract u (Slo - Shi) to or from
+        let (sa, sb) = child.support();
+        let clo = if lo <= sa && sa == 0.0 { TINY_POS } else { lo.max(sa) };
+        let chi = if hi >= sb && sb == 1.0 { BELOW_ONE } else { hi.min(sb) };
         let base = if upper { slo } else { fhi };
         let coarse = !(mass >= (base * LATTICE_FRACTION).max(LATTICE_FLOOR));
         let flat = if coarse { Flat::new(&child, lo, hi) } else { None };
@@ -1140,7 +1151,7 @@ impl Trunc {
             let cdf_err = (base * HALF_ULP).max(TINIEST) / mass;
             let lnmass = if mass > 0.0 && cdf_err < f.node_err { mass.ln() } else { f.ln_pmax + f.rel_mass.ln() };
             let mass = lnmass.exp();
-            return Ok(Trunc { lo, hi, child, flo, fhi, slo, shi, mass, lnmass, upper, reject: false, flat });
+            return Ok(Trunc { lo, hi, child, flo, fhi, slo, shi, mass, lnmass, upper, reject: false, flat, clo, chi });
         }
         if !(mass > 0.0) {
             return Err(format!(
@@ -1148,7 +1159,7 @@ impl Trunc {
             ));
         }
         let mass = mass.min(1.0);
-        Ok(Trunc { lo, hi, child, flo, fhi, slo, shi, mass, lnmass: mass.ln(), upper, reject: mass >= 0.25, flat })
+        Ok(Trunc { lo, hi, child, flo, fhi, slo, shi, mass, lnmass: mass.ln(), upper, reject: mass >= 0.25, flat, clo, chi })
     }
 
     #[inline]
@@ -1170,11 +1181,11 @@ impl Trunc {
         } else {
             self.child.ppf_in(self.flo + u * (self.fhi - self.flo), self.lo, self.hi)
         };
-        // clamp (NaN from a failed inverse becomes lo)
-        if x >= self.lo {
-            x.min(self.hi)
+        // clamp (NaN from a failed inverse becomes clo)
+        if x >= self.clo {
+            x.min(self.chi)
         } else {
-            self.lo
+            self.clo
         }
     }
 
@@ -1194,11 +1205,12 @@ impl Trunc {
     #[inline(always)]
     fn inv_body(&self, out: &mut [f64]) {
         let (lo, hi) = (self.lo, self.hi);
+        let (clo, chi) = (self.clo, self.chi);
         // probability argument: upper ? Slo - u (Slo - Shi) : Flo + u (Fhi - Flo)
         let up = self.upper;
         let (base, w) = if up { (self.slo, self.slo - self.shi) } else { (self.flo, self.fhi - self.flo) };
         let arg = |u: f64| if up { base - u * w } else { base + u * w };
-        let clamp = |x: f64| if x >= lo { x.min(hi) } else { lo };
+        let clamp = |x: f64| if x >= clo { x.min(chi) } else { clo };
         match &self.child {
             Dist::Exponential { rate, .. } => {
                 let nr = -1.0 / *rate;
@@ -1753,6 +1765,28 @@ fn mix_normal_logpdf_many(m: &Mix, xs: &[f64], out: &mut [f64]) {
 // ---------------------------------------------------------------------------------------------
 // cdf, survival and their inverses (1-D programs)
 
+/// Below y = rate x = 1e-300, P(a, y) = y^a / Γ(a + 1) (1 + O(y)) to the last bit.
+const GAMMA_TINY_Y: f64 = 1e-300;
+
+/// gamma(shape, rate)'s (cdf, sf) at x: below `GAMMA_TINY_Y` from the leading term in logs,
+/// since rate x may underflow there while P does not (gamma(0.01, 1e-100) holds 1e-4 of its
+/// mass below 1e-300, where rate x is 0).
+fn gamma_pq(shape: f64, rate: f64, ln_rate: f64, x: f64) -> (f64, f64) {
+    let y = rate * x;
+    if x > 0.0 && y < GAMMA_TINY_Y {
+        let p = (shape * (x.ln() + ln_rate) - sp::lgamma_pos(shape + 1.0)).exp();
+        return (p, 1.0 - p);
+    }
+    sp::gammainc_pq(shape, y.max(0.0))
+}
+
+/// The x with P(shape, rate x) = exp(ln_p) when rate x falls below `GAMMA_TINY_Y` (the
+/// leading term inverted in logs), else None.
+fn gamma_inv_tiny(shape: f64, ln_p: f64, ln_rate: f64) -> Option<f64> {
+    let ln_y = (ln_p + sp::lgamma_pos(shape + 1.0)) / shape;
+    (ln_y < GAMMA_TINY_Y.ln()).then(|| (ln_y - ln_rate).exp())
+}
+
 impl Dist {
     /// P(X <= x) for a 1-D program (NaN for multi-dimensional ones).
     pub fn cdf(&self, x: f64) -> f64 {
@@ -1808,8 +1842,8 @@ impl Dist {
                     -(-rate * x).exp_m1()
                 }
             }
-            Dist::Gamma { shape, rate, .. } => {
-                let (p, q) = sp::gammainc_pq(*shape, (rate * x).max(0.0));
+            Dist::Gamma { shape, rate, ln_rate, .. } => {
+                let (p, q) = gamma_pq(*shape, *rate, *ln_rate, x);
                 if upper {
                     q
                 } else {
@@ -2005,7 +2039,9 @@ impl Dist {
             Dist::Normal { mu, sigma, .. } => mu + sigma * sp::ndtri(p),
             Dist::LogNormal { mu, sigma, .. } => (mu + sigma * sp::ndtri(p)).exp(),
             Dist::Exponential { rate, .. } => fm::log1p(-p) * (-1.0 / rate),
-            Dist::Gamma { shape, rate, .. } => sp::gammaincinv(*shape, p) / rate,
+            Dist::Gamma { shape, rate, ln_rate, .. } => {
+                gamma_inv_tiny(*shape, p.ln(), *ln_rate).unwrap_or_else(|| sp::gammaincinv(*shape, p) / rate)
+            }
             Dist::Beta { a, b, .. } => sp::betaincinv(*a, *b, p),
             Dist::Cauchy { loc, scale, .. } => {
                 if p < 0.5 {
@@ -2033,7 +2069,9 @@ impl Dist {
             Dist::Normal { mu, sigma, .. } => mu + sigma * sp::ndtri_sf(q),
             Dist::LogNormal { mu, sigma, .. } => (mu + sigma * sp::ndtri_sf(q)).exp(),
             Dist::Exponential { rate, .. } => fm::ln(q) * (-1.0 / rate),
-            Dist::Gamma { shape, rate, .. } => sp::gammainccinv(*shape, q) / rate,
+            Dist::Gamma { shape, rate, ln_rate, .. } => {
+                gamma_inv_tiny(*shape, (-q).ln_1p(), *ln_rate).unwrap_or_else(|| sp::gammainccinv(*shape, q) / rate)
+            }
             Dist::Beta { a, b, .. } => sp::betainccinv(*a, *b, q),
             Dist::Cauchy { loc, scale, .. } => {
                 if q < 0.5 {

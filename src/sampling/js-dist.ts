@@ -360,6 +360,8 @@ class Exponential extends Base1 {
  * infinite for shapes below 1, and p/q = inf - inf would reject it).
  */
 const TINY_POS = Number.MIN_VALUE;
+/** Below y = rate x = 1e-300, P(a, y) = y^a / Gamma(a + 1) (1 + O(y)) (dist.rs `GAMMA_TINY_Y`). */
+const GAMMA_TINY_Y = 1e-300;
 /** The smallest positive normal double, 2^-1022. */
 const DBL_MIN = 2.2250738585072014e-308;
 const BELOW_ONE = 1 - 2 ** -53;
@@ -396,17 +398,30 @@ class Gamma extends Base1 {
     if (x === 0) return k < 1 ? Infinity : k === 1 ? Math.log(this.rate) : -Infinity;
     return this.c + (k - 1) * Math.log(x) - this.rate * x;
   }
+  /** P below GAMMA_TINY_Y from its leading term in logs (dist.rs `gamma_pq`), else null */
+  private tinyP(x: number): number | null {
+    if (!(x > 0 && this.rate * x < GAMMA_TINY_Y)) return null;
+    return Math.exp(this.shape * (Math.log(x) + this.lnRate) - lgamma(this.shape + 1));
+  }
+  /** dist.rs `gamma_inv_tiny` */
+  private tinyInv(lnP: number): number | null {
+    const lnY = (lnP + lgamma(this.shape + 1)) / this.shape;
+    return lnY < Math.log(GAMMA_TINY_Y) ? Math.exp(lnY - this.lnRate) : null;
+  }
   cdf(x: number): number {
-    return x <= 0 ? 0 : gammaincP(this.shape, this.rate * x);
+    if (x <= 0) return 0;
+    return this.tinyP(x) ?? gammaincP(this.shape, this.rate * x);
   }
   sf(x: number): number {
-    return x <= 0 ? 1 : gammaincQ(this.shape, this.rate * x);
+    if (x <= 0) return 1;
+    const p = this.tinyP(x);
+    return p !== null ? 1 - p : gammaincQ(this.shape, this.rate * x);
   }
   quantile(p: number): number {
-    return gammaincPInv(this.shape, p) / this.rate;
+    return this.tinyInv(Math.log(p)) ?? gammaincPInv(this.shape, p) / this.rate;
   }
   isf(q: number): number {
-    return gammaincQInv(this.shape, q) / this.rate;
+    return this.tinyInv(Math.log1p(-q)) ?? gammaincQInv(this.shape, q) / this.rate;
   }
 }
 
@@ -892,8 +907,13 @@ class Truncated extends Base1 {
   private readonly sLo: number;
   private readonly sHi: number;
   private momentsCache: [number, number] | null = null;
+  /** inversion results are clamped into [cLo, cHi] (dist.rs `Trunc::clo`, which says why) */
+  private readonly cLo: number;
+  private readonly cHi: number;
   constructor(readonly lo: number, readonly hi: number, readonly child: JsDist1) {
     super();
+    this.cLo = lo <= child.lower && child.lower === 0 ? TINY_POS : Math.max(lo, child.lower);
+    this.cHi = hi >= child.upper && child.upper === 1 ? BELOW_ONE : Math.min(hi, child.upper);
     this.lower = Math.max(lo, child.lower);
     this.upper = Math.min(hi, child.upper);
     this.fLo = lo === -Infinity ? 0 : child.cdf(lo);
@@ -954,8 +974,8 @@ class Truncated extends Base1 {
     let x: number;
     if (this.upperSide) x = this.child.isf(this.sLo - u * (this.sLo - this.sHi));
     else x = this.child.quantile(this.fLo + u * (this.fHi - this.fLo));
-    // clamp (NaN from a failed inverse becomes lo, as in dist.rs)
-    return x >= lo ? (x > hi ? hi : x) : lo;
+    // clamp (NaN from a failed inverse becomes cLo, as in dist.rs)
+    return x >= this.cLo ? (x > this.cHi ? this.cHi : x) : this.cLo;
   }
   lpdf(x: number): number {
     if (Number.isNaN(x)) return NaN;
