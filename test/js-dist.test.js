@@ -471,3 +471,16 @@ test('gamma with a tiny rate: cdf, quantile and truncations where rate * x under
     assert.ok(r.p > 1e-3, `${label}: KS p=${r.p}`);
   }
 });
+
+test('moments of a narrow truncation far from 0 keep their digits', () => {
+  // normal(0,1) on [30, 30 + w]: the density falls by exp(-30 t), so (scipy-free closed form)
+  // the mean is 30 + 1/30 - w / expm1(30 w) and the variance 1/900 - w^2 e^(30w) / expm1(30 w)^2.
+  // E[X^2] - E[X]^2 of X itself gave 9.1e-13 for 8.3e-20.
+  const w = (30 + 1e-9) - 30, k = 30;
+  const d = decodeDist1(P(20, 30, 30 + 1e-9, 2, 0, 1));
+  // (series of the closed forms, which cancel in doubles at k w = 3e-8)
+  const mean = 30 + w / 2 - (k * w * w) / 12, variance = (w * w) / 12 - (k * k * w ** 4) / 720;
+  assert.ok(Math.abs(d.mean - mean) < 1e-15 * 30, `mean ${d.mean} vs ${mean}`);
+  // (the quantiles round to doubles 3.6e-15 apart, 3.6e-6 of w)
+  assert.ok(Math.abs(d.variance - variance) < 1e-5 * variance, `variance ${d.variance} vs ${variance}`);
+});
