@@ -404,6 +404,11 @@ test('narrow truncations where the cdf underflows, is subnormal, or where quadra
     ['t(0.05) on [1e155, inf)', P(20, 1e155, INF, 7, 0.05, 0, 1), 2e155, -360.62422622721901, 1e-12],
     // a 1/x-shaped density across a factor 3.5: one 8-point panel was off by 7.5e-9
     ['lognormal(0, 1.1e6) on [1, 3.5]', P(20, 1, 3.5, 3, 0, 1.1e6), 2.25, -1.0362817030423458, 1e-12],
+    // two laplace kinks an ulp apart (the quadrature's slope estimate was NaN there, and the
+    // cdf difference's mass 0.56 off in ln)
+    ['laplace kinks an ulp apart', P(20, 0.2999999999999998, 0.3000000000000002, 21, 2, 0.5, 0.5, 9, 0.3, 1, 9, 0.3000000000000001, 1), 0.3, 35.484037601181733, 1e-12],
+    // gamma(1e-8, 1e-300) above 0.1: its sf, 6.9e-6, was 1 - P with P near 1 (3e-12 off)
+    ['gamma(1e-8, 1e-300) on [0.1, inf)', P(20, 0.1, INF, 5, 1e-8, 1e-300), 0.2, -4.930875076991503, 1e-14],
     // nine doubles wide on a steep density: the cdf difference is the better mass (~5e-10)
     ['beta(3, 0.5) on nine doubles below 1', P(20, 0.999999999, 0.999999999000001, 6, 3, 0.5), 0.9999999990000005, 34.539575964585261, 3e-9],
   ];
@@ -483,4 +488,30 @@ test('moments of a narrow truncation far from 0 keep their digits', () => {
   assert.ok(Math.abs(d.mean - mean) < 1e-15 * 30, `mean ${d.mean} vs ${mean}`);
   // (the quantiles round to doubles 3.6e-15 apart, 3.6e-6 of w)
   assert.ok(Math.abs(d.variance - variance) < 1e-5 * variance, `variance ${d.variance} vs ${variance}`);
+});
+
+test('one-ulp truncations: the mass is the density times the ulp (both kernels)', (t) => {
+  // an interval one ulp wide put both quadrature nodes of its piece on one double: the slope
+  // estimate was NaN, and the mass fell back to a cdf difference, up to 1.4 off in ln
+  const nat = nativeDist(t);
+  const up = (x) => { const b = new Float64Array([x]); const i = new BigInt64Array(b.buffer); i[0] += x >= 0 ? 1n : -1n; return b[0]; };
+  const lp = new Float64Array(1);
+  for (let k = 0; k < 60; k++) {
+    const lo = -3 + k * 0.1 + 1e-7 * k, hi = up(lo);
+    const prog = P(20, lo, hi, 2, 0, 1);
+    for (const [label, f] of [['js', logpdfDist], ...(nat ? [['native', nat.logpdfDist]] : [])]) {
+      f(prog, P(lo), lp);
+      assert.ok(Math.abs(lp[0] + Math.log(hi - lo)) < 1e-12 * Math.abs(lp[0]), `${label} [${lo}, ${hi}]: logpdf ${lp[0]}, want ${-Math.log(hi - lo)}`);
+    }
+  }
+});
+
+test('quantiles of a truncation come from the side where they keep their digits', () => {
+  // truncated(t(3), 0, inf): isf(q) went through 1 - q mass, 1 for small q, so the quantile
+  // was +inf there and the mean Infinity (mpmath: 1.1026577908435842)
+  const d = decodeDist1(P(20, 0, INF, 7, 3, 0, 1));
+  assert.ok(Math.abs(d.mean - 1.1026577908435842) < 1e-9, `mean ${d.mean}`);
+  const want = 6041668.820268779; // scipy t(3).isf(0.5e-20)
+  assert.ok(Math.abs(d.isf(1e-20) - want) < 1e-12 * want, `isf(1e-20) ${d.isf(1e-20)}`);
+  assert.ok(Math.abs(d.quantile(1 - 1e-12) - d.isf(1e-12)) < 1e-3 * d.isf(1e-12));
 });

@@ -749,7 +749,7 @@ enum Peak {
 /// exact; the interval is only used when the expected acceptance is at least 1/2 (narrow
 /// against the child's scale, where its density barely changes). Masses are integrals of
 /// p / pmax by 8-point Gauss-Legendre between the points where p may have a kink or a jump
-/// (modes, support ends, inner truncation ends); the density is smooth in between and, over
+/// (laplace modes, support ends, inner truncation ends); the density is smooth in between and, over
 /// so narrow an interval, as good as a low-degree polynomial.
 ///
 /// The quadrature refines a piece by halves until two levels agree, down to the error that
@@ -785,13 +785,16 @@ impl Flat {
         }
         pieces.sort_by(f64::total_cmp);
         pieces.dedup();
-        // (secants between each piece's outermost nodes: inside the piece, off its jumps)
+        // (secants between each piece's outermost nodes: inside the piece, off its jumps; a
+        // piece an ulp or two wide has both nodes on one double, and no slope to speak of)
         let mut slope: f64 = 0.0;
         for s in pieces.windows(2) {
             let (h, c) = (0.5 * (s[1] - s[0]), s[0] + 0.5 * (s[1] - s[0]));
             let (a, b) = (c - h * GL8_X[3], c + h * GL8_X[3]);
-            let d = (child.logpdf_one(b) - child.logpdf_one(a)).abs() / (b - a);
-            slope = slope.max(if d.is_nan() { f64::INFINITY } else { d });
+            if b > a {
+                let d = (child.logpdf_one(b) - child.logpdf_one(a)).abs() / (b - a);
+                slope = slope.max(if d.is_nan() { f64::INFINITY } else { d });
+            }
         }
         let node_err = slope * (lo.abs().max(hi.abs()) * HALF_ULP).max(TINIEST);
         let mut f = Flat { w, ln_pmax, pieces, rel_mass: 0.0, node_err };
@@ -809,24 +812,28 @@ impl Flat {
             .windows(2)
             .map(|s| {
                 let (a, b) = (s[0].max(a), s[1].min(b));
-                self.refine(child, a, b, self.gl8(child, a, b), QUAD_DEPTH)
+                self.refine(child, a, b, self.gl8(child, a, b), QUAD_DEPTH, f64::INFINITY)
             })
             .sum()
     }
 
     /// `whole` (the 8-point rule on [a, b]) refined by halves until the halves agree with it
-    /// to rounding or to `node_err`.
-    fn refine(&self, child: &Dist, a: f64, b: f64, whole: f64, depth: u32) -> f64 {
+    /// to rounding or to `node_err`, or stop converging (`prev`, the parent's disagreement):
+    /// the rule's error shrinks ~2^17-fold per halving, rounding noise in the log density
+    /// (gamma(1000)'s near its mode: ~1e-12) only twofold, and chasing it took every piece
+    /// to full depth.
+    fn refine(&self, child: &Dist, a: f64, b: f64, whole: f64, depth: u32, prev: f64) -> f64 {
         let m = a + 0.5 * (b - a);
         if !(m > a && m < b) {
             return whole;
         }
         let (l, r) = (self.gl8(child, a, m), self.gl8(child, m, b));
+        let err = (l + r - whole).abs();
         let tol = (4.0 * f64::EPSILON).max(4.0 * self.node_err) * (l + r);
-        if depth == 0 || !((l + r - whole).abs() > tol) {
+        if depth == 0 || !(err > tol) || !(err < prev / 8.0) {
             return l + r;
         }
-        self.refine(child, a, m, l, depth - 1) + self.refine(child, m, b, r, depth - 1)
+        self.refine(child, a, m, l, depth - 1, err) + self.refine(child, m, b, r, depth - 1, err)
     }
 
     fn gl8(&self, child: &Dist, a: f64, b: f64) -> f64 {
@@ -1774,8 +1781,9 @@ const GAMMA_TINY_Y: f64 = 1e-300;
 fn gamma_pq(shape: f64, rate: f64, ln_rate: f64, x: f64) -> (f64, f64) {
     let y = rate * x;
     if x > 0.0 && y < GAMMA_TINY_Y {
-        let p = (shape * (x.ln() + ln_rate) - sp::lgamma_pos(shape + 1.0)).exp();
-        return (p, 1.0 - p);
+        // (lgamma1p: 1 + shape rounds a shape of 1e-8 to 8 digits)
+        let ln_p = shape * (x.ln() + ln_rate) - sp::lgamma1p(shape);
+        return (ln_p.exp(), -ln_p.exp_m1());
     }
     sp::gammainc_pq(shape, y.max(0.0))
 }
@@ -1783,7 +1791,7 @@ fn gamma_pq(shape: f64, rate: f64, ln_rate: f64, x: f64) -> (f64, f64) {
 /// The x with P(shape, rate x) = exp(ln_p) when rate x falls below `GAMMA_TINY_Y` (the
 /// leading term inverted in logs), else None.
 fn gamma_inv_tiny(shape: f64, ln_p: f64, ln_rate: f64) -> Option<f64> {
-    let ln_y = (ln_p + sp::lgamma_pos(shape + 1.0)) / shape;
+    let ln_y = (ln_p + sp::lgamma1p(shape)) / shape;
     (ln_y < GAMMA_TINY_Y.ln()).then(|| (ln_y - ln_rate).exp())
 }
 
@@ -1982,9 +1990,12 @@ impl Dist {
                     Peak::At(m) => m.clamp(lo, hi),
                     Peak::Ends => lo,
                 };
-                // the mode (a kink for laplace) and the support's ends (jumps, inside a mixture)
+                // where the density is not smooth: laplace's mode (a kink) and the support's
+                // ends (jumps, inside a mixture); smooth modes need no cut, and a mixture of k
+                // components would pay O(k) pieces of O(k) densities each
                 let (sa, sb) = self.support();
-                cuts.extend([x, sa, sb].into_iter().filter(|&e| inside(e)));
+                let kink = if matches!(self, Dist::Laplace { .. }) { x } else { f64::NAN };
+                cuts.extend([kink, sa, sb].into_iter().filter(|&e| inside(e)));
                 Some(self.logpdf_one(lo).max(self.logpdf_one(hi)).max(self.logpdf_one(x)))
             }
         }

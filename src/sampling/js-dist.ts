@@ -16,6 +16,7 @@ import {
   gammaincQInv,
   lbeta,
   lgamma,
+  lgamma1p,
   ndtri,
   ndtriSf,
   normCdf,
@@ -398,24 +399,26 @@ class Gamma extends Base1 {
     if (x === 0) return k < 1 ? Infinity : k === 1 ? Math.log(this.rate) : -Infinity;
     return this.c + (k - 1) * Math.log(x) - this.rate * x;
   }
-  /** P below GAMMA_TINY_Y from its leading term in logs (dist.rs `gamma_pq`), else null */
-  private tinyP(x: number): number | null {
+  /** ln P below GAMMA_TINY_Y from its leading term (dist.rs `gamma_pq`), else null */
+  private tinyLnP(x: number): number | null {
     if (!(x > 0 && this.rate * x < GAMMA_TINY_Y)) return null;
-    return Math.exp(this.shape * (Math.log(x) + this.lnRate) - lgamma(this.shape + 1));
+    return this.shape * (Math.log(x) + this.lnRate) - lgamma1p(this.shape);
   }
   /** dist.rs `gamma_inv_tiny` */
   private tinyInv(lnP: number): number | null {
-    const lnY = (lnP + lgamma(this.shape + 1)) / this.shape;
+    const lnY = (lnP + lgamma1p(this.shape)) / this.shape;
     return lnY < Math.log(GAMMA_TINY_Y) ? Math.exp(lnY - this.lnRate) : null;
   }
   cdf(x: number): number {
     if (x <= 0) return 0;
-    return this.tinyP(x) ?? gammaincP(this.shape, this.rate * x);
+    const lnP = this.tinyLnP(x);
+    return lnP !== null ? Math.exp(lnP) : gammaincP(this.shape, this.rate * x);
   }
   sf(x: number): number {
     if (x <= 0) return 1;
-    const p = this.tinyP(x);
-    return p !== null ? 1 - p : gammaincQ(this.shape, this.rate * x);
+    const lnP = this.tinyLnP(x);
+    // (-expm1(ln p) keeps the digits 1 - p rounds away when p is near 1)
+    return lnP !== null ? -Math.expm1(lnP) : gammaincQ(this.shape, this.rate * x);
   }
   quantile(p: number): number {
     return this.tinyInv(Math.log(p)) ?? gammaincPInv(this.shape, p) / this.rate;
@@ -516,7 +519,9 @@ class StudentT extends Base1 {
     if (t2 > 1e300 * nu) {
       // (as native t_sf: x < 1e-300, or t^2 overflows: I_x(a, 1/2) = x^a / (a B(a, 1/2)) (1 + O(x)))
       const a = 0.5 * nu;
-      return 0.5 * Math.exp(a * (Math.log(nu) - 2 * Math.log(Math.abs(t))) - Math.log(a) - lbeta(a, 0.5));
+      const r = Math.sqrt(nu) / Math.abs(t);
+      const lnX = r >= DBL_MIN ? 2 * Math.log(r) : Math.log(nu) - 2 * Math.log(Math.abs(t));
+      return 0.5 * Math.exp(a * lnX - Math.log(a) - lbeta(a, 0.5));
     }
     // x = nu / (nu + t^2), 1 - x = t^2 / (nu + t^2)
     return 0.5 * betainc(0.5 * nu, 0.5, nu / (nu + t2), t2 / (nu + t2));
@@ -794,8 +799,8 @@ function lnSupOn(d: JsDist1, lo: number, hi: number, cuts: number[]): number | n
   const peak = peakOf(d);
   if (peak === null) return null;
   const x = peak === 'ends' ? lo : Math.min(Math.max(peak, lo), hi);
-  // the mode (a kink for laplace) and the support's ends (jumps, inside a mixture)
-  for (const e of [x, d.lower, d.upper]) if (inside(e)) cuts.push(e);
+  // where the density is not smooth (dist.rs `ln_sup_on`): laplace's mode and the support's ends
+  for (const e of [d instanceof Laplace ? x : NaN, d.lower, d.upper]) if (inside(e)) cuts.push(e);
   return Math.max(d.lpdf(lo), d.lpdf(hi), d.lpdf(x));
 }
 
@@ -824,11 +829,13 @@ class Flat {
     const lnPmax = lnSupOn(child, lo, hi, cuts);
     if (lnPmax === null || !Number.isFinite(lnPmax)) return null;
     const pieces = [...new Set(cuts)].sort((x, y) => x - y);
-    // (secants between each piece's outermost nodes: inside the piece, off its jumps)
+    // (secants between each piece's outermost nodes: inside the piece, off its jumps; a piece
+    // an ulp or two wide has both nodes on one double, and no slope to speak of)
     let slope = 0;
     for (let i = 0; i + 1 < pieces.length; i++) {
-      const h = 0.5 * (pieces[i + 1] - pieces[i]), c = pieces[i] + h;
+      const h = 0.5 * (pieces[i + 1] - pieces[i]), c = pieces[i] + 0.5 * (pieces[i + 1] - pieces[i]);
       const a = c - h * GL8_X[3], b = c + h * GL8_X[3];
+      if (!(b > a)) continue;
       const d = Math.abs(child.lpdf(b) - child.lpdf(a)) / (b - a);
       slope = Math.max(slope, Number.isNaN(d) ? Infinity : d);
     }
@@ -843,19 +850,23 @@ class Flat {
     let s = 0;
     for (let i = 0; i + 1 < this.pieces.length; i++) {
       const pa = Math.max(this.pieces[i], a), pb = Math.min(this.pieces[i + 1], b);
-      s += this.refine(pa, pb, this.gl8(pa, pb), QUAD_DEPTH);
+      s += this.refine(pa, pb, this.gl8(pa, pb), QUAD_DEPTH, Infinity);
     }
     return s;
   }
 
-  /** `whole` refined by halves until they agree with it to rounding or to `nodeErr` */
-  private refine(a: number, b: number, whole: number, depth: number): number {
+  /**
+   * `whole` refined by halves until they agree with it to rounding or to `nodeErr`, or stop
+   * converging (`prev`: the parent's disagreement; dist.rs `Flat::refine` says why)
+   */
+  private refine(a: number, b: number, whole: number, depth: number, prev: number): number {
     const m = a + 0.5 * (b - a);
     if (!(m > a && m < b)) return whole;
     const l = this.gl8(a, m), r = this.gl8(m, b);
+    const err = Math.abs(l + r - whole);
     const tol = Math.max(4 * Number.EPSILON, 4 * this.nodeErr) * (l + r);
-    if (depth === 0 || !(Math.abs(l + r - whole) > tol)) return l + r;
-    return this.refine(a, m, l, depth - 1) + this.refine(m, b, r, depth - 1);
+    if (depth === 0 || !(err > tol) || !(err < prev / 8)) return l + r;
+    return this.refine(a, m, l, depth - 1, err) + this.refine(m, b, r, depth - 1, err);
   }
 
   private gl8(a: number, b: number): number {
@@ -1006,15 +1017,17 @@ class Truncated extends Base1 {
     p = checkP(p);
     if (Number.isNaN(p)) return NaN;
     if (this.flat !== null) return this.flat.invert(p * this.flat.relMass, true, this.lo, this.hi);
-    if (this.upperSide) return this.clamp(this.child.isf(this.sLo - p * this.mass));
-    return this.clamp(this.child.quantile(this.fLo + p * this.mass));
+    // through the child's cdf where the point lies in its lower half, else its survival
+    // function from the upper end (1 - q mass rounded to 1 for a tail: an infinite mean)
+    const f = this.fLo + p * this.mass;
+    return this.clamp(f < 0.5 ? this.child.quantile(f) : this.child.isf(this.sHi + (1 - p) * this.mass));
   }
   isf(q: number): number {
     q = checkP(q);
     if (Number.isNaN(q)) return NaN;
     if (this.flat !== null) return this.flat.invert(q * this.flat.relMass, false, this.lo, this.hi);
-    if (this.upperSide) return this.clamp(this.child.isf(this.sHi + q * this.mass));
-    return this.clamp(this.child.quantile(this.fHi - q * this.mass));
+    const s = this.sHi + q * this.mass;
+    return this.clamp(s < 0.5 ? this.child.isf(s) : this.child.quantile(this.fLo + (1 - q) * this.mass));
   }
 }
 

@@ -80,6 +80,11 @@ export function lgamma(x: number): number {
   return LN_SQRT_2PI + (xm + 0.5) * Math.log(t) - t + Math.log(a);
 }
 
+/** ln Gamma(1 + z) for z > -1, keeping the digits of z when it is small (native `lgamma1p`). */
+export function lgamma1p(z: number): number {
+  return Math.abs(z) <= 0.25 ? lgammaSeries1(z) : lgamma(1 + z);
+}
+
 /** ln B(a, b) = lgamma(a) + lgamma(b) - lgamma(a + b). */
 export function lbeta(a: number, b: number): number {
   return lgamma(a) + lgamma(b) - lgamma(a + b);
@@ -292,7 +297,8 @@ function gammaPrefactor(a: number, x: number): number {
     return Math.exp(a * Math.log(x) - x - lgamma(a));
   }
   const t = (x - a) / a;
-  const e = Math.abs(t) < 0.5 ? a * log1pmx(t) : a * Math.log(x / a) + (a - x);
+  // (native gamma_lnpre: the ratio form only far below a, where t has cancelled)
+  const e = t >= -0.9 ? a * log1pmx(t) : a * Math.log(x / a) + (a - x);
   return Math.exp(e - stirlerr(a)) * Math.sqrt(a / (2 * Math.PI));
 }
 
