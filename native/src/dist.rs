@@ -727,6 +727,9 @@ const LATTICE_FRACTION: f64 = 1.0 / 1048576.0;
 /// ... or below 2^32 steps of the smallest subnormal, where the probabilities themselves are
 /// subnormal (normal(0,1) on [38.4, 38.41] came out on 5 values).
 const LATTICE_FLOOR: f64 = 2.0e-314; // ~ 2^-1042
+/// A truncation's mass from a cdf difference estimated less accurate than this is taken from
+/// quadrature instead, where that is available and more accurate.
+const MASS_TOL: f64 = 1e-14;
 /// Relative rounding of a double (half an ulp) and the smallest subnormal.
 const HALF_ULP: f64 = f64::EPSILON / 2.0;
 const TINIEST: f64 = f64::from_bits(1);
@@ -758,6 +761,9 @@ enum Peak {
 /// the latter for the mass.
 #[derive(Clone, Debug)]
 struct Flat {
+    /// The interval proposed from (the truncation's, within the child's support).
+    lo: f64,
+    hi: f64,
     w: f64,
     ln_pmax: f64,
     /// lo, the kinks and jumps inside, hi: increasing.
@@ -797,7 +803,7 @@ impl Flat {
             }
         }
         let node_err = slope * (lo.abs().max(hi.abs()) * HALF_ULP).max(TINIEST);
-        let mut f = Flat { w, ln_pmax, pieces, rel_mass: 0.0, node_err };
+        let mut f = Flat { lo, hi, w, ln_pmax, pieces, rel_mass: 0.0, node_err };
         f.rel_mass = f.integral(child, lo, hi);
         // expected acceptance = rel_mass / w
         if !(f.rel_mass >= 0.5 * w) {
@@ -1150,12 +1156,18 @@ impl Trunc {
         let clo = if lo <= sa && sa == 0.0 { TINY_POS } else { lo.max(sa) };
         let chi = if hi >= sb && sb == 1.0 { BELOW_ONE } else { hi.min(sb) };
         let base = if upper { slo } else { fhi };
-        let coarse = !(mass >= (base * LATTICE_FRACTION).max(LATTICE_FLOOR));
-        let flat = if coarse { Flat::new(&child, lo, hi) } else { None };
+        // a truncation or mixture of truncations as the child: its cdf carries an absolute
+        // error that does not shrink with the cdf (`cdf_floor`): normal(0,1) on [-1e-6, 1e-6],
+        // truncated again to its first 2e-16, had a mass 44% high from a difference of two
+        // such values
+        let floor = child.cdf_floor();
+        let coarse = !(mass >= (base * LATTICE_FRACTION).max(LATTICE_FLOOR).max(floor * 4294967296.0));
+        // (the uniform proposal covers the interval within the child's support)
+        let flat = if coarse { Flat::new(&child, lo.max(sa), hi.min(sb)) } else { None };
         if let Some(f) = &flat {
             // the mass from the quadrature, unless the cdf difference is the more accurate (an
             // interval a few doubles wide on a steep density)
-            let cdf_err = (base * HALF_ULP).max(TINIEST) / mass;
+            let cdf_err = (base * HALF_ULP).max(TINIEST).max(floor) / mass;
             let lnmass = if mass > 0.0 && cdf_err < f.node_err { mass.ln() } else { f.ln_pmax + f.rel_mass.ln() };
             let mass = lnmass.exp();
             return Ok(Trunc { lo, hi, child, flo, fhi, slo, shi, mass, lnmass, upper, reject: false, flat, clo, chi });
@@ -1166,13 +1178,23 @@ impl Trunc {
             ));
         }
         let mass = mass.min(1.0);
-        Ok(Trunc { lo, hi, child, flo, fhi, slo, shi, mass, lnmass: mass.ln(), upper, reject: mass >= 0.25, flat, clo, chi })
+        // Inversion resolves such an interval finely enough, but its mass, a cdf difference,
+        // can still be off by up to 2^-32 (normal(0,1) on [-1e-6, 1e-6]: 1.4e-10): the
+        // quadrature's mass where it is the more accurate (the draws keep their bytes)
+        let cdf_err = (base * HALF_ULP).max(floor) / mass;
+        let quad = if cdf_err > MASS_TOL { Flat::new(&child, lo.max(sa), hi.min(sb)) } else { None };
+        let lnmass = match quad {
+            Some(q) if q.node_err < cdf_err => q.ln_pmax + q.rel_mass.ln(),
+            _ => mass.ln(),
+        };
+        let mass = lnmass.exp();
+        Ok(Trunc { lo, hi, child, flo, fhi, slo, shi, mass, lnmass, upper, reject: mass >= 0.25, flat, clo, chi })
     }
 
     #[inline]
     fn sample_one(&self, rng: &mut Stream, t: &Zig) -> f64 {
         if let Some(f) = &self.flat {
-            return f.draw(&self.child, self.lo, self.hi, rng);
+            return f.draw(&self.child, f.lo, f.hi, rng);
         }
         if self.reject {
             loop {
@@ -1946,6 +1968,19 @@ impl Dist {
                 }
             }
             _ => f64::NAN,
+        }
+    }
+
+    /// A bound on the absolute error of this 1-D program's cdf that does not shrink with the
+    /// cdf itself: 0 for base distributions (accurate in both tails), ~ulp / mass for a
+    /// truncation by inversion (its cdf is a difference of the child's values, over the mass),
+    /// the weighted sum for a mixture.
+    fn cdf_floor(&self) -> f64 {
+        match self {
+            Dist::Truncated(t) if t.flat.is_some() => 0.0,
+            Dist::Truncated(t) => (HALF_ULP + t.child.cdf_floor()) / t.mass,
+            Dist::Mixture(m) if m.dim == 1 => m.w.iter().zip(&m.children).map(|(w, c)| w * c.cdf_floor()).sum(),
+            _ => 0.0,
         }
     }
 

@@ -735,6 +735,8 @@ function momentsByQuantile(q: (p: number) => number, isf: (p: number) => number)
 const LATTICE_FRACTION = 2 ** -20;
 /** ... or below 2^32 steps of the smallest subnormal (dist.rs `LATTICE_FLOOR`) */
 const LATTICE_FLOOR = 2.0e-314;
+/** a truncation's mass from a cdf difference estimated less accurate than this comes from quadrature (dist.rs `MASS_TOL`) */
+const MASS_TOL = 1e-14;
 /** relative rounding of a double (half an ulp) */
 const HALF_ULP = 2 ** -53;
 /** halvings of a quadrature piece at most (dist.rs `QUAD_DEPTH`) */
@@ -811,6 +813,9 @@ function lnSupOn(d: JsDist1, lo: number, hi: number, cuts: number[]): number | n
  */
 class Flat {
   private constructor(
+    /** the interval proposed from (the truncation's, within the child's support) */
+    readonly lo: number,
+    readonly hi: number,
     readonly w: number,
     readonly lnPmax: number,
     /** lo, the kinks and jumps inside, hi: increasing */
@@ -840,9 +845,9 @@ class Flat {
       slope = Math.max(slope, Number.isNaN(d) ? Infinity : d);
     }
     const nodeErr = slope * Math.max(Math.max(Math.abs(lo), Math.abs(hi)) * HALF_ULP, Number.MIN_VALUE);
-    const rel = new Flat(w, lnPmax, pieces, child, 0, nodeErr).integral(lo, hi);
+    const rel = new Flat(lo, hi, w, lnPmax, pieces, child, 0, nodeErr).integral(lo, hi);
     // expected acceptance = rel / w
-    return rel >= 0.5 * w ? new Flat(w, lnPmax, pieces, child, rel, nodeErr) : null;
+    return rel >= 0.5 * w ? new Flat(lo, hi, w, lnPmax, pieces, child, rel, nodeErr) : null;
   }
 
   /** integral of p / pmax over [a, b] (a subinterval of [lo, hi]) */
@@ -905,6 +910,21 @@ class Flat {
   }
 }
 
+/**
+ * A bound on the absolute error of a 1-D distribution's cdf that does not shrink with the cdf
+ * (dist.rs `cdf_floor`): 0 for base distributions, ~ulp / mass for a truncation by inversion,
+ * the weighted sum for a mixture.
+ */
+function cdfFloor(d: JsDist1): number {
+  if (d instanceof Truncated) return d.isFlat ? 0 : (HALF_ULP + cdfFloor(d.child)) / d.mass;
+  if (d instanceof Mixture1) {
+    let s = 0;
+    for (let i = 0; i < d.children.length; i++) if (d.logWeights[i] > -Infinity) s += Math.exp(d.logWeights[i]) * cdfFloor(d.children[i]);
+    return s;
+  }
+  return 0;
+}
+
 class Truncated extends Base1 {
   readonly lower: number;
   readonly upper: number;
@@ -940,18 +960,31 @@ class Truncated extends Base1 {
     const mass = this.upperSide ? this.sLo - this.sHi : this.fHi <= 0.5 ? this.fHi - this.fLo : 1 - this.fLo - this.sHi;
     // the probability inversion would add u (Fhi - Flo) to or subtract u (Slo - Shi) from
     const base = this.upperSide ? this.sLo : this.fHi;
-    this.flat = mass >= Math.max(base * LATTICE_FRACTION, LATTICE_FLOOR) ? null : Flat.of(child, lo, hi);
+    // (dist.rs `Trunc::new`: a composite child's cdf has an absolute error floor, and the
+    // uniform proposal covers the interval within the child's support)
+    const floor = cdfFloor(child);
+    const coarse = !(mass >= Math.max(base * LATTICE_FRACTION, LATTICE_FLOOR, floor * 2 ** 32));
+    this.flat = coarse ? Flat.of(child, Math.max(lo, child.lower), Math.min(hi, child.upper)) : null;
     if (this.flat !== null) {
       // the quadrature's mass, unless the cdf difference is the more accurate (dist.rs)
-      const cdfErr = Math.max(base * HALF_ULP, Number.MIN_VALUE) / mass;
+      const cdfErr = Math.max(base * HALF_ULP, Number.MIN_VALUE, floor) / mass;
       this.lmass = mass > 0 && cdfErr < this.flat.nodeErr ? Math.log(mass) : this.flat.lnPmax + Math.log(this.flat.relMass);
       this.mass = Math.exp(this.lmass);
       this.rejection = false;
     } else {
-      this.mass = Math.min(1, mass);
+      // (dist.rs: the quadrature's mass where the cdf difference is estimated off by more
+      // than MASS_TOL and the quadrature is the more accurate; the draws keep their bytes)
+      const m = Math.min(1, mass);
+      const cdfErr = Math.max(base * HALF_ULP, floor) / m;
+      const quad = cdfErr > MASS_TOL ? Flat.of(child, Math.max(lo, child.lower), Math.min(hi, child.upper)) : null;
+      this.lmass = quad !== null && quad.nodeErr < cdfErr ? quad.lnPmax + Math.log(quad.relMass) : Math.log(m);
+      this.mass = Math.exp(this.lmass);
       this.rejection = this.mass >= 0.25;
-      this.lmass = Math.log(this.mass);
     }
+  }
+  /** sampled by rejection from the uniform on the interval (`Flat`) */
+  get isFlat(): boolean {
+    return this.flat !== null;
   }
   /** ln of the interval's probability under the child */
   get lnMass(): number {
@@ -977,7 +1010,7 @@ class Truncated extends Base1 {
   }
   draw(rng: Stream): number {
     const lo = this.lo, hi = this.hi;
-    if (this.flat !== null) return this.flat.draw(rng, lo, hi);
+    if (this.flat !== null) return this.flat.draw(rng, this.flat.lo, this.flat.hi);
     if (this.rejection) {
       for (;;) {
         const x = this.child.draw(rng);
@@ -1016,7 +1049,7 @@ class Truncated extends Base1 {
   quantile(p: number): number {
     p = checkP(p);
     if (Number.isNaN(p)) return NaN;
-    if (this.flat !== null) return this.flat.invert(p * this.flat.relMass, true, this.lo, this.hi);
+    if (this.flat !== null) return this.flat.invert(p * this.flat.relMass, true, this.flat.lo, this.flat.hi);
     // through the child's cdf where the point lies in its lower half, else its survival
     // function from the upper end (1 - q mass rounded to 1 for a tail: an infinite mean)
     const f = this.fLo + p * this.mass;
@@ -1025,7 +1058,7 @@ class Truncated extends Base1 {
   isf(q: number): number {
     q = checkP(q);
     if (Number.isNaN(q)) return NaN;
-    if (this.flat !== null) return this.flat.invert(q * this.flat.relMass, false, this.lo, this.hi);
+    if (this.flat !== null) return this.flat.invert(q * this.flat.relMass, false, this.flat.lo, this.flat.hi);
     const s = this.sHi + q * this.mass;
     return this.clamp(s < 0.5 ? this.child.isf(s) : this.child.quantile(this.fLo + (1 - q) * this.mass));
   }
