@@ -413,7 +413,8 @@ test('narrow truncations where the cdf underflows, is subnormal, or where quadra
     ['beta(3, 0.5) on nine doubles below 1', P(20, 0.999999999, 0.999999999000001, 6, 3, 0.5), 0.9999999990000005, 34.539575964585261, 3e-9],
   ];
   const nat = nativeDist(t);
-  const n = 20000;
+  // (5000: the gamma(1e-8) case inverts numerically, ~90 us a draw natively)
+  const n = 5000;
   for (const [name, prog, x, want, tol] of cases) {
     const kernels = [['js', logpdfDist, (o) => sampleDist(prog, 2, 0, o)]];
     if (nat) kernels.push(['native', nat.logpdfDist, (o) => nat.sampleDist(prog, 2, 0, o)]);
