@@ -551,3 +551,24 @@ test('truncations of truncations and of mixtures of truncations: the mass near a
   const wantInner = 13.122363377404496; // mpmath: -ln(Phi(1e-6) - Phi(-1e-6)) + ln phi(0)
   assert.ok(Math.abs(lp[0] - wantInner) < 1e-14 * wantInner, `inner logpdf ${lp[0]}`);
 });
+
+test('a narrow mixture component between the quadrature nodes is not lost (both kernels)', (t) => {
+  // mixture(0.9999999 normal(0,1), 1e-7 narrow spike at 0.5) on [0.499, 0.501]: the quadrature
+  // mass dropped the spike (1.4e-4 of the mass) while the cdf difference sees it; the two are
+  // now checked against each other. References: mpmath.
+  const cases = [
+    [[20, 0.499, 0.501, 21, 2, 0.9999999, 1e-7, 2, 0, 1, 2, 0.5, 3e-7], -7.2584048475810804, 1e-13],
+    [[20, 0.499, 0.501, 21, 2, 0.9999999, 1e-7, 2, 0, 1, 7, 1, 0.50037, 3e-7], -7.258404879002472, 1e-13],
+    // on the narrow path (its cdf difference is good to ~1e-9 here)
+    [[20, 0.4999999, 0.5000001, 21, 2, 0.9999999999, 1e-10, 2, 0, 1, 2, 0.5000000371, 3e-10], -16.467467820492853, 1e-10],
+  ];
+  const nat = nativeDist(t);
+  for (const [prog, want, tol] of cases) {
+    for (const [label, lpdf] of [['js', logpdfDist], ...(nat ? [['native', nat.logpdfDist]] : [])]) {
+      const a = new Float64Array(1), b = new Float64Array(1);
+      lpdf(P(...prog.slice(3)), P(0.5), a);
+      lpdf(P(...prog), P(0.5), b);
+      assert.ok(Math.abs(a[0] - b[0] - want) < tol * Math.abs(want), `${label} ${JSON.stringify(prog)}: ln mass ${a[0] - b[0]}, want ${want}`);
+    }
+  }
+});

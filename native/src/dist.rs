@@ -731,6 +731,8 @@ const LATTICE_FLOOR: f64 = 2.0e-314; // ~ 2^-1042
 /// A truncation's mass from a cdf difference estimated less accurate than this is taken from
 /// quadrature instead, where that is available and more accurate.
 const MASS_TOL: f64 = 1e-14;
+/// What the quadrature's mass is checked against: a cdf value's absolute error, at worst.
+const CDF_ACCURACY: f64 = 1.0 / 1099511627776.0; // 2^-40
 /// Relative rounding of a double (half an ulp) and the smallest subnormal.
 const HALF_ULP: f64 = f64::EPSILON / 2.0;
 const TINIEST: f64 = f64::from_bits(1);
@@ -779,6 +781,8 @@ struct Flat {
 
 /// Halvings of a quadrature piece at most (256 panels).
 const QUAD_DEPTH: u32 = 8;
+/// Quadrature pieces at most (cut points + 1).
+const MAX_PIECES: usize = 129;
 
 impl Flat {
     fn new(child: &Dist, lo: f64, hi: f64) -> Option<Flat> {
@@ -793,6 +797,11 @@ impl Flat {
         }
         pieces.sort_by(f64::total_cmp);
         pieces.dedup();
+        // (each piece costs a density of every component: a mixture of hundreds of truncations
+        // ending inside the interval is left to inversion)
+        if pieces.len() > MAX_PIECES {
+            return None;
+        }
         // (secants between each piece's outermost nodes: inside the piece, off its jumps; a
         // piece an ulp or two wide has both nodes on one double, and no slope to speak of)
         let mut slope: f64 = 0.0;
@@ -812,6 +821,19 @@ impl Flat {
             return None;
         }
         Some(f)
+    }
+
+    /// Whether the quadrature's mass agrees with a cdf difference `mass` whose absolute error is
+    /// `abs_err`, where that difference says anything (mass > 0, error below half of it): a
+    /// mixture component far narrower than the interval can fall between the nodes (a 1e-7
+    /// weight spike of width 3e-7 in [0.499, 0.501] went missing, 1.4e-4 of the mass), while
+    /// the cdfs see it.
+    fn agrees(&self, mass: f64, abs_err: f64) -> bool {
+        if !(mass > 0.0 && abs_err < 0.5 * mass) {
+            return true;
+        }
+        let q = (self.ln_pmax + self.rel_mass.ln()).exp();
+        (q - mass).abs() <= abs_err + q * (1e-12 + 4.0 * self.node_err)
     }
 
     /// Integral of p / pmax over [a, b] (a subinterval of [lo, hi]).
@@ -838,7 +860,9 @@ impl Flat {
         let (l, r) = (self.gl8(child, a, m), self.gl8(child, m, b));
         let err = (l + r - whole).abs();
         let tol = (4.0 * f64::EPSILON).max(4.0 * self.node_err) * (l + r);
-        if depth == 0 || !(err > tol) || !(err < prev / 8.0) {
+        // (the early stop only near tolerance: a half that first catches a narrow feature does
+        // not shrink the error either)
+        if depth == 0 || !(err > tol) || (err < 1e5 * tol && !(err < prev / 8.0)) {
             return l + r;
         }
         self.refine(child, a, m, l, depth - 1, err) + self.refine(child, m, b, r, depth - 1, err)
@@ -1165,7 +1189,11 @@ impl Trunc {
         let floor = child.cdf_floor();
         let coarse = !(mass >= (base * LATTICE_FRACTION).max(LATTICE_FLOOR).max(floor * 4294967296.0));
         // (the uniform proposal covers the interval within the child's support)
+        // (a generous bound on the cdf difference's absolute error, for `Flat::agrees`: the
+        // cdfs themselves are good to ~1e-13 at worst, e.g. the incomplete gamma at shape 1e6)
+        let cdf_abs = 4.0 * floor + (base * CDF_ACCURACY).max(4.0 * TINIEST);
         let flat = if coarse { Flat::new(&child, lo.max(sa), hi.min(sb)) } else { None };
+        let flat = flat.filter(|f| f.agrees(mass, cdf_abs));
         if let Some(f) = &flat {
             // the mass from the quadrature, unless the cdf difference is the more accurate (an
             // interval a few doubles wide on a steep density)
@@ -1186,7 +1214,7 @@ impl Trunc {
         let cdf_err = (base * HALF_ULP).max(floor) / mass;
         let quad = if cdf_err > MASS_TOL { Flat::new(&child, lo.max(sa), hi.min(sb)) } else { None };
         let lnmass = match quad {
-            Some(q) if q.node_err < cdf_err => q.ln_pmax + q.rel_mass.ln(),
+            Some(q) if q.node_err < cdf_err && q.agrees(mass, cdf_abs) => q.ln_pmax + q.rel_mass.ln(),
             _ => mass.ln(),
         };
         let mass = lnmass.exp();

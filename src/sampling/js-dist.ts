@@ -737,10 +737,14 @@ const LATTICE_FRACTION = 2 ** -20;
 const LATTICE_FLOOR = 2.0e-314;
 /** a truncation's mass from a cdf difference estimated less accurate than this comes from quadrature (dist.rs `MASS_TOL`) */
 const MASS_TOL = 1e-14;
+/** what the quadrature's mass is checked against: a cdf value's absolute error, at worst (dist.rs) */
+const CDF_ACCURACY = 2 ** -40;
 /** relative rounding of a double (half an ulp) */
 const HALF_ULP = 2 ** -53;
 /** halvings of a quadrature piece at most (dist.rs `QUAD_DEPTH`) */
 const QUAD_DEPTH = 8;
+/** quadrature pieces at most (dist.rs `MAX_PIECES`) */
+const MAX_PIECES = 129;
 /** Gauss-Legendre, 8 points on [-1, 1]: the positive nodes and their weights (as dist.rs). */
 const GL8_X = [0.1834346424956498, 0.525532409916329, 0.7966664774136267, 0.9602898564975363];
 const GL8_W = [0.362683783378362, 0.31370664587788727, 0.22238103445337448, 0.10122853629037626];
@@ -834,6 +838,8 @@ class Flat {
     const lnPmax = lnSupOn(child, lo, hi, cuts);
     if (lnPmax === null || !Number.isFinite(lnPmax)) return null;
     const pieces = [...new Set(cuts)].sort((x, y) => x - y);
+    // (dist.rs MAX_PIECES: each piece costs a density of every component)
+    if (pieces.length > MAX_PIECES) return null;
     // (secants between each piece's outermost nodes: inside the piece, off its jumps; a piece
     // an ulp or two wide has both nodes on one double, and no slope to speak of)
     let slope = 0;
@@ -848,6 +854,17 @@ class Flat {
     const rel = new Flat(lo, hi, w, lnPmax, pieces, child, 0, nodeErr).integral(lo, hi);
     // expected acceptance = rel / w
     return rel >= 0.5 * w ? new Flat(lo, hi, w, lnPmax, pieces, child, rel, nodeErr) : null;
+  }
+
+  /**
+   * whether the quadrature's mass agrees with a cdf difference `mass` of absolute error `absErr`
+   * where that difference says anything (dist.rs `Flat::agrees`: a narrow mixture component can
+   * fall between the nodes)
+   */
+  agrees(mass: number, absErr: number): boolean {
+    if (!(mass > 0 && absErr < 0.5 * mass)) return true;
+    const q = Math.exp(this.lnPmax + Math.log(this.relMass));
+    return Math.abs(q - mass) <= absErr + q * (1e-12 + 4 * this.nodeErr);
   }
 
   /** integral of p / pmax over [a, b] (a subinterval of [lo, hi]) */
@@ -870,7 +887,9 @@ class Flat {
     const l = this.gl8(a, m), r = this.gl8(m, b);
     const err = Math.abs(l + r - whole);
     const tol = Math.max(4 * Number.EPSILON, 4 * this.nodeErr) * (l + r);
-    if (depth === 0 || !(err > tol) || !(err < prev / 8)) return l + r;
+    // (the early stop only near tolerance: a half that first catches a narrow feature does not
+    // shrink the error either)
+    if (depth === 0 || !(err > tol) || (err < 1e5 * tol && !(err < prev / 8))) return l + r;
     return this.refine(a, m, l, depth - 1, err) + this.refine(m, b, r, depth - 1, err);
   }
 
@@ -964,7 +983,10 @@ class Truncated extends Base1 {
     // uniform proposal covers the interval within the child's support)
     const floor = cdfFloor(child);
     const coarse = !(mass >= Math.max(base * LATTICE_FRACTION, LATTICE_FLOOR, floor * 2 ** 32));
-    this.flat = coarse ? Flat.of(child, Math.max(lo, child.lower), Math.min(hi, child.upper)) : null;
+    // (a generous bound on the cdf difference's absolute error, for Flat.agrees: dist.rs)
+    const cdfAbs = 4 * floor + Math.max(base * CDF_ACCURACY, 4 * Number.MIN_VALUE);
+    const flat = coarse ? Flat.of(child, Math.max(lo, child.lower), Math.min(hi, child.upper)) : null;
+    this.flat = flat !== null && flat.agrees(mass, cdfAbs) ? flat : null;
     if (this.flat !== null) {
       // the quadrature's mass, unless the cdf difference is the more accurate (dist.rs)
       const cdfErr = Math.max(base * HALF_ULP, Number.MIN_VALUE, floor) / mass;
@@ -977,7 +999,7 @@ class Truncated extends Base1 {
       const m = Math.min(1, mass);
       const cdfErr = Math.max(base * HALF_ULP, floor) / m;
       const quad = cdfErr > MASS_TOL ? Flat.of(child, Math.max(lo, child.lower), Math.min(hi, child.upper)) : null;
-      this.lmass = quad !== null && quad.nodeErr < cdfErr ? quad.lnPmax + Math.log(quad.relMass) : Math.log(m);
+      this.lmass = quad !== null && quad.nodeErr < cdfErr && quad.agrees(m, cdfAbs) ? quad.lnPmax + Math.log(quad.relMass) : Math.log(m);
       this.mass = Math.exp(this.lmass);
       this.rejection = this.mass >= 0.25;
     }
