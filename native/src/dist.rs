@@ -572,12 +572,23 @@ impl GammaGen {
 
     #[inline(always)]
     fn sample<R: Draw>(&self, rng: &mut R, t: &Zig) -> f64 {
-        let g = self.mt(rng, t);
+        let (g, e) = self.parts(rng, t);
         if self.small {
-            let u = rng.next_f64();
-            g * fm::exp(fm::ln(u) / self.shape)
+            g * fm::exp(e)
         } else {
             g
+        }
+    }
+
+    /// The draws of one variate as (g, e), the variate being g e^e: shape >= 1: (G(shape), 0);
+    /// shape < 1: (G(shape + 1), ln(u) / shape), u drawn after g.
+    #[inline(always)]
+    fn parts<R: Draw>(&self, rng: &mut R, t: &Zig) -> (f64, f64) {
+        let g = self.mt(rng, t);
+        if self.small {
+            (g, fm::ln(rng.next_f64()) / self.shape)
+        } else {
+            (g, 0.0)
         }
     }
 
@@ -588,11 +599,10 @@ impl GammaGen {
     /// mass that lies there). Results in the normal range keep their bytes.
     #[inline]
     fn sample_rate<R: Draw>(&self, rng: &mut R, t: &Zig, rate: f64, ln_rate: f64) -> f64 {
-        let g = self.mt(rng, t);
+        let (g, e) = self.parts(rng, t);
         if !self.small {
             return g / rate;
         }
-        let e = fm::ln(rng.next_f64()) / self.shape;
         let x = g * fm::exp(e);
         if x >= f64::MIN_POSITIVE {
             x / rate
@@ -604,13 +614,8 @@ impl GammaGen {
     /// ln of the same variate `sample` would give (same draws).
     #[inline]
     fn ln_sample<R: Draw>(&self, rng: &mut R, t: &Zig) -> f64 {
-        let g = self.mt(rng, t);
-        if self.small {
-            let u = rng.next_f64();
-            fm::ln(g) + fm::ln(u) / self.shape
-        } else {
-            fm::ln(g)
-        }
+        let (g, e) = self.parts(rng, t);
+        fm::ln(g) + e
     }
 }
 
@@ -832,8 +837,13 @@ impl Flat {
         if !(mass > 0.0 && abs_err < 0.5 * mass) {
             return true;
         }
-        let q = (self.ln_pmax + self.rel_mass.ln()).exp();
+        let q = self.ln_mass().exp();
         (q - mass).abs() <= abs_err + q * (1e-12 + 4.0 * self.node_err)
+    }
+
+    /// ln of the interval's mass, by the quadrature.
+    fn ln_mass(&self) -> f64 {
+        self.ln_pmax + self.rel_mass.ln()
     }
 
     /// Integral of p / pmax over [a, b] (a subinterval of [lo, hi]).
@@ -882,9 +892,9 @@ impl Flat {
     }
 
     #[inline]
-    fn draw(&self, child: &Dist, lo: f64, hi: f64, rng: &mut Stream) -> f64 {
+    fn draw(&self, child: &Dist, rng: &mut Stream) -> f64 {
         loop {
-            let x = (lo + self.w * rng.next_f64()).min(hi);
+            let x = (self.lo + self.w * rng.next_f64()).min(self.hi);
             let u = rng.next_f64();
             if fm::ln(u) < child.logpdf_one(x) - self.ln_pmax {
                 return x;
@@ -1177,10 +1187,13 @@ impl Trunc {
         } else {
             1.0 - flo - shi
         };
-        // the probability inversion would add u (Fhi - Flo) or subtract u (Slo - Shi) to or from
+        // [lo, hi] within the child's support: what the uniform proposal covers, and (off an
+        // edge at 0 or 1) what inversion results are clamped to
         let (sa, sb) = child.support();
-        let clo = if lo <= sa && sa == 0.0 { TINY_POS } else { lo.max(sa) };
-        let chi = if hi >= sb && sb == 1.0 { BELOW_ONE } else { hi.min(sb) };
+        let (plo, phi) = (lo.max(sa), hi.min(sb));
+        let clo = if plo == 0.0 && sa == 0.0 { TINY_POS } else { plo };
+        let chi = if phi == 1.0 && sb == 1.0 { BELOW_ONE } else { phi };
+        // the probability inversion would add u (Fhi - Flo) or subtract u (Slo - Shi) to or from
         let base = if upper { slo } else { fhi };
         // a truncation or mixture of truncations as the child: its cdf carries an absolute
         // error that does not shrink with the cdf (`cdf_floor`): normal(0,1) on [-1e-6, 1e-6],
@@ -1188,17 +1201,17 @@ impl Trunc {
         // such values
         let floor = child.cdf_floor();
         let coarse = !(mass >= (base * LATTICE_FRACTION).max(LATTICE_FLOOR).max(floor * 4294967296.0));
-        // (the uniform proposal covers the interval within the child's support)
-        // (a generous bound on the cdf difference's absolute error, for `Flat::agrees`: the
-        // cdfs themselves are good to ~1e-13 at worst, e.g. the incomplete gamma at shape 1e6)
+        // the cdf difference's error relative to it; and a generous bound on its absolute
+        // error, for `Flat::agrees` (the cdfs themselves are good to ~1e-13 at worst, e.g. the
+        // incomplete gamma at shape 1e6)
+        let cdf_err = (base * HALF_ULP).max(TINIEST).max(floor) / mass;
         let cdf_abs = 4.0 * floor + (base * CDF_ACCURACY).max(4.0 * TINIEST);
-        let flat = if coarse { Flat::new(&child, lo.max(sa), hi.min(sb)) } else { None };
+        let flat = if coarse { Flat::new(&child, plo, phi) } else { None };
         let flat = flat.filter(|f| f.agrees(mass, cdf_abs));
         if let Some(f) = &flat {
             // the mass from the quadrature, unless the cdf difference is the more accurate (an
             // interval a few doubles wide on a steep density)
-            let cdf_err = (base * HALF_ULP).max(TINIEST).max(floor) / mass;
-            let lnmass = if mass > 0.0 && cdf_err < f.node_err { mass.ln() } else { f.ln_pmax + f.rel_mass.ln() };
+            let lnmass = if mass > 0.0 && cdf_err < f.node_err { mass.ln() } else { f.ln_mass() };
             let mass = lnmass.exp();
             return Ok(Trunc { lo, hi, child, flo, fhi, slo, shi, mass, lnmass, upper, reject: false, flat, clo, chi });
         }
@@ -1211,10 +1224,9 @@ impl Trunc {
         // Inversion resolves such an interval finely enough, but its mass, a cdf difference,
         // can still be off by up to 2^-32 (normal(0,1) on [-1e-6, 1e-6]: 1.4e-10): the
         // quadrature's mass where it is the more accurate (the draws keep their bytes)
-        let cdf_err = (base * HALF_ULP).max(floor) / mass;
-        let quad = if cdf_err > MASS_TOL { Flat::new(&child, lo.max(sa), hi.min(sb)) } else { None };
+        let quad = if cdf_err > MASS_TOL { Flat::new(&child, plo, phi) } else { None };
         let lnmass = match quad {
-            Some(q) if q.node_err < cdf_err && q.agrees(mass, cdf_abs) => q.ln_pmax + q.rel_mass.ln(),
+            Some(q) if q.node_err < cdf_err && q.agrees(mass, cdf_abs) => q.ln_mass(),
             _ => mass.ln(),
         };
         let mass = lnmass.exp();
@@ -1224,7 +1236,7 @@ impl Trunc {
     #[inline]
     fn sample_one(&self, rng: &mut Stream, t: &Zig) -> f64 {
         if let Some(f) = &self.flat {
-            return f.draw(&self.child, f.lo, f.hi, rng);
+            return f.draw(&self.child, rng);
         }
         if self.reject {
             loop {

@@ -143,24 +143,30 @@ function gammaMT(rng: Stream, d: number, c: number): number {
   }
 }
 
+/**
+ * The draws of one gamma(shape, 1) variate for shape < 1 as [g, e], the variate being g e^e:
+ * g = G(shape + 1), then e = ln(u) / shape (dist.rs `GammaGen::parts`).
+ */
+function gammaSmallParts(rng: Stream, shape: number): [number, number] {
+  const d = shape + 1 - 1 / 3;
+  const g = gammaMT(rng, d, 1 / Math.sqrt(9 * d));
+  return [g, Math.log(rng.nextF64()) / shape];
+}
+
 /** ln of a gamma(shape, 1) draw; valid for any shape > 0 (shape < 1 in log space). */
 function logGammaDraw(rng: Stream, shape: number): number {
   if (shape >= 1) {
     const d = shape - 1 / 3;
     return Math.log(gammaMT(rng, d, 1 / Math.sqrt(9 * d)));
   }
-  const d = shape + 1 - 1 / 3;
-  const g = gammaMT(rng, d, 1 / Math.sqrt(9 * d));
-  const u = rng.nextF64();
-  return Math.log(g) + Math.log(u) / shape;
+  const [g, e] = gammaSmallParts(rng, shape);
+  return Math.log(g) + e;
 }
 
 /** gamma(shape, 1) for shape < 1: G(shape + 1) * u^(1/shape), the power taken as exp(ln(u) / shape). */
 function gammaSmallDraw(rng: Stream, shape: number): number {
-  const d = shape + 1 - 1 / 3;
-  const g = gammaMT(rng, d, 1 / Math.sqrt(9 * d));
-  const u = rng.nextF64();
-  return g * Math.exp(Math.log(u) / shape);
+  const [g, e] = gammaSmallParts(rng, shape);
+  return g * Math.exp(e);
 }
 
 /** A gamma(shape, 1) draw. */
@@ -385,9 +391,7 @@ class Gamma extends Base1 {
     const k = this.shape;
     if (k >= 1) return Math.max(gammaDraw(rng, k) / this.rate, TINY_POS);
     // dist.rs `sample_rate`: a unit variate below DBL_MIN is rescaled in log space
-    const d = k + 1 - 1 / 3;
-    const g = gammaMT(rng, d, 1 / Math.sqrt(9 * d));
-    const e = Math.log(rng.nextF64()) / k;
+    const [g, e] = gammaSmallParts(rng, k);
     const x = g * Math.exp(e);
     const v = x >= DBL_MIN ? x / this.rate : Math.exp(Math.log(g) + e - this.lnRate);
     return Math.max(v, TINY_POS);
@@ -863,8 +867,13 @@ class Flat {
    */
   agrees(mass: number, absErr: number): boolean {
     if (!(mass > 0 && absErr < 0.5 * mass)) return true;
-    const q = Math.exp(this.lnPmax + Math.log(this.relMass));
+    const q = Math.exp(this.lnMass);
     return Math.abs(q - mass) <= absErr + q * (1e-12 + 4 * this.nodeErr);
+  }
+
+  /** ln of the interval's mass, by the quadrature */
+  get lnMass(): number {
+    return this.lnPmax + Math.log(this.relMass);
   }
 
   /** integral of p / pmax over [a, b] (a subinterval of [lo, hi]) */
@@ -903,9 +912,9 @@ class Flat {
     return sum * h;
   }
 
-  draw(rng: Stream, lo: number, hi: number): number {
+  draw(rng: Stream): number {
     for (;;) {
-      const x = Math.min(lo + this.w * rng.nextF64(), hi);
+      const x = Math.min(this.lo + this.w * rng.nextF64(), this.hi);
       const u = rng.nextF64();
       if (Math.log(u) < this.child.lpdf(x) - this.lnPmax) return x;
     }
@@ -915,7 +924,8 @@ class Flat {
    * x in [lo, hi] with integral(lo, x) = target (fromLo) or integral(x, hi) = target: Newton
    * from the uniform's answer (the density barely changes over the interval).
    */
-  invert(target: number, fromLo: boolean, lo: number, hi: number): number {
+  invert(target: number, fromLo: boolean): number {
+    const lo = this.lo, hi = this.hi;
     let x = fromLo ? lo + (target / this.relMass) * this.w : hi - (target / this.relMass) * this.w;
     for (let i = 0; i < 8; i++) {
       x = Math.min(Math.max(x, lo), hi);
@@ -965,10 +975,10 @@ class Truncated extends Base1 {
   private readonly cHi: number;
   constructor(readonly lo: number, readonly hi: number, readonly child: JsDist1) {
     super();
-    this.cLo = lo <= child.lower && child.lower === 0 ? TINY_POS : Math.max(lo, child.lower);
-    this.cHi = hi >= child.upper && child.upper === 1 ? BELOW_ONE : Math.min(hi, child.upper);
     this.lower = Math.max(lo, child.lower);
     this.upper = Math.min(hi, child.upper);
+    this.cLo = this.lower === 0 && child.lower === 0 ? TINY_POS : this.lower;
+    this.cHi = this.upper === 1 && child.upper === 1 ? BELOW_ONE : this.upper;
     this.fLo = lo === -Infinity ? 0 : child.cdf(lo);
     this.fHi = hi === Infinity ? 1 : child.cdf(hi);
     this.sLo = lo === -Infinity ? 1 : child.sf(lo);
@@ -983,23 +993,23 @@ class Truncated extends Base1 {
     // uniform proposal covers the interval within the child's support)
     const floor = cdfFloor(child);
     const coarse = !(mass >= Math.max(base * LATTICE_FRACTION, LATTICE_FLOOR, floor * 2 ** 32));
-    // (a generous bound on the cdf difference's absolute error, for Flat.agrees: dist.rs)
+    // (the cdf difference's error relative to it, and a generous bound on its absolute error
+    // for Flat.agrees: dist.rs)
+    const cdfErr = Math.max(base * HALF_ULP, Number.MIN_VALUE, floor) / mass;
     const cdfAbs = 4 * floor + Math.max(base * CDF_ACCURACY, 4 * Number.MIN_VALUE);
-    const flat = coarse ? Flat.of(child, Math.max(lo, child.lower), Math.min(hi, child.upper)) : null;
+    const flat = coarse ? Flat.of(child, this.lower, this.upper) : null;
     this.flat = flat !== null && flat.agrees(mass, cdfAbs) ? flat : null;
     if (this.flat !== null) {
       // the quadrature's mass, unless the cdf difference is the more accurate (dist.rs)
-      const cdfErr = Math.max(base * HALF_ULP, Number.MIN_VALUE, floor) / mass;
-      this.lmass = mass > 0 && cdfErr < this.flat.nodeErr ? Math.log(mass) : this.flat.lnPmax + Math.log(this.flat.relMass);
+      this.lmass = mass > 0 && cdfErr < this.flat.nodeErr ? Math.log(mass) : this.flat.lnMass;
       this.mass = Math.exp(this.lmass);
       this.rejection = false;
     } else {
       // (dist.rs: the quadrature's mass where the cdf difference is estimated off by more
       // than MASS_TOL and the quadrature is the more accurate; the draws keep their bytes)
       const m = Math.min(1, mass);
-      const cdfErr = Math.max(base * HALF_ULP, floor) / m;
-      const quad = cdfErr > MASS_TOL ? Flat.of(child, Math.max(lo, child.lower), Math.min(hi, child.upper)) : null;
-      this.lmass = quad !== null && quad.nodeErr < cdfErr && quad.agrees(m, cdfAbs) ? quad.lnPmax + Math.log(quad.relMass) : Math.log(m);
+      const quad = cdfErr > MASS_TOL ? Flat.of(child, this.lower, this.upper) : null;
+      this.lmass = quad !== null && quad.nodeErr < cdfErr && quad.agrees(m, cdfAbs) ? quad.lnMass : Math.log(m);
       this.mass = Math.exp(this.lmass);
       this.rejection = this.mass >= 0.25;
     }
@@ -1032,7 +1042,7 @@ class Truncated extends Base1 {
   }
   draw(rng: Stream): number {
     const lo = this.lo, hi = this.hi;
-    if (this.flat !== null) return this.flat.draw(rng, this.flat.lo, this.flat.hi);
+    if (this.flat !== null) return this.flat.draw(rng);
     if (this.rejection) {
       for (;;) {
         const x = this.child.draw(rng);
@@ -1071,7 +1081,7 @@ class Truncated extends Base1 {
   quantile(p: number): number {
     p = checkP(p);
     if (Number.isNaN(p)) return NaN;
-    if (this.flat !== null) return this.flat.invert(p * this.flat.relMass, true, this.flat.lo, this.flat.hi);
+    if (this.flat !== null) return this.flat.invert(p * this.flat.relMass, true);
     // through the child's cdf where the point lies in its lower half, else its survival
     // function from the upper end (1 - q mass rounded to 1 for a tail: an infinite mean)
     const f = this.fLo + p * this.mass;
@@ -1080,7 +1090,7 @@ class Truncated extends Base1 {
   isf(q: number): number {
     q = checkP(q);
     if (Number.isNaN(q)) return NaN;
-    if (this.flat !== null) return this.flat.invert(q * this.flat.relMass, false, this.flat.lo, this.flat.hi);
+    if (this.flat !== null) return this.flat.invert(q * this.flat.relMass, false);
     const s = this.sHi + q * this.mass;
     return this.clamp(s < 0.5 ? this.child.isf(s) : this.child.quantile(this.fLo + (1 - q) * this.mass));
   }
