@@ -9,6 +9,7 @@ import { Stream } from './rng.js';
 import {
   betainc,
   betaincC,
+  betaincCInv,
   betaincInv,
   gammaincP,
   gammaincPInv,
@@ -17,11 +18,16 @@ import {
   lbeta,
   lgamma,
   lgamma1p,
+  log1pmx,
   ndtri,
   ndtriSf,
   normCdf,
   normSf,
   solveMonotone,
+  stirlingCorr,
+  T_LARGE_DF,
+  tHillInv,
+  tHillZ,
 } from './special.js';
 
 export const TAG = {
@@ -80,6 +86,7 @@ export interface JsDist1 extends JsDist {
 
 const LN_SQRT_2PI = 0.91893853320467274178;
 const LN_PI = 1.1447298858494002;
+const EPS = 2.220446049250313e-16;
 
 // ---------------------------------------------------------------------------------------------
 // standard normal: 256-layer ziggurat (Marsaglia & Tsang 2000)
@@ -373,6 +380,70 @@ const GAMMA_TINY_Y = 1e-300;
 const DBL_MIN = 2.2250738585072014e-308;
 const BELOW_ONE = 1 - 2 ** -53;
 
+/**
+ * Shape from which gamma and beta log densities are taken about their mode (dist.rs
+ * `ABOUT_MODE_SHAPE`): the plain form's terms of ~a ln a round to 2e-9 at a = 1e6.
+ */
+const ABOUT_MODE_SHAPE = 64;
+
+/** ln(1 + t) - t, t = r - 1 for the ratio r = x / m (dist.rs `log1pmx_of`). */
+function log1pmxOf(t: number, r: number): number {
+  return Math.abs(t) < 0.5 ? log1pmx(t) : t > 0 ? Math.log1p(t) - t : Math.log(r) - t;
+}
+
+/** Gamma's log density about its mode for shape >= ABOUT_MODE_SHAPE (dist.rs `GammaAboutMode`). */
+class GammaAboutMode {
+  readonly k: number;
+  readonly lp: number;
+  readonly m: number;
+  readonly im: number;
+  constructor(shape: number, rate: number, lnRate: number) {
+    this.k = shape - 1;
+    this.m = this.k / rate;
+    this.im = 1 / this.m;
+    this.lp = lnRate - 0.5 * Math.log(this.k) - LN_SQRT_2PI - stirlingCorr(this.k);
+  }
+  static of(shape: number, rate: number, lnRate: number): GammaAboutMode | null {
+    if (!(shape >= ABOUT_MODE_SHAPE)) return null;
+    const g = new GammaAboutMode(shape, rate, lnRate);
+    return Number.isFinite(g.m) && g.m > 0 ? g : null;
+  }
+  lpdf(x: number): number {
+    const t = (x - this.m) * this.im;
+    return this.lp + this.k * log1pmxOf(t, x * this.im);
+  }
+}
+
+/** Beta's log density about its mode for min(a, b) >= ABOUT_MODE_SHAPE (dist.rs `BetaAboutMode`). */
+class BetaAboutMode {
+  readonly a1: number;
+  readonly b1: number;
+  readonly lp: number;
+  readonly x0: number;
+  readonly ix0: number;
+  readonly iy0: number;
+  constructor(a: number, b: number) {
+    this.a1 = a - 1;
+    this.b1 = b - 1;
+    const n = this.a1 + this.b1;
+    this.x0 = this.a1 / n;
+    this.ix0 = 1 / this.x0;
+    this.iy0 = 1 / (this.b1 / n);
+    this.lp = 0.5 * Math.log(n) + Math.log(n + 1) - 0.5 * (Math.log(this.a1) + Math.log(this.b1)) - LN_SQRT_2PI
+      + stirlingCorr(n) - stirlingCorr(this.a1) - stirlingCorr(this.b1);
+  }
+  static of(a: number, b: number): BetaAboutMode | null {
+    if (!(Math.min(a, b) >= ABOUT_MODE_SHAPE)) return null;
+    const bm = new BetaAboutMode(a, b);
+    return Number.isFinite(bm.a1 + bm.b1) && bm.x0 > 0 && bm.iy0 < Infinity ? bm : null;
+  }
+  lpdf(x: number): number {
+    const u = (x - this.x0) * this.ix0;
+    const v = (this.x0 - x) * this.iy0;
+    return this.lp + this.a1 * log1pmxOf(u, x * this.ix0) + this.b1 * log1pmxOf(v, (1 - x) * this.iy0);
+  }
+}
+
 class Gamma extends Base1 {
   readonly lower = 0;
   readonly upper = Infinity;
@@ -380,12 +451,14 @@ class Gamma extends Base1 {
   readonly variance: number;
   private readonly c: number;
   private readonly lnRate: number;
+  private readonly aboutMode: GammaAboutMode | null;
   constructor(readonly shape: number, readonly rate: number) {
     super();
     this.mean = shape / rate;
     this.variance = shape / (rate * rate);
     this.lnRate = Math.log(rate);
     this.c = shape * this.lnRate - lgamma(shape);
+    this.aboutMode = GammaAboutMode.of(shape, rate, this.lnRate);
   }
   draw(rng: Stream): number {
     const k = this.shape;
@@ -401,6 +474,7 @@ class Gamma extends Base1 {
     if (x < 0 || x === Infinity) return -Infinity;
     const k = this.shape;
     if (x === 0) return k < 1 ? Infinity : k === 1 ? Math.log(this.rate) : -Infinity;
+    if (this.aboutMode !== null) return this.aboutMode.lpdf(x);
     return this.c + (k - 1) * Math.log(x) - this.rate * x;
   }
   /** ln P below GAMMA_TINY_Y from its leading term (dist.rs `gamma_pq`), else null */
@@ -438,12 +512,14 @@ class Beta extends Base1 {
   readonly mean: number;
   readonly variance: number;
   private readonly lb: number;
+  private readonly aboutMode: BetaAboutMode | null;
   constructor(readonly alpha: number, readonly beta: number) {
     super();
     const s = alpha + beta;
     this.mean = alpha / s;
     this.variance = (alpha * beta) / (s * s * (s + 1));
     this.lb = lbeta(alpha, beta);
+    this.aboutMode = BetaAboutMode.of(alpha, beta);
   }
   draw(rng: Stream): number {
     const a = this.alpha, b = this.beta;
@@ -466,6 +542,7 @@ class Beta extends Base1 {
     const a = this.alpha, b = this.beta;
     if (x === 0) return a < 1 ? Infinity : a === 1 ? -this.lb : -Infinity;
     if (x === 1) return b < 1 ? Infinity : b === 1 ? -this.lb : -Infinity;
+    if (this.aboutMode !== null) return this.aboutMode.lpdf(x);
     return (a - 1) * Math.log(x) + (b - 1) * Math.log1p(-x) - this.lb;
   }
   cdf(x: number): number {
@@ -478,10 +555,8 @@ class Beta extends Base1 {
     return betaincInv(this.alpha, this.beta, p);
   }
   isf(q: number): number {
-    // sf(x) = I_{1-x}(b, a)
     if (Number.isNaN(q) || q < 0 || q > 1) return NaN;
-    if (q > 0.5) return betaincInv(this.alpha, this.beta, 1 - q);
-    return 1 - betaincInv(this.beta, this.alpha, q);
+    return betaincCInv(this.alpha, this.beta, q);
   }
 }
 
@@ -497,7 +572,8 @@ class StudentT extends Base1 {
     this.lnDf = Math.log(df);
     this.mean = df > 1 ? loc : NaN;
     this.variance = df > 2 ? (scale * scale * df) / (df - 2) : df > 1 ? Infinity : NaN;
-    this.c = lgamma(0.5 * (df + 1)) - lgamma(0.5 * df) - 0.5 * (this.lnDf + LN_PI) - Math.log(scale);
+    // (dist.rs: 1 / (B(df / 2, 1/2) sqrt(df)), lbeta keeping the digits of large df)
+    this.c = -lbeta(0.5 * df, 0.5) - 0.5 * this.lnDf - Math.log(scale);
   }
   draw(rng: Stream): number {
     const z = stdNormal(rng);
@@ -520,6 +596,7 @@ class StudentT extends Base1 {
     const t2 = t * t;
     const nu = this.df;
     if (Number.isNaN(t2)) return NaN;
+    if (nu >= T_LARGE_DF) return normSf(tHillZ(Math.abs(t), nu));
     if (t2 > 1e300 * nu) {
       // (as native t_sf: x < 1e-300, or t^2 overflows: I_x(a, 1/2) = x^a / (a B(a, 1/2)) (1 + O(x)))
       const a = 0.5 * nu;
@@ -527,7 +604,9 @@ class StudentT extends Base1 {
       const lnX = r >= DBL_MIN ? 2 * Math.log(r) : Math.log(nu) - 2 * Math.log(Math.abs(t));
       return 0.5 * Math.exp(a * lnX - Math.log(a) - lbeta(a, 0.5));
     }
-    // x = nu / (nu + t^2), 1 - x = t^2 / (nu + t^2)
+    // x = nu / (nu + t^2), 1 - x = t^2 / (nu + t^2); below t^2 = nu as 1 - I_{1 - x}(1/2, nu / 2)
+    // (native t_sf): I_x(nu / 2, 1/2) lost ~1e-11 of the tails of t(1e6)
+    if (t2 < nu) return 0.5 * betaincC(0.5, 0.5 * nu, t2 / (nu + t2), nu / (nu + t2));
     return 0.5 * betainc(0.5 * nu, 0.5, nu / (nu + t2), t2 / (nu + t2));
   }
   cdf(x: number): number {
@@ -545,8 +624,11 @@ class StudentT extends Base1 {
     if (p === 0) return -Infinity;
     if (p === 0.5) return 0;
     const nu = this.df;
-    // 2p = I_x(nu/2, 1/2), x = nu / (nu + t^2)
-    if (p < 0.25) {
+    if (nu >= T_LARGE_DF) return -tHillInv(ndtriSf(p), nu);
+    // 2p = I_x(nu/2, 1/2), x = nu / (nu + t^2); solved for whichever of x and y = 1 - x is below
+    // 1/2 (t^2 > nu or not), so that t is formed without 1 - (a number near 1): from x near 1,
+    // t(1e8)'s quantiles near 1 kept 8 digits
+    if (p < this.lowerTail(-Math.sqrt(nu))) {
       // where x < 1e-300, 2p = x^a / (a B(a, 1/2)) (lowerTail's form), inverted in logs: x
       // itself would underflow for small nu (t(0.05) at p = 1e-12 gave -inf)
       const a = 0.5 * nu;
@@ -555,8 +637,8 @@ class StudentT extends Base1 {
       const x = betaincInv(0.5 * nu, 0.5, 2 * p);
       return -Math.sqrt((nu * (1 - x)) / x);
     }
-    // central: 1 - 2p = I_{1-x}(1/2, nu/2), 1 - x = t^2 / (nu + t^2)
-    const y = betaincInv(0.5, 0.5 * nu, 1 - 2 * p);
+    // 2p = 1 - I_y(1/2, nu/2), y = t^2 / (nu + t^2) <= 1/2
+    const y = betaincCInv(0.5, 0.5 * nu, 2 * p);
     return -Math.sqrt((nu * y) / (1 - y));
   }
   quantile(p: number): number {
@@ -1254,29 +1336,37 @@ function solveGeneral(
   increasing: boolean,
 ): number {
   if (lo >= 0) return solveMonotone(g, dg, target, x0, lo, hi, increasing);
-  // shift to make the variable positive when the bracket is finite
-  if (Number.isFinite(lo) && Number.isFinite(hi)) {
-    const s = lo;
-    return s + solveMonotone((y) => g(y + s), (y) => dg(y + s), target, x0 - s, 0, hi - s, increasing);
-  }
-  let x = x0;
-  for (let i = 0; i < 400; i++) {
+  // Newton in the bracket, bisecting where a step leaves it (native `solve_increasing`). No
+  // shift to a positive variable: x = lo + y kept x to |lo| eps, so on [-1e-21, 1e-18] a root
+  // near 3e-22 came out negative.
+  let x = x0 > lo && x0 < hi ? x0 : innerPoint(lo, hi);
+  for (let i = 0; i < 2000; i++) {
     const f = g(x) - target;
     if (f === 0) return x;
     if (increasing ? f < 0 : f > 0) lo = x;
     else hi = x;
     let xn = x - f / dg(x);
-    if (!(xn > lo && xn < hi) || !Number.isFinite(xn)) {
-      if (lo === -Infinity) xn = hi - Math.max(1, 2 * Math.abs(hi));
-      else if (hi === Infinity) xn = lo + Math.max(1, 2 * Math.abs(lo));
-      else xn = 0.5 * (lo + hi);
-    }
-    if (Math.abs(xn - x) <= 1e-15 * Math.max(1e-300, Math.abs(xn)) || hi - lo <= 1e-15 * Math.max(Math.abs(lo), Math.abs(hi))) {
+    if (!(xn > lo && xn < hi)) xn = innerPoint(lo, hi);
+    if (Math.abs(xn - x) <= Math.max(2 * EPS * Math.abs(xn), 2e-323) || hi - lo <= 2 * EPS * Math.max(Math.abs(lo), Math.abs(hi))) {
       return xn;
     }
     x = xn;
   }
   return x;
+}
+
+/** A point strictly inside (lo, hi), geometric where the bracket spans scales (native `inner_point`). */
+function innerPoint(lo: number, hi: number): number {
+  if (Number.isFinite(lo) && Number.isFinite(hi)) {
+    if (lo > 0 && hi > 4 * lo) return Math.sqrt(lo) * Math.sqrt(hi);
+    if (hi < 0 && lo < 4 * hi) return -(Math.sqrt(-lo) * Math.sqrt(-hi));
+    if (lo === 0 && hi > 1) return Math.min(1, 0.5 * hi);
+    if (hi === 0 && lo < -1) return Math.max(-1, 0.5 * lo);
+    return 0.5 * lo + 0.5 * hi;
+  }
+  if (Number.isFinite(lo)) return lo + 4 * Math.max(Math.abs(lo), 1);
+  if (Number.isFinite(hi)) return hi - 4 * Math.max(Math.abs(hi), 1);
+  return 0;
 }
 
 /**

@@ -350,6 +350,9 @@ fn decode_errors() {
         (&[22.0, 1.5, 2.0, 0.0, 1.0], "positive integer"),
         (&[23.0, 2.0, 0.0, 0.0, 1.0, 0.0], "sigma_2"),
         (&[23.0, 2.0, 0.0, 0.0, 1.0], "ends early"),
+        // numbers in messages stay short (`{}` spelled 1e300 out in 301 digits)
+        (&[2.0, 0.0, -1e300], "got -1e300"),
+        (&[20.0, -1e300, -1e299, 7.0, 7.0, 0.0, 1.0], "[-1e300, -1e299] has probability"),
     ];
     for (p, want) in bad {
         match Dist::decode(p) {
