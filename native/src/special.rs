@@ -279,7 +279,7 @@ fn erfcx_cf(x: f64) -> f64 {
         d = 1.0 / d;
         let delta = c * d;
         f *= delta;
-        if (delta - 1.0).abs() < 1e-16 {
+        if (delta - 1.0).abs() <= EPS {
             break;
         }
     }
@@ -570,7 +570,7 @@ pub fn gammainc_pq(a: f64, x: f64) -> (f64, f64) {
             d = 1.0 / d;
             let del = d * c;
             h *= del;
-            if (del - 1.0).abs() < 1e-16 {
+            if (del - 1.0).abs() <= EPS {
                 break;
             }
         }
@@ -666,7 +666,7 @@ fn betacf(a: f64, b: f64, x: f64) -> f64 {
         d = 1.0 / d;
         let del = d * c;
         h *= del;
-        if (del - 1.0).abs() < 1e-16 {
+        if (del - 1.0).abs() <= EPS {
             break;
         }
     }

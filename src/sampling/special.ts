@@ -175,7 +175,7 @@ function erfcxCF(x: number): number {
     d = 1 / d;
     const delta = c * d;
     f *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
+    if (Math.abs(delta - 1) <= EPS) break;
   }
   return 1 / f;
 }
@@ -210,7 +210,7 @@ function millsRatio(x: number): number {
     d = 1 / d;
     const delta = c * d;
     f *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
+    if (Math.abs(delta - 1) <= EPS) break;
   }
   return 1 / f;
 }
@@ -348,7 +348,7 @@ function gammaQCF(a: number, x: number): number {
     d = 1 / d;
     const delta = d * c;
     h *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
+    if (Math.abs(delta - 1) <= EPS) break;
   }
   return gammaPrefactor(a, x) * h;
 }
@@ -553,7 +553,7 @@ function betaCF(a: number, b: number, x: number, y: number): number {
     d = 1 / d;
     const del = d * c;
     h *= del;
-    if (Math.abs(del - 1) < 1e-16) break;
+    if (Math.abs(del - 1) <= EPS) break;
   }
   void y;
   return h;
