@@ -944,17 +944,12 @@ const ABOUT_MODE_SHAPE: f64 = 64.0;
 /// digits of a small x.
 #[inline(always)]
 fn log1pmx_of(t: f64, r: f64) -> f64 {
-    // (all three computed and selected, so that the loops that call this vectorize: 10x the
-    // throughput of branching to the scalar series)
-    let series = sp::log1pmx_small(t.clamp(-0.5, 0.5));
-    let above = fm::log1p(t) - t;
-    let below = fm::ln(r) - t;
     if t.abs() < 0.5 {
-        series
+        sp::log1pmx_small(t)
     } else if t > 0.0 {
-        above
+        fm::log1p(t) - t
     } else {
-        below
+        fm::ln(r) - t
     }
 }
 

@@ -36,11 +36,11 @@ const STIRLING_COEF: [f64; 8] =
 pub fn stirling_corr(z: f64) -> f64 {
     let r = 1.0 / z;
     let r2 = r * r;
-    r * (1.0 / 12.0
-        + r2 * (-1.0 / 360.0
-            + r2 * (1.0 / 1260.0
-                + r2 * (-1.0 / 1680.0
-                    + r2 * (1.0 / 1188.0 + r2 * (-691.0 / 360360.0 + r2 * (1.0 / 156.0 + r2 * (-3617.0 / 122400.0))))))))
+    let mut p = 0.0;
+    for c in STIRLING_COEF.iter().rev() {
+        p = p * r2 + c;
+    }
+    r * p
 }
 
 /// Stirling's formula for z >= 10.
@@ -129,7 +129,8 @@ pub fn log1pmx_small(t: f64) -> f64 {
     -t * s + 2.0 * s * s2 * p
 }
 
-/// 1 / (2k + 1), k = 1..18 (a table, not divisions, in `log1pmx_small`'s Horner loop).
+/// 1 / (2k + 1), k = 1..18: a table, not divisions, in `log1pmx_small`'s Horner loop (with
+/// the divisions the mode-centred log densities ran at a quarter of the speed).
 const INV_ODD: [f64; 18] = [
     1.0 / 3.0,
     1.0 / 5.0,

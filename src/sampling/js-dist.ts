@@ -1339,13 +1339,17 @@ function solveGeneral(
   // Newton in the bracket, bisecting where a step leaves it (native `solve_increasing`). No
   // shift to a positive variable: x = lo + y kept x to |lo| eps, so on [-1e-21, 1e-18] a root
   // near 3e-22 came out negative.
+  // (for small targets on ln g - ln target, as solveMonotone: Newton converges in the tails)
+  const useLog = target < 1e-3;
+  const lt = Math.log(target);
   let x = x0 > lo && x0 < hi ? x0 : innerPoint(lo, hi);
   for (let i = 0; i < 2000; i++) {
-    const f = g(x) - target;
+    const gx = g(x);
+    const f = useLog ? Math.log(gx) - lt : gx - target;
     if (f === 0) return x;
     if (increasing ? f < 0 : f > 0) lo = x;
     else hi = x;
-    let xn = x - f / dg(x);
+    let xn = x - f / (useLog ? dg(x) / gx : dg(x));
     if (!(xn > lo && xn < hi)) xn = innerPoint(lo, hi);
     if (Math.abs(xn - x) <= Math.max(2 * EPS * Math.abs(xn), 2e-323) || hi - lo <= 2 * EPS * Math.max(Math.abs(lo), Math.abs(hi))) {
       return xn;

@@ -95,7 +95,9 @@ const STIRLING_COEF = [1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 3
 export function stirlingCorr(z: number): number {
   const r = 1 / z;
   const r2 = r * r;
-  return r * (1 / 12 + r2 * (-1 / 360 + r2 * (1 / 1260 + r2 * (-1 / 1680 + r2 * (1 / 1188 + r2 * (-691 / 360360 + r2 * (1 / 156 + r2 * (-3617 / 122400))))))));
+  let p = 0;
+  for (let k = STIRLING_COEF.length - 1; k >= 0; k--) p = p * r2 + STIRLING_COEF[k];
+  return r * p;
 }
 
 /**
