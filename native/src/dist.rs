@@ -1612,10 +1612,13 @@ impl Mix {
         // max + ln Σ exp(v - max). The exponent is clamped at -700 and the term zeroed
         // below it, so no subnormal arithmetic happens for far-away components.
         let active: Vec<usize> = (0..m.children.len()).filter(|&k| m.w[k] > 0.0).collect();
-        // rows per chunk: scratch stays <= 16 * CHUNK doubles however many components
-        let ch = (16 * CHUNK / active.len().max(1)).clamp(1, CHUNK);
+        // rows per chunk: scratch stays <= 16 * CHUNK doubles however many components, and no
+        // larger than the rows at hand (the kernel's exact path calls this one row at a time:
+        // 64 KiB allocated and zeroed per row was most of its cost)
+        let ch = (16 * CHUNK / active.len().max(1)).clamp(1, CHUNK).min(out.len().max(1));
         let mut vals = vec![0.0; ch * active.len()];
-        let mut mx = vec![0.0; CHUNK];
+        let mut mx = vec![0.0; ch];
+        let mut e = vec![0.0; ch];
         for (oc, xc) in out.chunks_mut(ch).zip(xs.chunks(ch * d)) {
             let rows = oc.len();
             let mx = &mut mx[..rows];
@@ -1633,7 +1636,6 @@ impl Mix {
                 }
             }
             oc.fill(0.0);
-            let mut e = [0.0f64; CHUNK];
             let e = &mut e[..rows];
             for j in 0..active.len() {
                 let v = &vals[j * ch..j * ch + rows];
