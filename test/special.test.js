@@ -70,3 +70,15 @@ test('regularized incomplete beta and its inverse', () => {
   }
   for (const [a, b, p, x] of REF.betaincinv) close(sp.betaincInv(a, b, p), x, 1e-11, 1e-300, `Iinv(${a},${b},${p})`);
 });
+
+test('Newton stops once converged (a step below an ulp is not a step outside the bracket)', () => {
+  // 1 - I_x(2.5, 5) = 1e-15: Newton converged in 3 evaluations, then its step fell below an ulp
+  // onto the bracket's end, and bisection from the whole bracket took dozens more
+  let evals = 0;
+  const x = sp.solveMonotone((t) => { evals++; return sp.betaincC(2.5, 5, t); },
+    (t) => -Math.exp(1.5 * Math.log(t) + 4 * Math.log1p(-t) - sp.lbeta(2.5, 5)), 1e-15, 0.9993888653237475, 0, 1, false);
+  assert.ok(evals <= 6, `${evals} evaluations`);
+  close(sp.betaincC(2.5, 5, x), 1e-15, 1e-11, 0, 'root');
+  // and the inverse that uses it
+  close(sp.betaincC(2.5, 5, sp.betaincCInv(2.5, 5, 1e-15)), 1e-15, 1e-11, 0, 'betaincCInv');
+});

@@ -1349,7 +1349,10 @@ function solveGeneral(
     if (f === 0) return x;
     if (increasing ? f < 0 : f > 0) lo = x;
     else hi = x;
-    let xn = x - f / (useLog ? dg(x) / gx : dg(x));
+    const d = useLog ? dg(x) / gx : dg(x);
+    let xn = x - f / d;
+    // (converged before the bracket test, as solveMonotone)
+    if (Number.isFinite(d) && Math.abs(xn - x) <= 2 * EPS * Math.abs(x)) return xn > lo && xn < hi ? xn : x;
     if (!(xn > lo && xn < hi)) xn = innerPoint(lo, hi);
     if (Math.abs(xn - x) <= Math.max(2 * EPS * Math.abs(xn), 2e-323) || hi - lo <= 2 * EPS * Math.max(Math.abs(lo), Math.abs(hi))) {
       return xn;

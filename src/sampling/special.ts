@@ -432,6 +432,9 @@ export function solveMonotone(
     else hi = x;
     const d = useLog ? dg(x) / gx : dg(x);
     let xn = x - f / d;
+    // converged before the bracket test (native solve_increasing): a step below an ulp leaves
+    // xn = x, the end of the bracket just set, which the test took for a step outside it
+    if (Number.isFinite(d) && Math.abs(xn - x) <= 2 * EPS * Math.abs(x)) return xn > lo && xn < hi ? xn : x;
     // (a derivative that overflowed, as d ln g / dx ~ a / x below 1e-308, is no step at all)
     if (!(xn > lo && xn < hi) || !Number.isFinite(xn) || !Number.isFinite(d)) {
       // bisect (geometrically when the bracket is wide and positive; sqrt(lo hi) underflowed
