@@ -1248,9 +1248,12 @@ class Mixture1 extends Base1 {
   readonly mean: number;
   readonly variance: number;
   private readonly m: Mixture;
+  /** lpdf's per-component terms (one array, not one per call) */
+  private readonly tmp: Float64Array;
   constructor(readonly weights: Float64Array, readonly children: JsDist1[]) {
     super();
     this.m = new Mixture(weights, children);
+    this.tmp = new Float64Array(children.length);
     let lo = Infinity, hi = -Infinity, mean = 0, m2 = 0;
     for (let i = 0; i < children.length; i++) {
       if (weights[i] > 0) {
@@ -1275,7 +1278,7 @@ class Mixture1 extends Base1 {
     return (this.m.pick(rng) as JsDist1).draw(rng);
   }
   lpdf(x: number): number {
-    const t = new Float64Array(this.children.length);
+    const t = this.tmp;
     for (let i = 0; i < t.length; i++) t[i] = this.weights[i] > 0 ? this.m.logw[i] + this.children[i].lpdf(x) : -Infinity;
     return logSumExp(t);
   }
