@@ -39,8 +39,8 @@
 //! Cell boundaries: the enclosure of cell c is taken over [x0 + (c - e) w, x0 + (c + 1 + e) w]
 //! clipped to [x0 - e w, x1 + e w] and to q's support, where e w dominates the rounding of the
 //! index computation (e >= 1e-6; the squeeze is not built when e would exceed 0.01). Cells
-//! that may hold the ratio's maximum (hi >= the largest lo, the midpoint's ratio below it) get
-//! 4x, then 16x finer pieces, so fewer lanes are routed for maxLogRatio.
+//! that may hold the ratio's maximum (hi >= the largest lo) get 4x, then 16x finer pieces, so
+//! fewer lanes are routed for maxLogRatio (unless the ratio is flat, where every lane is).
 
 use crate::density::{Lin, HUGE, TINY};
 use crate::rng::{Simd, State, Stream};
@@ -246,11 +246,12 @@ impl Squeeze {
         let mut bounds = bounds;
         let usable = |b: &(f64, f64, bool)| b.2 && b.1 * (1.0 + SQ_TOL) + ABS_TOL < 1.0;
         // A lower bound of the ratio at each cell's midpoint (the ratio there, to a few ulps):
-        // no refinement takes a cell's hi below it. So a cell where it is 1 within the widening
-        // can never become usable, and one where it reaches the largest lo gains nothing from
-        // the peak's finer pieces: both are left as they are. Where p = M q on an interval (a
-        // flat ratio: p = q, or p a truncation of q), every cell there went through all the
-        // rounds below: up to 2 s on a job's second call.
+        // no refinement takes a cell's hi below it, so a cell where it is 1 within the widening
+        // can never become usable, and is left as it is. Where the ratio is flat (equal at
+        // every midpoint where p > 0: p = q, or p a truncation of q), every lane is a candidate
+        // for maxLogRatio whatever the bounds, so no cell is refined for the peak. Where p = M q
+        // on an interval every cell there went through all the rounds below: up to 2 s on a
+        // job's second call.
         let mid_ratio: Vec<f64> = (0..n)
             .map(|c| {
                 let x = 0.5 * (pts[c * (sub + 1)] + pts[c * (sub + 1) + sub]);
@@ -262,6 +263,8 @@ impl Squeeze {
             })
             .collect();
         let hopeless = |c: usize| mid_ratio[c] * (1.0 + SQ_TOL) + ABS_TOL >= 1.0;
+        let (rmin, rmax) = mid_ratio.iter().filter(|&&r| r > 0.0).fold((f64::INFINITY, 0.0f64), |(a, b), &r| (a.min(r), b.max(r)));
+        let flat = rmax <= rmin * (1.0 + SQ_TOL);
         // (4x the pieces a round: most cells that need finer pieces decide at 4x, and 16x a
         // round had made a 50-component mixture's table take 0.3 s where 4x takes 0.15 s)
         let mut fine = sub;
@@ -270,7 +273,7 @@ impl Squeeze {
             let lmax = bounds.iter().filter(|b| usable(b)).fold(0.0f64, |a, b| a.max(b.0));
             for (c, b) in bounds.iter_mut().enumerate() {
                 // (a cell where p is 0 has nothing to refine)
-                let peak = b.1 >= lmax && b.1 > 0.0 && mid_ratio[c] < lmax && fine <= PEAK_FINE;
+                let peak = b.1 >= lmax && b.1 > 0.0 && !flat && fine <= PEAK_FINE;
                 if b.2 && (peak || (!usable(b) && !hopeless(c))) {
                     if let Some((l2, h2)) = refine(c, fine) {
                         *b = (b.0.max(l2), b.1.min(h2), true);
