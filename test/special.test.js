@@ -82,3 +82,15 @@ test('Newton stops once converged (a step below an ulp is not a step outside the
   // and the inverse that uses it
   close(sp.betaincC(2.5, 5, sp.betaincCInv(2.5, 5, 1e-15)), 1e-15, 1e-11, 0, 'betaincCInv');
 });
+
+test('incomplete gamma at huge shapes (Temme expansion; the series stopped 10 sqrt(a) short)', () => {
+  // (mpmath at 80 digits) P(1e10, a - 1.03 sqrt(a)) came out 0.130
+  close(sp.gammaincP(1e10, 9999897000), 0.15150495513713904728, 1e-14, 0, 'P(1e10)');
+  close(sp.gammaincQ(1e8, 100050000), 2.8784296868527810513e-7, 1e-14, 0, 'Q(1e8)');
+  close(sp.gammaincQ(1e6, 1e6), 0.49986701923912740876, 1e-15, 0, 'Q(1e6)');
+  // and the quantile that inverts it (z = -3.09 at p = 1e-3)
+  const x = sp.gammaincPInv(1e15, 1e-3);
+  // (conditioning: an ulp of x moves P by ~1e-8 relative here, x pdf / P = 1e8)
+  close(sp.gammaincP(1e15, x), 1e-3, 1e-7, 0, 'P(quantile)');
+  assert.ok(Math.abs((x - 1e15) / Math.sqrt(1e15) + 3.0902) < 1e-3, `quantile z ${(x - 1e15) / Math.sqrt(1e15)}`);
+});

@@ -938,18 +938,24 @@ pub enum Dist {
 /// as rounding noise.
 const ABOUT_MODE_SHAPE: f64 = 64.0;
 
-/// l(t) = ln(1 + t) - t for the mode-centred densities, t = r - 1 for the ratio r = x / m: by
-/// its series near the mode (x - m is exact there; log1p(t) - t kept k eps |t| once scaled by
-/// k, 1e-10 for gamma(1e12) one sd from the mode), through ln r below m / 2, where t lost the
-/// digits of a small x.
+/// l(t) = ln(1 + t) - t for the mode-centred densities, t = x / m - 1 (given with x, 1 / m and
+/// ln m): by its series near the mode (x - m is exact there; log1p(t) - t kept k eps |t| once
+/// scaled by k, 1e-10 for gamma(1e12) one sd from the mode), through ln(x / m) below m / 2,
+/// where t lost the digits of a small x (as ln x - ln m where x / m is subnormal or 0), and -inf
+/// where t overflows (log1p(inf) - inf was NaN).
 #[inline(always)]
-fn log1pmx_of(t: f64, r: f64) -> f64 {
+fn log1pmx_of(t: f64, x: f64, im: f64, ln_m: f64) -> f64 {
     if t.abs() < 0.5 {
         sp::log1pmx_small(t)
     } else if t > 0.0 {
-        fm::log1p(t) - t
+        if t < f64::INFINITY {
+            fm::log1p(t) - t
+        } else {
+            f64::NEG_INFINITY
+        }
     } else {
-        fm::ln(r) - t
+        let r = x * im;
+        (if r >= f64::MIN_POSITIVE { fm::ln(r) } else { fm::ln(x) - ln_m }) - t
     }
 }
 
@@ -963,6 +969,7 @@ pub struct GammaAboutMode {
     lp: f64,
     m: f64,
     im: f64,
+    ln_m: f64,
 }
 
 impl GammaAboutMode {
@@ -973,7 +980,7 @@ impl GammaAboutMode {
         let k = shape - 1.0;
         let m = k / rate;
         let lp = ln_rate - 0.5 * k.ln() - sp::LN_SQRT_2PI - sp::stirling_corr(k);
-        (m.is_finite() && m > 0.0).then_some(GammaAboutMode { k, lp, m, im: 1.0 / m })
+        (m.is_finite() && m > 0.0).then_some(GammaAboutMode { k, lp, m, im: 1.0 / m, ln_m: m.ln() })
     }
 }
 
@@ -989,6 +996,8 @@ pub struct BetaAboutMode {
     x0: f64,
     ix0: f64,
     iy0: f64,
+    ln_x0: f64,
+    ln_y0: f64,
 }
 
 impl BetaAboutMode {
@@ -1002,7 +1011,16 @@ impl BetaAboutMode {
         let lp = 0.5 * n.ln() + (n + 1.0).ln() - 0.5 * (a1.ln() + b1.ln()) - sp::LN_SQRT_2PI + sp::stirling_corr(n)
             - sp::stirling_corr(a1)
             - sp::stirling_corr(b1);
-        (n.is_finite() && x0 > 0.0 && y0 > 0.0).then_some(BetaAboutMode { a1, b1, lp, x0, ix0: 1.0 / x0, iy0: 1.0 / y0 })
+        (n.is_finite() && x0 > 0.0 && y0 > 0.0).then_some(BetaAboutMode {
+            a1,
+            b1,
+            lp,
+            x0,
+            ix0: 1.0 / x0,
+            iy0: 1.0 / y0,
+            ln_x0: x0.ln(),
+            ln_y0: y0.ln(),
+        })
     }
 }
 
@@ -1719,10 +1737,10 @@ impl Dist {
                 }
             }
             Dist::Gamma { about_mode: Some(g), .. } => {
-                let GammaAboutMode { k, lp, m, im } = *g;
+                let GammaAboutMode { k, lp, m, im, ln_m } = *g;
                 for (o, &x) in out.iter_mut().zip(xs) {
                     let t = (x - m) * im;
-                    let v = lp + k * log1pmx_of(t, x * im);
+                    let v = lp + k * log1pmx_of(t, x, im, ln_m);
                     *o = if x > 0.0 && x < f64::INFINITY {
                         v
                     } else if x.is_nan() {
@@ -1737,7 +1755,8 @@ impl Dist {
                 let at0 = if k1 == 0.0 { c } else if k1 < 0.0 { f64::INFINITY } else { f64::NEG_INFINITY };
                 for (o, &x) in out.iter_mut().zip(xs) {
                     let v = c + k1 * fm::ln(x) - r * x;
-                    *o = if x > 0.0 {
+                    // (+inf: -inf, as JS; k1 ln x - r x there is inf - inf)
+                    *o = if x > 0.0 && x < f64::INFINITY {
                         v
                     } else if x == 0.0 {
                         at0
@@ -1749,11 +1768,11 @@ impl Dist {
                 }
             }
             Dist::Beta { about_mode: Some(bm), .. } => {
-                let BetaAboutMode { a1, b1, lp, x0, ix0, iy0 } = *bm;
+                let BetaAboutMode { a1, b1, lp, x0, ix0, iy0, ln_x0, ln_y0 } = *bm;
                 for (o, &x) in out.iter_mut().zip(xs) {
                     let u = (x - x0) * ix0;
                     let v = (x0 - x) * iy0;
-                    let l = lp + a1 * log1pmx_of(u, x * ix0) + b1 * log1pmx_of(v, (1.0 - x) * iy0);
+                    let l = lp + a1 * log1pmx_of(u, x, ix0, ln_x0) + b1 * log1pmx_of(v, 1.0 - x, iy0, ln_y0);
                     *o = if x > 0.0 && x < 1.0 {
                         l
                     } else if x.is_nan() {

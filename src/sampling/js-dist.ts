@@ -386,9 +386,12 @@ const BELOW_ONE = 1 - 2 ** -53;
  */
 const ABOUT_MODE_SHAPE = 64;
 
-/** ln(1 + t) - t, t = r - 1 for the ratio r = x / m (dist.rs `log1pmx_of`). */
-function log1pmxOf(t: number, r: number): number {
-  return Math.abs(t) < 0.5 ? log1pmx(t) : t > 0 ? Math.log1p(t) - t : Math.log(r) - t;
+/** ln(1 + t) - t, t = x / m - 1, given x, 1 / m and ln m (dist.rs `log1pmx_of`). */
+function log1pmxOf(t: number, x: number, im: number, lnM: number): number {
+  if (Math.abs(t) < 0.5) return log1pmx(t);
+  if (t > 0) return t < Infinity ? Math.log1p(t) - t : -Infinity;
+  const r = x * im;
+  return (r >= DBL_MIN ? Math.log(r) : Math.log(x) - lnM) - t;
 }
 
 /** Gamma's log density about its mode for shape >= ABOUT_MODE_SHAPE (dist.rs `GammaAboutMode`). */
@@ -397,10 +400,12 @@ class GammaAboutMode {
   readonly lp: number;
   readonly m: number;
   readonly im: number;
+  readonly lnM: number;
   constructor(shape: number, rate: number, lnRate: number) {
     this.k = shape - 1;
     this.m = this.k / rate;
     this.im = 1 / this.m;
+    this.lnM = Math.log(this.m);
     this.lp = lnRate - 0.5 * Math.log(this.k) - LN_SQRT_2PI - stirlingCorr(this.k);
   }
   static of(shape: number, rate: number, lnRate: number): GammaAboutMode | null {
@@ -410,7 +415,7 @@ class GammaAboutMode {
   }
   lpdf(x: number): number {
     const t = (x - this.m) * this.im;
-    return this.lp + this.k * log1pmxOf(t, x * this.im);
+    return this.lp + this.k * log1pmxOf(t, x, this.im, this.lnM);
   }
 }
 
@@ -422,6 +427,8 @@ class BetaAboutMode {
   readonly x0: number;
   readonly ix0: number;
   readonly iy0: number;
+  readonly lnX0: number;
+  readonly lnY0: number;
   constructor(a: number, b: number) {
     this.a1 = a - 1;
     this.b1 = b - 1;
@@ -429,6 +436,8 @@ class BetaAboutMode {
     this.x0 = this.a1 / n;
     this.ix0 = 1 / this.x0;
     this.iy0 = 1 / (this.b1 / n);
+    this.lnX0 = Math.log(this.x0);
+    this.lnY0 = Math.log(this.b1 / n);
     this.lp = 0.5 * Math.log(n) + Math.log(n + 1) - 0.5 * (Math.log(this.a1) + Math.log(this.b1)) - LN_SQRT_2PI
       + stirlingCorr(n) - stirlingCorr(this.a1) - stirlingCorr(this.b1);
   }
@@ -440,7 +449,7 @@ class BetaAboutMode {
   lpdf(x: number): number {
     const u = (x - this.x0) * this.ix0;
     const v = (this.x0 - x) * this.iy0;
-    return this.lp + this.a1 * log1pmxOf(u, x * this.ix0) + this.b1 * log1pmxOf(v, (1 - x) * this.iy0);
+    return this.lp + this.a1 * log1pmxOf(u, x, this.ix0, this.lnX0) + this.b1 * log1pmxOf(v, 1 - x, this.iy0, this.lnY0);
   }
 }
 
