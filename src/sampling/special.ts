@@ -520,10 +520,10 @@ export function gammaincQInv(a: number, q: number): number {
 
 /**
  * Degrees of freedom from which t's tails come from Hill's transformation (native
- * `T_LARGE_DF`): within 6e-17 of mpmath from 5e4 on, where the incomplete beta's continued
- * fraction turns the rounding of 1 - w into ~df eps.
+ * `T_LARGE_DF`): within 2e-15 (1 + t^2) of mpmath from 1e4 on, where the incomplete beta's
+ * continued fraction turns the rounding of 1 - w into ~df eps (1.5e-12 at df 5e4, t = 2).
  */
-export const T_LARGE_DF = 5e4;
+export const T_LARGE_DF = 1e4;
 
 function tHillCorr(y: number, b: number): number {
   if (!(y < 1e6)) return 0; // (Q(z) is 0 long before; the polynomial would give inf / inf)
