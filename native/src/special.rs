@@ -981,11 +981,12 @@ pub fn gammaincinv(a: f64, p: f64) -> f64 {
         return gammainccinv(a, 1.0 - p);
     }
     let lp = p.ln();
-    let la = lgamma_pos(a);
     let x0 = gamma_guess(a, p, false);
     solve_increasing(0.0, f64::INFINITY, x0, |x| {
         let (pp, _) = gammainc_pq(a, x);
-        let lpdf = (a - 1.0) * x.ln() - x - la;
+        // (the density through gamma_lnpre: (a - 1) ln x - x - lgamma(a) rounds to a few units at
+        // a = 1e15, and Newton's steps by e^that)
+        let lpdf = gamma_lnpre(a, x) - x.ln();
         (pp.ln() - lp, (lpdf - pp.ln()).exp())
     })
 }
@@ -1005,11 +1006,10 @@ pub fn gammainccinv(a: f64, q: f64) -> f64 {
         return gammaincinv(a, 1.0 - q);
     }
     let lq = q.ln();
-    let la = lgamma_pos(a);
     let x0 = gamma_guess(a, q, true);
     solve_increasing(0.0, f64::INFINITY, x0, |x| {
         let (_, qq) = gammainc_pq(a, x);
-        let lpdf = (a - 1.0) * x.ln() - x - la;
+        let lpdf = gamma_lnpre(a, x) - x.ln();
         (lq - qq.ln(), (lpdf - qq.ln()).exp())
     })
 }
@@ -1057,7 +1057,9 @@ pub fn betaincinv(a: f64, b: f64, p: f64) -> f64 {
     }
     solve_increasing(0.0, 1.0, x0, |x| {
         let (i, _) = betainc_pq(a, b, x);
-        let lpdf = (a - 1.0) * x.ln() + (b - 1.0) * (-x).ln_1p() - lb;
+        // (the density through beta_lnpre, whose large terms cancel analytically, as for the
+        // gamma's inverses)
+        let lpdf = beta_lnpre(a, b, x) - x.ln() - (-x).ln_1p();
         (i.ln() - lp, (lpdf - i.ln()).exp())
     })
 }
@@ -1082,7 +1084,7 @@ pub fn betainccinv(a: f64, b: f64, q: f64) -> f64 {
     let x0 = (1.0 - ((lq + b.ln() + lb) / b).exp()).max(a / (a + b));
     solve_increasing(0.0, 1.0, x0, |x| {
         let (_, j) = betainc_pq(a, b, x);
-        let lpdf = (a - 1.0) * x.ln() + (b - 1.0) * (-x).ln_1p() - lb;
+        let lpdf = beta_lnpre(a, b, x) - x.ln() - (-x).ln_1p();
         (lq - j.ln(), (lpdf - j.ln()).exp())
     })
 }
