@@ -693,7 +693,8 @@ export function betaincC(a: number, b: number, x: number, y: number = 1 - x): nu
 
 function betaDensity(a: number, b: number, x: number): number {
   if (x <= 0 || x >= 1) return 0;
-  return Math.exp((a - 1) * Math.log(x) + (b - 1) * Math.log1p(-x) - lbeta(a, b));
+  // (through betaLnPre, whose large terms cancel analytically: native betaincinv's derivative)
+  return Math.exp(betaLnPre(a, b, x, 1 - x) - Math.log(x) - Math.log1p(-x));
 }
 
 /** x in [0, 1] with I_x(a, b) = p. */
