@@ -484,6 +484,14 @@ function gammaGuess(a: number, p: number, upper: boolean): number {
   const c = 1 / (9 * a);
   const w = 1 - c + z * Math.sqrt(c);
   let x = a * w * w * w;
+  if (upper && a < 1) {
+    // the upper tail's leading term, Q ~ x^(a-1) e^-x / Gamma(a), by fixed point beyond 1 (native
+    // gamma_guess: Wilson-Hilferty is meaningless at small shapes)
+    const c = -Math.log(p) - lgamma(a);
+    let y = Math.max(c, 1);
+    for (let i = 0; i < 3; i++) y = Math.max(c + (a - 1) * Math.log(y), 1);
+    if (y > 1) return y;
+  }
   if (!(x > 0)) {
     // small-x approximation: P ~ x^a / Gamma(a + 1)
     const lp = upper ? Math.log1p(-p) : Math.log(p);
