@@ -576,6 +576,8 @@ class StudentT extends Base1 {
   readonly variance: number;
   private readonly c: number;
   private readonly lnDf: number;
+  /** P(T <= -sqrt(df)), where lowerQ switches between x and 1 - x (computed at first use) */
+  private pSwitch: number | undefined;
   constructor(readonly df: number, readonly loc: number, readonly scale: number) {
     super();
     this.lnDf = Math.log(df);
@@ -637,7 +639,8 @@ class StudentT extends Base1 {
     // 2p = I_x(nu/2, 1/2), x = nu / (nu + t^2); solved for whichever of x and y = 1 - x is below
     // 1/2 (t^2 > nu or not), so that t is formed without 1 - (a number near 1): from x near 1,
     // t(1e8)'s quantiles near 1 kept 8 digits
-    if (p < this.lowerTail(-Math.sqrt(nu))) {
+    this.pSwitch ??= this.lowerTail(-Math.sqrt(nu));
+    if (p < this.pSwitch) {
       // where x < 1e-300, 2p = x^a / (a B(a, 1/2)) (lowerTail's form), inverted in logs: x
       // itself would underflow for small nu (t(0.05) at p = 1e-12 gave -inf)
       const a = 0.5 * nu;
