@@ -601,6 +601,12 @@ test('extreme shapes: log densities and tail masses against mpmath (both kernels
     // beta's upper tail for a tiny alpha (1 - I lost 8 digits in both kernels)
     [P(20, 0.3, 1, 6, 1e-8, 1), 0.5, 0.50752042078597184489],
     [P(20, 0.1, 1, 6, 1e-4, 0.5), 0.5, -0.25139126413375061625],
+    // beta's incomplete function with a large shape (Numerical Recipes' fraction lost ~(a+b) eps
+    // near the mean: 2e-8 and 3e-11 here), and beta(1e8, 100)'s density just below its mode
+    // near 1 (x0's rounding over a small y0: 5e-9)
+    [P(20, 1.9379999437980013e-8, 1, 6, 0.9, 1e8), 2e-8, 18.392132875961032794],
+    [P(20, 0, 0.4998232233488975, 6, 1e6, 1e6), 0.4998, 8.0444491042884278396],
+    [P(6, 1e8, 100), 0.9999996000000969, -15.514431062728684323],
     // t's tails at large df (the continued fraction put 3e-8 into t(1e8)'s)
     [P(20, 3, 3.0001, 7, 1e8, 0, 1), 3.00005, 9.2103403686406152516],
     [P(20, 1, Infinity, 7, 1e6, 0, 1), 2, -1.0779159007692325654],
@@ -642,6 +648,13 @@ test('extreme shapes: quantiles keep their digits, and the kernels draw alike (b
     // a mixture's bracket across 0: solving for x - lo kept x to |lo| eps, so half the JS
     // draws came out negative where the mass below 0 is 1e-13
     P(20, -9.474782783822634e-22, 9.990525217216178e-19, 21, 2, 0.3, 0.7, 2, 0, 1, 5, 0.5, 2),
+    // the incomplete beta's three methods for a large shape, by inversion: the asymptotic
+    // expansion for a small shape (and for t from df 30), the continued fraction in lambda,
+    // and the expansion for two large shapes near the mean
+    P(20, 1e-8, 4e-8, 6, 0.9, 1e8),
+    P(20, 2.5, 4, 7, 50, 0, 1),
+    P(20, 2e-6, 5e-6, 6, 2, 1e6),
+    P(20, 0.4995, 0.5003, 6, 1e6, 1e6),
   ];
   for (const prog of agree) {
     const a = new Float64Array(2000), c = new Float64Array(2000);

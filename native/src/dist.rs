@@ -994,6 +994,7 @@ pub struct BetaAboutMode {
     b1: f64,
     lp: f64,
     x0: f64,
+    y0: f64,
     ix0: f64,
     iy0: f64,
     ln_x0: f64,
@@ -1016,6 +1017,7 @@ impl BetaAboutMode {
             b1,
             lp,
             x0,
+            y0,
             ix0: 1.0 / x0,
             iy0: 1.0 / y0,
             ln_x0: x0.ln(),
@@ -1768,10 +1770,15 @@ impl Dist {
                 }
             }
             Dist::Beta { about_mode: Some(bm), .. } => {
-                let BetaAboutMode { a1, b1, lp, x0, ix0, iy0, ln_x0, ln_y0 } = *bm;
+                let BetaAboutMode { a1, b1, lp, x0, y0, ix0, iy0, ln_x0, ln_y0 } = *bm;
+                let from_y = x0 > 0.5;
                 for (o, &x) in out.iter_mut().zip(xs) {
-                    let u = (x - x0) * ix0;
-                    let v = (x0 - x) * iy0;
+                    // x - x0 = y0 - y, taken on the side of the mode nearer 0: x0's rounding,
+                    // ~eps absolute near 1, divided by a small y0 made beta(1e8, 100)'s
+                    // density 5e-9 off by its mode
+                    let d = if from_y { y0 - (1.0 - x) } else { x - x0 };
+                    let u = d * ix0;
+                    let v = -d * iy0;
                     let l = lp + a1 * log1pmx_of(u, x, ix0, ln_x0) + b1 * log1pmx_of(v, 1.0 - x, iy0, ln_y0);
                     *o = if x > 0.0 && x < 1.0 {
                         l

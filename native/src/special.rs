@@ -706,7 +706,14 @@ fn betacf(a: f64, b: f64, x: f64) -> f64 {
 }
 
 /// Regularized incomplete beta (I_x(a,b), 1 - I_x(a,b)), a, b > 0; the smaller tail is computed
-/// directly.
+/// directly. Where one shape is large, the method avoids the continued fraction's first
+/// denominator 1 - (a+b) x / (a+1): near the mean it cancels to ~1 / (a+b), and the rounding of
+/// x (or 1 - x) became ~(a+b) eps of relative error (beta(0.9, 1e8) was 2e-8 off near its mean):
+/// - both shapes above 1: DiDonato and Morris's continued fraction in λ = a - (a+b) x
+///   (`beta_frac`), for the tail below the mean;
+/// - one shape at most 1 and the other from BGRAT_MIN_SHAPE: their asymptotic expansion
+///   (`beta_grat`) where the small shape's tail is not small;
+/// - otherwise the Numerical Recipes continued fraction, with the small-shape complement.
 pub fn betainc_pq(a: f64, b: f64, x: f64) -> (f64, f64) {
     if !(a > 0.0 && b > 0.0) || x.is_nan() || a.is_infinite() || b.is_infinite() {
         return (f64::NAN, f64::NAN);
@@ -717,7 +724,31 @@ pub fn betainc_pq(a: f64, b: f64, x: f64) -> (f64, f64) {
     if x >= 1.0 {
         return (1.0, 0.0);
     }
+    let y = 1.0 - x;
+    if a > 1.0 && b > 1.0 {
+        // λ from whichever of x and y is exact (y = 1 - x is, from x = 1/2 on)
+        let lambda = if x <= 0.5 { a - (a + b) * x } else { (a + b) * y - b };
+        // the tail below the mean: I_x(a, b), or 1 - I_x(a, b) = I_y(b, a)
+        let (p, q, xp, yp, lam) = if lambda >= 0.0 { (a, b, x, y, lambda) } else { (b, a, y, x, -lambda) };
+        let tail = if a.min(b) > BASYM_MIN_SHAPE && lam <= 0.03 * a.min(b) {
+            beta_asym(p, q, lam)
+        } else {
+            beta_lnpre(a, b, x).exp() * beta_frac(p, q, xp, yp, lam)
+        }
+        .min(1.0);
+        return if lambda >= 0.0 { (tail, 1.0 - tail) } else { (1.0 - tail, tail) };
+    }
     let lnbt = beta_lnpre(a, b, x);
+    if a.max(b) >= BGRAT_MIN_SHAPE {
+        // s the small shape and x0 its variable: I_{x0}(s, l) = 1 - I_{1-x0}(l, s)
+        let (s, l, x0) = if a <= b { (a, b, x) } else { (b, a, y) };
+        if x0 < 0.3 && s * (x0 * l).ln() > 0.7f64.ln() {
+            if let Some(j) = beta_grat(l, s, x0) {
+                let j = j.clamp(0.0, 1.0);
+                return if a <= b { (1.0 - j, j) } else { (j, 1.0 - j) };
+            }
+        }
+    }
     if x < (a + 1.0) / (a + b + 2.0) {
         let i = (lnbt.exp() * betacf(a, b, x) / a).min(1.0);
         if i > 0.5 && a < 1.0 {
@@ -726,13 +757,192 @@ pub fn betainc_pq(a: f64, b: f64, x: f64) -> (f64, f64) {
         }
         (i, 1.0 - i)
     } else {
-        let j = (lnbt.exp() * betacf(b, a, 1.0 - x) / b).min(1.0);
+        let j = (lnbt.exp() * betacf(b, a, y) / b).min(1.0);
         if j > 0.5 && b < 1.0 {
-            let p = betaincc_small_a(b, a, 1.0 - x);
+            let p = betaincc_small_a(b, a, y);
             return (p, 1.0 - p);
         }
         (1.0 - j, j)
     }
+}
+
+/// The continued fraction of DiDonato and Morris (ACM TOMS 708, 1992, BFRAC) for a, b > 1 and
+/// λ = a - (a+b) x >= 0 (x at or below the mean): I_x(a, b) = x^a y^b / B(a, b) · r, with r the
+/// value returned. Its terms take λ itself, so the cancellation of a - (a+b) x happens once,
+/// on exact inputs. Evaluated by the three-term recurrence of its convergents A_n / B_n,
+/// renormalized every step.
+fn beta_frac(a: f64, b: f64, x: f64, y: f64, lambda: f64) -> f64 {
+    let c = 1.0 + lambda;
+    let b_over_a = b / a;
+    let c1 = 1.0 + 1.0 / a;
+    let yp1 = y + 1.0;
+    let mut p = 1.0; // 1 + (n - 1) / a
+    let mut s = a + 1.0; // a + 2n - 1
+    let (mut a_prev, mut b_prev) = (0.0, 1.0);
+    let (mut a_cur, mut b_cur) = (1.0, c / c1);
+    let mut r = c1 / c;
+    for n in 1..100_000 {
+        let n = n as f64;
+        let t = n / a;
+        let w = n * (b - n) * x;
+        let e = a / s;
+        let alpha = p * (p + b_over_a) * e * e * (w * x);
+        let beta = n + w / s + (1.0 + t) / (c1 + t + t) * (c + n * yp1);
+        p = 1.0 + t;
+        s += 2.0;
+        let a_next = alpha * a_prev + beta * a_cur;
+        let b_next = alpha * b_prev + beta * b_cur;
+        let r_prev = r;
+        r = a_next / b_next;
+        if (r - r_prev).abs() <= EPS * r {
+            break;
+        }
+        // renormalized so that B_n = 1: the convergents grow like n!
+        a_prev = a_cur / b_next;
+        b_prev = b_cur / b_next;
+        a_cur = r;
+        b_cur = 1.0;
+    }
+    r
+}
+
+/// Both shapes above which I_x(a, b) near the mean (|λ| <= 0.03 min(a, b), TOMS 708's rule)
+/// comes from `beta_asym`: the continued fraction's length there grows with the shapes (~500
+/// terms at 1e6, ~50 000 at 1e12, and no convergence in 100 000 at 1e14), while the expansion's
+/// cost stays flat: per evaluation 0.36 / 0.41 us at shapes 1e3, 1.7 / 0.18 us at 1e6, 4 / 0.12
+/// us at 1e8 (fraction / expansion). Measured against quadrature, both are equally accurate
+/// from 1e2 to 1e12, limited by the rounding of λ and of the prefactor's x - x0 (~|λ| eps).
+const BASYM_MIN_SHAPE: f64 = 1000.0;
+
+/// I_x(a, b) for a, b > BASYM_MIN_SHAPE and 0 <= λ = a - (a+b) x (x at or below the mean), by
+/// DiDonato and Morris's asymptotic expansion for large shapes (TOMS 708, BASYM, after Temme):
+/// with h = min(a,b) / max(a,b), w = 1 / √(min(a,b) (1 + h)) and
+/// f = -(a l(-λ/a) + b l(λ/b)), l = log1pmx (e^{-f}: the density's prefactor over its value
+/// at the mean), I = (2/√π) e^{-f} e^{-(μ(a) + μ(b) - μ(a+b))} Σ_m d_m w^m J_m, with d_0 = 1,
+/// J_0 = (√π/4) erfcx(√f), J_1 = 2^{-3/2}, J_m = 2^{-3/2} (2f)^{(m-1)/2} + (m - 1) J_{m-2}
+/// (`znm1`, `zn`: the powers of 2f), and d_m from the recursions of the expansion's
+/// coefficients in h (arrays `ca`..`cd`, up to m = 21; two terms a round).
+fn beta_asym(a: f64, b: f64, lambda: f64) -> f64 {
+    const NUM: usize = 20;
+    const E0: f64 = 1.128_379_167_095_512_6; // 2/√π
+    const E1: f64 = 0.353_553_390_593_273_8; // 2^(-3/2)
+    let (h, r1, w0) = if a >= b {
+        let h = b / a;
+        (h, (b - a) / a, 1.0 / (b * (1.0 + h)).sqrt())
+    } else {
+        let h = a / b;
+        (h, (b - a) / b, 1.0 / (a * (1.0 + h)).sqrt())
+    };
+    let r0 = 1.0 / (1.0 + h);
+    let f = -(a * log1pmx(-lambda / a) + b * log1pmx(lambda / b));
+    let t = (-f).exp();
+    if t == 0.0 {
+        return 0.0;
+    }
+    let z0 = f.sqrt();
+    let z2 = f + f;
+    let mut ca = [0.0f64; NUM + 2];
+    let mut cb = [0.0f64; NUM + 2];
+    let mut cc = [0.0f64; NUM + 2];
+    let mut cd = [0.0f64; NUM + 2];
+    ca[1] = 2.0 / 3.0 * r1;
+    cc[1] = -0.5 * ca[1];
+    cd[1] = -cc[1];
+    let mut j0 = 0.5 / E0 * erfcx(z0);
+    let mut j1 = E1;
+    let mut sum = j0 + cd[1] * w0 * j1;
+    let (mut s, mut hn, mut w) = (1.0, 1.0, w0);
+    let h2 = h * h;
+    let (mut znm1, mut zn) = (0.5 * z0 / E1, z2);
+    let mut n = 2;
+    while n <= NUM {
+        hn *= h2;
+        ca[n] = 2.0 * r0 * (1.0 + h * hn) / (n as f64 + 2.0);
+        s += hn;
+        ca[n + 1] = 2.0 * r1 * s / (n as f64 + 3.0);
+        for i in n..=n + 1 {
+            let r = -0.5 * (i as f64 + 1.0);
+            cb[1] = r * ca[1];
+            for m in 2..=i {
+                let mut acc = 0.0;
+                for j in 1..m {
+                    acc += (j as f64 * r - (m - j) as f64) * ca[j] * cb[m - j];
+                }
+                cb[m] = r * ca[m] + acc / m as f64;
+            }
+            cc[i] = cb[i] / (i as f64 + 1.0);
+            let mut acc = 0.0;
+            for j in 1..i {
+                acc += cd[i - j] * cc[j];
+            }
+            cd[i] = -(acc + cc[i]);
+        }
+        j0 = E1 * znm1 + (n as f64 - 1.0) * j0;
+        j1 = E1 * zn + n as f64 * j1;
+        znm1 *= z2;
+        zn *= z2;
+        w *= w0;
+        let t0 = cd[n] * w * j0;
+        w *= w0;
+        let t1 = cd[n + 1] * w * j1;
+        sum += t0 + t1;
+        if t0.abs() + t1.abs() <= EPS * sum {
+            break;
+        }
+        n += 2;
+    }
+    let corr = stirling_corr(a) + stirling_corr(b) - stirling_corr(a + b);
+    E0 * t * (-corr).exp() * sum
+}
+
+/// Shape from which one at most 1 takes the asymptotic expansion `beta_grat` (TOMS 708 uses it
+/// from 15).
+const BGRAT_MIN_SHAPE: f64 = 15.0;
+
+/// I_{1-x0}(l, s) for l >= BGRAT_MIN_SHAPE and s <= 1, by DiDonato and Morris's asymptotic
+/// expansion (TOMS 708, BGRAT; Temme): with ν = l + (s - 1)/2, ln X = ln(1 - x0) and
+/// z = -ν ln X, I_X(l, s) = Σ_n d_n K_n, where K_0 = Γ(l + s) / (Γ(l) ν^s) Q(s, z) and
+/// K_n = ((s+2n-2)(s+2n-1) K_{n-1} + (z+s+2n-1) U (ln²X / 4)^(n-1)) / (4ν²),
+/// U = Γ(l + s) / (Γ(l) ν^s) z^s e^{-z} / Γ(s), d_0 = 1 and
+/// d_n = (s - 1) c_n + (1/n) Σ_{i<n} (i s - n) c_i d_{n-i}, c_n = 1/(2n+1)!.
+/// (TOMS 708 scales by U instead; here K_0 needs no division by z^s e^{-z}, which underflows.)
+/// None where the expansion breaks down (a sum that is not positive).
+fn beta_grat(l: f64, s: f64, x0: f64) -> Option<f64> {
+    let ln_x = (-x0).ln_1p();
+    let nu = l + 0.5 * (s - 1.0);
+    let z = -nu * ln_x;
+    let ratio = (lgamma_shift(l, s) - s * nu.ln()).exp(); // Γ(l + s) / (Γ(l) ν^s)
+    let u = ratio * (s * z.ln() - z - lgamma(s)).exp();
+    let v = 0.25 / (nu * nu);
+    let t2 = 0.25 * ln_x * ln_x;
+    let mut k = ratio * gammainc_pq(s, z).1;
+    let mut sum = k;
+    let mut t = u; // U (ln²X / 4)^(n-1)
+    let mut cn = 1.0;
+    let mut c = [0.0f64; 31];
+    let mut d = [0.0f64; 31];
+    for n in 1..=30 {
+        let nf = n as f64;
+        let sp2n = s + 2.0 * (nf - 1.0);
+        k = (sp2n * (sp2n + 1.0) * k + (z + sp2n + 1.0) * t) * v;
+        t *= t2;
+        cn /= (2.0 * nf) * (2.0 * nf + 1.0);
+        c[n] = cn;
+        let mut acc = 0.0;
+        for i in 1..n {
+            acc += (i as f64 * s - nf) * c[i] * d[n - i];
+        }
+        d[n] = (s - 1.0) * cn + acc / nf;
+        let term = d[n] * k;
+        sum += term;
+        if !(sum > 0.0) {
+            return None;
+        }
+        if term.abs() <= EPS * sum {
+            break;
+        }
+    }
+    Some(sum)
 }
 
 /// 1 - I_x(a, b) for a < 1 where I_x is above 1/2 (x below the continued fraction's switch),
@@ -788,8 +998,11 @@ fn beta_lnpre(a: f64, b: f64, x: f64) -> f64 {
         let n = a + b;
         let x0 = a / n;
         let y0 = b / n;
-        let u = (x - x0) / x0;
-        let v = (x0 - x) / y0;
+        // x - x0 = y0 - y on the side of the mean nearer 0 (as `BetaAboutMode`): x0's absolute
+        // rounding near 1, over a small y0, made beta(1e8, 100)'s tail 7e-9 off
+        let d = if x0 > 0.5 { y0 - (1.0 - x) } else { x - x0 };
+        let u = d / x0;
+        let v = -d / y0;
         // far below u = 0 (v = 0) from the ratio 1 + u = x n / a (1 + v = (1 - x) n / b), as
         // in `gamma_lnpre`: beta(20, 20)'s density at 1e-16 was off by a factor of 8
         let au = if u >= -0.9 { a * log1pmx(u) } else { a * (x * n / a).ln() + (a - n * x) };
@@ -1470,6 +1683,30 @@ mod tests {
             let (x0, x) = (gamma_guess(a, q, true), gammainccinv(a, q));
             assert!((x0 / x - 1.0).abs() < 0.15, "a={a} q={q}: start {x0}, root {x}");
             check("gammainccinv small shape", gammainc_q(a, x), q, 1e-13);
+        }
+    }
+
+    #[test]
+    fn incomplete_beta_with_a_large_shape() {
+        // (mpmath at 50 digits; quadrature where both shapes are >= 30) Numerical Recipes' continued
+        // fraction lost ~(a+b) eps near the mean: the first and fifth were 2e-8 off, the
+        // mirrored (1e8, 100) 7e-9 (its prefactor's x - x0 too), (1e6, 1e6) 3e-11; at 1e14 the
+        // fraction stopped after 100 000 terms 2.6e-4 off. Each is now within the conditioning
+        // of x itself, |λ| eps (|λ| = 354 for (1e6, 1e6), 0 at the means of the last two).
+        for &(a, b, x, p, q) in &[
+            (0.9, 1e8, 1.937_999_943_798_001_3e-8, 0.878_415_172_398_567_376_07, 0.121_584_827_601_432_623_93),
+            (0.5, 1e6, 1.499_996_250_009_375e-6, 0.916_735_174_975_751_442_86, 0.083_264_825_024_248_557_143),
+            (0.3, 20.0, 0.05, 0.916_662_062_209_325_385, 0.083_337_937_790_674_614_999),
+            (2.0, 1e6, 3.059_987_760_048_959_8e-6, 0.809_635_092_503_342_555_88, 0.190_364_907_496_657_444_12),
+            (5.0, 1e8, 6.119_999_571_600_03e-8, 0.730_684_678_188_541_926_68, 0.269_315_321_811_458_073_32),
+            (1e8, 100.0, 0.999_999_600_000_096_9, 0.999_999_999_999_998_793_71, 1.206_287_322_541_442_286_4e-15),
+            (1e6, 1e6, 0.499_823_223_348_897_5, 0.308_537_599_237_183_207_47, 0.691_462_400_762_816_792_53),
+            (1e14, 1e14, 0.5, 0.5, 0.5),
+            (1e12, 3e12, 0.25, 0.500_000_076_776_477_660_3, 0.499_999_923_223_522_339_7),
+        ] {
+            let (gp, gq) = betainc_pq(a, b, x);
+            check(&format!("I_x({a}, {b}) at {x}"), gp, p, 2e-13);
+            check(&format!("1 - I_x({a}, {b}) at {x}"), gq, q, 2e-13);
         }
     }
 

@@ -425,6 +425,7 @@ class BetaAboutMode {
   readonly b1: number;
   readonly lp: number;
   readonly x0: number;
+  readonly y0: number;
   readonly ix0: number;
   readonly iy0: number;
   readonly lnX0: number;
@@ -434,8 +435,9 @@ class BetaAboutMode {
     this.b1 = b - 1;
     const n = this.a1 + this.b1;
     this.x0 = this.a1 / n;
+    this.y0 = this.b1 / n;
     this.ix0 = 1 / this.x0;
-    this.iy0 = 1 / (this.b1 / n);
+    this.iy0 = 1 / this.y0;
     this.lnX0 = Math.log(this.x0);
     this.lnY0 = Math.log(this.b1 / n);
     this.lp = 0.5 * Math.log(n) + Math.log(n + 1) - 0.5 * (Math.log(this.a1) + Math.log(this.b1)) - LN_SQRT_2PI
@@ -447,8 +449,10 @@ class BetaAboutMode {
     return Number.isFinite(bm.a1 + bm.b1) && bm.x0 > 0 && bm.iy0 < Infinity ? bm : null;
   }
   lpdf(x: number): number {
-    const u = (x - this.x0) * this.ix0;
-    const v = (this.x0 - x) * this.iy0;
+    // x - x0 = y0 - y on the side of the mode nearer 0 (native: x0's rounding near 1 over a small y0)
+    const d = this.x0 > 0.5 ? this.y0 - (1 - x) : x - this.x0;
+    const u = d * this.ix0;
+    const v = -d * this.iy0;
     return this.lp + this.a1 * log1pmxOf(u, x, this.ix0, this.lnX0) + this.b1 * log1pmxOf(v, 1 - x, this.iy0, this.lnY0);
   }
 }

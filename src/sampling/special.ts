@@ -604,8 +604,10 @@ function betaLnPre(a: number, b: number, x: number, y: number): number {
   if (a >= 10 && b >= 10) {
     const n = a + b;
     const x0 = a / n, y0 = b / n;
-    const u = (x - x0) / x0;
-    const v = (x0 - x) / y0;
+    // x - x0 = y0 - y on the side of the mean nearer 0 (native)
+    const d = x0 > 0.5 ? y0 - y : x - x0;
+    const u = d / x0;
+    const v = -d / y0;
     const au = u >= -0.9 ? a * log1pmx(u) : a * Math.log((x * n) / a) + (a - n * x);
     const bv = v >= -0.9 ? b * log1pmx(v) : b * Math.log((y * n) / b) + (b - n * y);
     return au + bv + 0.5 * (Math.log(a) + Math.log(b) - Math.log(n)) - LN_SQRT_2PI - stirlingCorr(a) - stirlingCorr(b)
@@ -662,8 +664,39 @@ function betaCSmallA(a: number, b: number, x: number): number {
   return Math.min(Math.max(-Math.expm1(e), 0), 1);
 }
 
-/** [I_x(a, b), 1 - I_x(a, b)], y = 1 - x; the smaller one computed directly (native `betainc_pq`). */
+/**
+ * [I_x(a, b), 1 - I_x(a, b)], y = 1 - x; the smaller one computed directly (native `betainc_pq`,
+ * which says why each method): both shapes above 1, the continued fraction in
+ * lambda = a - (a + b) x; one shape at most 1 and the other from BGRAT_MIN_SHAPE, the asymptotic
+ * expansion where the small shape's tail is not small; otherwise Numerical Recipes' fraction.
+ */
 function betaincPQ(a: number, b: number, x: number, y: number): [number, number] {
+  if (a > 1 && b > 1) {
+    // lambda from whichever of x and y is the accurate one
+    const lambda = x <= 0.5 ? a - (a + b) * x : (a + b) * y - b;
+    // the tail below the mean: I_x(a, b), or 1 - I_x(a, b) = I_y(b, a)
+    const lower = lambda >= 0;
+    const lam = Math.abs(lambda);
+    const tail = Math.min(
+      Math.min(a, b) > BASYM_MIN_SHAPE && lam <= 0.03 * Math.min(a, b)
+        ? (lower ? betaAsym(a, b, lam) : betaAsym(b, a, lam))
+        : Math.exp(betaLnPre(a, b, x, y)) * (lower ? betaFrac(a, b, x, y, lam) : betaFrac(b, a, y, x, lam)),
+      1,
+    );
+    return lower ? [tail, 1 - tail] : [1 - tail, tail];
+  }
+  if (Math.max(a, b) >= BGRAT_MIN_SHAPE) {
+    // s the small shape and x0 its variable: I_x0(s, l) = 1 - I_(1-x0)(l, s)
+    const small = a <= b;
+    const s = small ? a : b, l = small ? b : a, x0 = small ? x : y;
+    if (x0 < 0.3 && s * Math.log(x0 * l) > Math.log(0.7)) {
+      const g = betaGrat(l, s, x0);
+      if (g !== null) {
+        const j = Math.min(Math.max(g, 0), 1);
+        return small ? [1 - j, j] : [j, 1 - j];
+      }
+    }
+  }
   if (x < (a + 1) / (a + b + 2)) {
     const i = Math.min(betaFront(a, b, x, y) * betaCF(a, b, x, y), 1);
     if (i > 0.5 && a < 1) {
@@ -678,6 +711,154 @@ function betaincPQ(a: number, b: number, x: number, y: number): [number, number]
     return [p, 1 - p];
   }
   return [1 - j, j];
+}
+
+/**
+ * DiDonato and Morris's continued fraction (TOMS 708, BFRAC; native `beta_frac`) for a, b > 1 and
+ * lambda = a - (a + b) x >= 0: I_x(a, b) = x^a y^b / B(a, b) r, r returned; convergents A_n / B_n
+ * by their three-term recurrence, renormalized to B_n = 1 every step.
+ */
+function betaFrac(a: number, b: number, x: number, y: number, lambda: number): number {
+  const c = 1 + lambda;
+  const bOverA = b / a;
+  const c1 = 1 + 1 / a;
+  const yp1 = y + 1;
+  let p = 1; // 1 + (n - 1) / a
+  let s = a + 1; // a + 2n - 1
+  let aPrev = 0, bPrev = 1, aCur = 1, bCur = c / c1;
+  let r = c1 / c;
+  for (let n = 1; n < 100000; n++) {
+    const t = n / a;
+    const w = n * (b - n) * x;
+    const e = a / s;
+    const alpha = p * (p + bOverA) * e * e * (w * x);
+    const beta = n + w / s + ((1 + t) / (c1 + t + t)) * (c + n * yp1);
+    p = 1 + t;
+    s += 2;
+    const aNext = alpha * aPrev + beta * aCur;
+    const bNext = alpha * bPrev + beta * bCur;
+    const rPrev = r;
+    r = aNext / bNext;
+    if (Math.abs(r - rPrev) <= EPS * r) break;
+    aPrev = aCur / bNext;
+    bPrev = bCur / bNext;
+    aCur = r;
+    bCur = 1;
+  }
+  return r;
+}
+
+/** Both shapes above which I_x near the mean comes from `betaAsym` (native `BASYM_MIN_SHAPE`, which says why). */
+const BASYM_MIN_SHAPE = 1000;
+
+/** e^(x^2) erfc(x) for x >= 0 (native `erfcx`). */
+function erfcxPos(x: number): number {
+  if (x >= 1.5) return x > 1e8 ? INV_SQRT_PI / x : erfcxCF(x) * INV_SQRT_PI;
+  return Math.exp(x * x) * (1 - erfSeries(x));
+}
+
+/** Terms of `betaAsym`, and its coefficient arrays (scratch: every entry is written before it is read). */
+const ASYM_TERMS = 20;
+const ASYM_COEF = [0, 1, 2, 3].map(() => new Float64Array(ASYM_TERMS + 2));
+
+/**
+ * I_x(a, b) for a, b > BASYM_MIN_SHAPE and 0 <= lambda = a - (a + b) x: DiDonato and Morris's
+ * asymptotic expansion for large shapes (TOMS 708, BASYM; native `beta_asym`, which gives the terms).
+ */
+function betaAsym(a: number, b: number, lambda: number): number {
+  const NUM = ASYM_TERMS;
+  const E0 = 1.1283791670955126; // 2/sqrt(pi)
+  const E1 = 0.3535533905932738; // 2^(-3/2)
+  const h = a >= b ? b / a : a / b;
+  const r1 = a >= b ? (b - a) / a : (b - a) / b;
+  const w0 = 1 / Math.sqrt((a >= b ? b : a) * (1 + h));
+  const r0 = 1 / (1 + h);
+  const f = -(a * log1pmx(-lambda / a) + b * log1pmx(lambda / b));
+  const t = Math.exp(-f);
+  if (t === 0) return 0;
+  const z0 = Math.sqrt(f);
+  const z2 = f + f;
+  const [ca, cb, cc, cd] = ASYM_COEF;
+  ca[1] = (2 / 3) * r1;
+  cc[1] = -0.5 * ca[1];
+  cd[1] = -cc[1];
+  let j0 = (0.5 / E0) * erfcxPos(z0);
+  let j1 = E1;
+  let sum = j0 + cd[1] * w0 * j1;
+  let s = 1, hn = 1, w = w0;
+  const h2 = h * h;
+  let znm1 = (0.5 * z0) / E1, zn = z2;
+  for (let n = 2; n <= NUM; n += 2) {
+    hn *= h2;
+    ca[n] = (2 * r0 * (1 + h * hn)) / (n + 2);
+    s += hn;
+    ca[n + 1] = (2 * r1 * s) / (n + 3);
+    for (let i = n; i <= n + 1; i++) {
+      const r = -0.5 * (i + 1);
+      cb[1] = r * ca[1];
+      for (let m = 2; m <= i; m++) {
+        let acc = 0;
+        for (let j = 1; j < m; j++) acc += (j * r - (m - j)) * ca[j] * cb[m - j];
+        cb[m] = r * ca[m] + acc / m;
+      }
+      cc[i] = cb[i] / (i + 1);
+      let acc = 0;
+      for (let j = 1; j < i; j++) acc += cd[i - j] * cc[j];
+      cd[i] = -(acc + cc[i]);
+    }
+    j0 = E1 * znm1 + (n - 1) * j0;
+    j1 = E1 * zn + n * j1;
+    znm1 *= z2;
+    zn *= z2;
+    w *= w0;
+    const t0 = cd[n] * w * j0;
+    w *= w0;
+    const t1 = cd[n + 1] * w * j1;
+    sum += t0 + t1;
+    if (Math.abs(t0) + Math.abs(t1) <= EPS * sum) break;
+  }
+  const corr = stirlingCorr(a) + stirlingCorr(b) - stirlingCorr(a + b);
+  return E0 * t * Math.exp(-corr) * sum;
+}
+
+/** Shape from which one at most 1 takes the asymptotic expansion `betaGrat` (native `BGRAT_MIN_SHAPE`). */
+const BGRAT_MIN_SHAPE = 15;
+
+/** `betaGrat`'s coefficient arrays (scratch: every entry is written before it is read). */
+const GRAT_COEF = [new Float64Array(31), new Float64Array(31)];
+
+/**
+ * I_(1-x0)(l, s) for l >= BGRAT_MIN_SHAPE, s <= 1: DiDonato and Morris's asymptotic expansion
+ * (TOMS 708, BGRAT; native `beta_grat`, which gives the terms); null where it breaks down.
+ */
+function betaGrat(l: number, s: number, x0: number): number | null {
+  const lnX = Math.log1p(-x0);
+  const nu = l + 0.5 * (s - 1);
+  const z = -nu * lnX;
+  const ratio = Math.exp(lgammaShift(l, s) - s * Math.log(nu)); // Gamma(l + s) / (Gamma(l) nu^s)
+  const u = ratio * Math.exp(s * Math.log(z) - z - lgamma(s));
+  const v = 0.25 / (nu * nu);
+  const t2 = 0.25 * lnX * lnX;
+  let k = ratio * gammaincPQ(s, z)[1];
+  let sum = k;
+  let t = u; // U (ln^2 X / 4)^(n-1)
+  let cn = 1;
+  const [c, d] = GRAT_COEF;
+  for (let n = 1; n <= 30; n++) {
+    const sp2n = s + 2 * (n - 1);
+    k = (sp2n * (sp2n + 1) * k + (z + sp2n + 1) * t) * v;
+    t *= t2;
+    cn /= 2 * n * (2 * n + 1);
+    c[n] = cn;
+    let acc = 0;
+    for (let i = 1; i < n; i++) acc += (i * s - n) * c[i] * d[n - i];
+    d[n] = (s - 1) * cn + acc / n;
+    const term = d[n] * k;
+    sum += term;
+    if (!(sum > 0)) return null;
+    if (Math.abs(term) <= EPS * sum) break;
+  }
+  return sum;
 }
 
 /**
