@@ -822,7 +822,7 @@ function betaAsym(a: number, b: number, lambda: number): number {
 }
 
 /** Shape from which one at most 1 takes the asymptotic expansion `betaGrat` (native `BGRAT_MIN_SHAPE`). */
-const BGRAT_MIN_SHAPE = 15;
+const BGRAT_MIN_SHAPE = 100;
 
 /** `betaGrat`'s coefficient arrays (scratch: every entry is written before it is read). */
 const GRAT_COEF = [new Float64Array(31), new Float64Array(31)];
