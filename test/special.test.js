@@ -23,6 +23,15 @@ test('lgamma at tiny arguments and beside its poles', () => {
   assert.ok(Object.is(sp.lgamma(1), 0) && Object.is(sp.lgamma(2), 0));
 });
 
+test('lbeta remembers only its last pair, in either order', () => {
+  // (below 10 it is lgamma(p) + lgamma(q) - lgamma(p + q) exactly)
+  const direct = (a, b) => sp.lgamma(a) + sp.lgamma(b) - sp.lgamma(a + b);
+  for (const [a, b] of [[2, 3], [3, 2], [2, 3], [2, 3.5], [0.5, 3.5], [3.5, 0.5], [0.5, 3.5], [7, 2], [2, 3]]) {
+    assert.equal(sp.lbeta(a, b), direct(Math.min(a, b), Math.max(a, b)), `lbeta(${a}, ${b})`);
+  }
+  assert.ok(Number.isNaN(sp.lbeta(NaN, 2)) && sp.lbeta(2, 3) === direct(2, 3));
+});
+
 test('erf / erfc (tails relative)', () => {
   for (const [x, v] of REF.erf) close(sp.erf(x), v, 1e-14, 1e-300, `erf(${x})`);
   for (const [x, v] of REF.erfc) close(sp.erfc(x), v, 1e-13, 1e-300, `erfc(${x})`);

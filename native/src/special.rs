@@ -14,6 +14,7 @@
 //!
 //! Nothing here panics: bad arguments give NaN.
 
+use std::cell::Cell;
 use std::f64::consts::PI;
 
 const EPS: f64 = f64::EPSILON;
@@ -221,7 +222,24 @@ pub fn lgamma(x: f64) -> f64 {
 /// lgamma(a) + lgamma(b) - lgamma(a + b) lost ~1e-9 of ln B(5e5, 1/2), and everything of it at
 /// a = 5e19 (the normalizer of t(1e20) came out 22.7 too low).
 pub fn lbeta(a: f64, b: f64) -> f64 {
+    // The last pair's value, per thread: inverses and truncations evaluate the incomplete beta
+    // (and t's tails) at one pair of shapes many times per draw, each through the prefactor.
+    thread_local! {
+        static LAST: Cell<(f64, f64, f64)> = const { Cell::new((f64::NAN, f64::NAN, f64::NAN)) };
+    }
+    // (keyed in order: t's quantiles ask for (df/2, 1/2) and their tails for (1/2, df/2))
     let (p, q) = if a < b { (a, b) } else { (b, a) };
+    let (lp, lq, v) = LAST.get();
+    if lp.to_bits() == p.to_bits() && lq.to_bits() == q.to_bits() {
+        return v;
+    }
+    let v = lbeta_ordered(p, q);
+    LAST.set((p, q, v));
+    v
+}
+
+/// ln B(p, q) for p <= q.
+fn lbeta_ordered(p: f64, q: f64) -> f64 {
     let n = p + q;
     if p >= 10.0 {
         // (p - 1/2) ln(p / n) + (q - 1/2) ln(q / n) - ln(n) / 2 + ln√(2π) + μ(p) + μ(q) - μ(n)
@@ -234,6 +252,21 @@ pub fn lbeta(a: f64, b: f64) -> f64 {
     } else {
         lgamma_pos(p) + lgamma_pos(q) - lgamma_pos(n)
     }
+}
+
+/// lnΓ(a) for a > 0, remembered for the last `a` per thread (as `lbeta`): the incomplete gamma's
+/// prefactor takes it at every evaluation, and its inverses evaluate one shape many times a draw.
+fn lgamma_pos_last(a: f64) -> f64 {
+    thread_local! {
+        static LAST: Cell<(f64, f64)> = const { Cell::new((f64::NAN, f64::NAN)) };
+    }
+    let (la, v) = LAST.get();
+    if la.to_bits() == a.to_bits() {
+        return v;
+    }
+    let v = lgamma_pos(a);
+    LAST.set((a, v));
+    v
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -644,7 +677,7 @@ fn gamma_lnpre(a: f64, x: f64) -> f64 {
         let at = if t >= -0.9 { a * log1pmx(t) } else { a * (x / a).ln() + (a - x) };
         at + 0.5 * a.ln() - LN_SQRT_2PI - stirling_corr(a)
     } else {
-        a * x.ln() - x - lgamma_pos(a)
+        a * x.ln() - x - lgamma_pos_last(a)
     }
 }
 

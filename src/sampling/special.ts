@@ -104,8 +104,26 @@ export function stirlingCorr(z: number): number {
  * ln B(a, b) (native `lbeta`). Where an argument is >= 10 the lgammas' large terms cancel
  * analytically (Stirling): their difference lost ~1e-9 of ln B(5e5, 1/2), and all of it at 5e19.
  */
+/** The last pair `lbeta` was asked for, and its value (native: per thread; here per isolate). */
+let lbetaLastA = NaN, lbetaLastB = NaN, lbetaLastValue = NaN;
+
+/**
+ * ln B(a, b), remembered for the last pair: inverses and truncations evaluate the incomplete
+ * beta (and t's tails) at one pair of shapes many times per draw, each through the prefactor.
+ */
 export function lbeta(a: number, b: number): number {
+  // (keyed in order: t's quantiles ask for (df/2, 1/2) and their tails for (1/2, df/2))
   const p = Math.min(a, b), q = Math.max(a, b);
+  if (!Object.is(p, lbetaLastA) || !Object.is(q, lbetaLastB)) {
+    lbetaLastValue = lbetaOrdered(p, q);
+    lbetaLastA = p;
+    lbetaLastB = q;
+  }
+  return lbetaLastValue;
+}
+
+/** ln B(p, q) for p <= q. */
+function lbetaOrdered(p: number, q: number): number {
   const n = p + q;
   if (p >= 10) {
     return (p - 0.5) * Math.log(p / n) + q * Math.log1p(-p / n) - 0.5 * Math.log(q) + LN_SQRT_2PI
@@ -310,10 +328,21 @@ function ndtriLower(p: number): number {
 // regularized incomplete gamma
 
 /** x^a e^-x / Gamma(a), computed stably for large a. */
+let lgammaLastArg = NaN, lgammaLastValue = NaN;
+
+/** lgamma(a), remembered for the last a (native `lgamma_pos_last`): the incomplete gamma's prefactor takes it at every evaluation. */
+function lgammaLast(a: number): number {
+  if (!Object.is(a, lgammaLastArg)) {
+    lgammaLastValue = lgamma(a);
+    lgammaLastArg = a;
+  }
+  return lgammaLastValue;
+}
+
 function gammaPrefactor(a: number, x: number): number {
   if (x === 0) return 0;
   if (a < 10) {
-    return Math.exp(a * Math.log(x) - x - lgamma(a));
+    return Math.exp(a * Math.log(x) - x - lgammaLast(a));
   }
   const t = (x - a) / a;
   // (native gamma_lnpre: the ratio form only far below a, where t has cancelled)
