@@ -30,9 +30,10 @@
 //! `u < lo` (accept) and `u >= hi` (reject) with one table gather and no density at all; the
 //! rest (about 0.3% of T2's proposals), and the decided lanes that could raise maxLogRatio,
 //! go through the linear path above, so rows and statistics stay bit-identical to the
-//! log-space kernel. The tables are built (about 1 ms) when a job's second block is decoded
-//! and cached with the fast path; the cost model uses them only where they beat the plain
-//! linear path (T2 and T3 of bench/tasks.js, not beta from uniform). `RSFT_SQUEEZE=0`
+//! log-space kernel. The tables are built (about 1 ms) when a job's second block is decoded,
+//! or its first when that block alone is expected to draw a million proposals
+//! (`SQUEEZE_AT_ONCE`), and cached with the fast path; the cost model uses them only where they
+//! beat the plain linear path (T1-T3 of bench/tasks.js). `RSFT_SQUEEZE=0`
 //! disables them (A/B benchmarks).
 //!
 //! N-API callers should use the `try_*` functions (they return `Err` for an external target in
@@ -118,9 +119,31 @@ thread_local! {
     /// program): N-API calls decode the job for every block, and the validation costs tens of
     /// us. The flag says whether an entry is complete: the squeeze tables (1-2 ms to build)
     /// are left out the first time a job is seen and built when it comes back (its second
-    /// block), so one-block jobs never pay for them.
+    /// block), so one-block jobs never pay for them; unless that first block alone is expected
+    /// to draw SQUEEZE_AT_ONCE proposals.
     #[allow(clippy::type_complexity)]
     static FAST_CACHE: RefCell<Vec<(Vec<u64>, Option<Fast>, bool)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Proposals a job's first call must be expected to draw for its squeeze tables to be built at
+/// once rather than on its next call. Building them costs about as much as the linear path's
+/// 0.5-1 million proposals (1-2 ms for beta from uniform, 45 ms for a 50-component mixture),
+/// and they cut the cost per proposal 1.5-15x; a default block of 32768 rows draws this many
+/// where M >= 30 (a 50-component narrow mixture's first call, n = 1e5: 285 -> ~180 ms).
+const SQUEEZE_AT_ONCE: f64 = 1e6;
+
+/// What the call that decodes a job will draw: `rows` accepted rows within `max_proposals`
+/// proposals (both 0 where unknown).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Work {
+    pub rows: f64,
+    pub max_proposals: f64,
+}
+
+impl Work {
+    fn expected_proposals(&self, log_m: f64) -> f64 {
+        (self.rows * log_m.exp()).min(self.max_proposals)
+    }
 }
 
 /// Build the fast path when d = 1, the target is a program and both densities are cheap in
@@ -136,6 +159,7 @@ fn build_fast(
     pprog: &[f64],
     force: bool,
     bx: (f64, f64),
+    work: Work,
 ) -> (Option<Fast>, bool) {
     if d != 1 || !matches!(target, Target::Dist(_)) || !linear_enabled() {
         return (None, true);
@@ -161,7 +185,7 @@ fn build_fast(
     let full = match hit {
         Some(Some(f)) => return (f, true),
         Some(None) => true,
-        None => force || squeeze_cells() == 0,
+        None => force || squeeze_cells() == 0 || work.expected_proposals(log_m) >= SQUEEZE_AT_ONCE,
     };
     let f = build_fast_uncached(log_m, target, tprog, proposal, pprog, force, bx, if full { squeeze_cells() } else { 0 });
     FAST_CACHE.with(|c| {
@@ -274,7 +298,7 @@ pub fn decode_job(buf: &[f64]) -> Result<Job, String> {
 /// `decode_job`; with `force_fast` the linear fast path is built whenever it is possible, even
 /// where the cost model prefers log space (tests).
 pub fn decode_job_opts(buf: &[f64], force_fast: bool) -> Result<Job, String> {
-    decode_job_final(buf, force_fast).map(|(job, _)| job)
+    decode_job_final(buf, force_fast, Work::default()).map(|(job, _)| job)
 }
 
 thread_local! {
@@ -285,14 +309,15 @@ thread_local! {
 }
 
 /// `decode_job` for the N-API entry points: the last job again when the buffer holds the same
-/// numbers (bit for bit, so -0 and NaN payloads count).
-pub fn decode_job_cached(buf: &[f64]) -> Result<Rc<Job>, String> {
+/// numbers (bit for bit, so -0 and NaN payloads count). `work`: what the calling entry point
+/// will draw with it.
+pub fn decode_job_cached(buf: &[f64], work: Work) -> Result<Rc<Job>, String> {
     let same = |k: &[u64]| k.len() == buf.len() && k.iter().zip(buf).all(|(a, b)| *a == b.to_bits());
     let hit = LAST_JOB.with(|c| c.try_borrow().ok().and_then(|g| g.as_ref().filter(|(k, _)| same(k)).map(|(_, j)| j.clone())));
     if let Some(job) = hit {
         return Ok(job);
     }
-    let (job, fin) = decode_job_final(buf, false)?;
+    let (job, fin) = decode_job_final(buf, false, work)?;
     let job = Rc::new(job);
     if fin {
         LAST_JOB.with(|c| {
@@ -305,7 +330,7 @@ pub fn decode_job_cached(buf: &[f64]) -> Result<Rc<Job>, String> {
 }
 
 /// `decode_job_opts`, and whether the job is final (its fast path will not change on a later call).
-fn decode_job_final(buf: &[f64], force_fast: bool) -> Result<(Job, bool), String> {
+fn decode_job_final(buf: &[f64], force_fast: bool, work: Work) -> Result<(Job, bool), String> {
     if buf.len() < 6 {
         return Err(bad(format!("too short ({} numbers)", buf.len())));
     }
@@ -368,7 +393,7 @@ fn decode_job_final(buf: &[f64], force_fast: bool) -> Result<(Job, bool), String
         }
     }
     let has_box = lo.iter().any(|&v| v != f64::NEG_INFINITY) || hi.iter().any(|&v| v != f64::INFINITY);
-    let (fast, fin) = build_fast(d, log_m, &target, &buf[t_start..t_end], &proposal, &buf[p_start..p_end], force_fast, (lo[0], hi[0]));
+    let (fast, fin) = build_fast(d, log_m, &target, &buf[t_start..t_end], &proposal, &buf[p_start..p_end], force_fast, (lo[0], hi[0]), work);
     Ok((Job { d, log_m, target, proposal, lo, hi, has_box, fast }, fin))
 }
 
@@ -1982,25 +2007,25 @@ mod tests {
         let t3 = |m: f64| job_buf(1, m.ln(), 0.0, &[20.0, 2.0, inf, 2.0, 0.0, 1.0], &[20.0, 2.0, inf, 4.0, T3_LAM], &[-inf], &[inf]);
         let buf = t3(1.0712);
         // (a fresh thread) the first call leaves the squeeze tables for the next: not final, not kept
-        let first = decode_job_cached(&buf).unwrap();
+        let first = decode_job_cached(&buf, Work::default()).unwrap();
         assert!(!first.has_squeeze());
-        let second = decode_job_cached(&buf).unwrap();
+        let second = decode_job_cached(&buf, Work::default()).unwrap();
         assert!(second.has_squeeze() && !Rc::ptr_eq(&first, &second));
         // final: the same job from now on, for the same numbers bit for bit
-        assert!(Rc::ptr_eq(&second, &decode_job_cached(&buf).unwrap()));
-        let other = decode_job_cached(&t3(1.5)).unwrap();
+        assert!(Rc::ptr_eq(&second, &decode_job_cached(&buf, Work::default()).unwrap()));
+        let other = decode_job_cached(&t3(1.5), Work::default()).unwrap();
         assert!(!Rc::ptr_eq(&second, &other) && other.log_m() == 1.5f64.ln());
         let mut neg0 = buf.clone();
         let lo = neg0.len() - 2;
         neg0[lo] = -0.0;
         let mut pos0 = buf.clone();
         pos0[lo] = 0.0;
-        let (a, b) = (decode_job_cached(&neg0).unwrap(), decode_job_cached(&pos0).unwrap());
+        let (a, b) = (decode_job_cached(&neg0, Work::default()).unwrap(), decode_job_cached(&pos0, Work::default()).unwrap());
         assert!(!Rc::ptr_eq(&a, &b));
         // a bad buffer is still an error, whatever was decoded before
         let mut bad = buf.clone();
         bad[0] = 99.0;
-        assert!(decode_job_cached(&bad).is_err());
+        assert!(decode_job_cached(&bad, Work::default()).is_err());
     }
 
     #[test]
@@ -2313,6 +2338,25 @@ mod tests {
         let sb = try_sample_block(&second, 5, 1, n, &mut b).unwrap();
         assert!(same_stats(sa, sb));
         assert_eq!(&a[..sa[0] as usize], &b[..sb[0] as usize]);
+    }
+
+    /// A job whose first call is expected to draw SQUEEZE_AT_ONCE proposals gets its squeeze
+    /// tables at once (final, so kept); a smaller first call leaves them for the next.
+    #[test]
+    fn squeeze_built_at_once_for_a_large_first_call() {
+        let inf = f64::INFINITY;
+        // jobs no other test uses (the cache is per thread)
+        let buf = |k: f64| job_buf(1, (2.4171f64 * (1.0015 + k)).ln(), 0.0, &t2_target(), &[2.0, 0.0, 3.0], &[-inf], &[inf]);
+        let m = 2.4171 * 1.0015;
+        // rows * M proposals expected, capped by the budget
+        let big = Work { rows: SQUEEZE_AT_ONCE / m * 1.01, max_proposals: 1e12 };
+        let job = decode_job_cached(&buf(0.0), big).unwrap();
+        assert!(job.has_squeeze());
+        assert!(Rc::ptr_eq(&job, &decode_job_cached(&buf(0.0), Work::default()).unwrap()), "final: reused");
+        let capped = Work { rows: SQUEEZE_AT_ONCE, max_proposals: SQUEEZE_AT_ONCE * 0.5 };
+        assert!(!decode_job_cached(&buf(1e-4), capped).unwrap().has_squeeze());
+        let small = Work { rows: SQUEEZE_AT_ONCE / m * 0.99, max_proposals: 1e12 };
+        assert!(!decode_job_cached(&buf(2e-4), small).unwrap().has_squeeze());
     }
 
     /// The cache keeps the last few jobs: a job that comes back after others keeps its

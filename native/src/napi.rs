@@ -8,6 +8,7 @@
 //! slicing, every N-API status is checked, and failures become JS exceptions.
 #![allow(non_camel_case_types)]
 
+use crate::kernel::Work;
 use std::ffi::{c_char, c_void, CString};
 use std::ptr;
 
@@ -370,9 +371,14 @@ unsafe fn sample_rows_impl(env: napi_env, info: napi_callback_info) -> R<napi_va
 }
 
 /// The decoded job of a block entry point (argument 1, `jb`); read from a copy when it shares
-/// memory with one of `outs`, which the call writes.
-unsafe fn job_arg(fname: &str, jb: (*mut f64, usize), outs: &[(*mut f64, usize)]) -> R<std::rc::Rc<crate::kernel::Job>> {
-    crate::kernel::decode_job_cached(Input::new(jb, outs).get()).map_err(|e| decode_err(fname, "job", e))
+/// memory with one of `outs`, which the call writes. `work`: what the call will draw.
+unsafe fn job_arg(fname: &str, jb: (*mut f64, usize), outs: &[(*mut f64, usize)], work: Work) -> R<std::rc::Rc<crate::kernel::Job>> {
+    crate::kernel::decode_job_cached(Input::new(jb, outs).get(), work).map_err(|e| decode_err(fname, "job", e))
+}
+
+/// The work of a call drawing `rows` rows within `max_props` proposals.
+fn rows_work(rows: u64, max_props: u64) -> Work {
+    Work { rows: rows as f64, max_proposals: max_props as f64 }
 }
 
 /// The common part of sampleBlock and sampleRows: job, seed and block are arguments 1-3, `out`
@@ -382,7 +388,7 @@ unsafe fn rows_into(env: napi_env, fname: &str, a: &[napi_value], rows: u64, max
     let seed = int53(env, a[1], fname, 2, "seed")?;
     let block = int53(env, a[2], fname, 3, "block")?;
     let (out, out_idx) = (f64_array(env, out.0, fname, out.1, "out")?, out.1);
-    let job = job_arg(fname, jb, &[out])?;
+    let job = job_arg(fname, jb, &[out], rows_work(rows, max_props))?;
     let rows = usize::try_from(rows).map_err(|_| JsErr::Range(format!("{fname}: too many rows")))?;
     need(fname, out_idx, "out", out.1, rows.checked_mul(job.dim()))?;
     let st = crate::kernel::try_sample_rows(&job, seed, block, rows, max_props, out_slice(out), read_soon).map_err(JsErr::Error)?;
@@ -455,7 +461,7 @@ unsafe fn sample_rows_lent_impl(env: napi_env, info: napi_callback_info) -> R<na
     let lease = int53(env, a[5], F, 6, "lease")?;
     let at = int53(env, a[6], F, 7, "at")?;
     // (the job cannot lie in the lent output: the scheduler lends only an output sample() made)
-    let job = job_arg(F, jb, &[])?;
+    let job = job_arg(F, jb, &[], rows_work(rows, max_props))?;
     let rows = usize::try_from(rows).map_err(|_| JsErr::Range(format!("{F}: too many rows")))?;
     let len = rows.checked_mul(job.dim()).ok_or_else(|| JsErr::Range(format!("{F}: too many rows")))?;
     let at = usize::try_from(at).map_err(|_| JsErr::Range(format!("{F}: at too large")))?;
@@ -480,7 +486,7 @@ unsafe fn propose_block_impl(env: napi_env, info: napi_callback_info) -> R<napi_
     if overlaps(xs, lq) {
         return Err(JsErr::Error(format!("{F}: xsOut and logqOut must not share memory")));
     }
-    let job = job_arg(F, jb, &[xs, lq])?;
+    let job = job_arg(F, jb, &[xs, lq], Work::default())?;
     let n = usize::try_from(n).map_err(|_| JsErr::Range(format!("{F}: nProposals too large")))?;
     let nd = n.checked_mul(job.dim());
     need(F, 5, "xsOut", xs.1, nd)?;
@@ -502,7 +508,7 @@ unsafe fn accept_block_impl(env: napi_env, info: napi_callback_info) -> R<napi_v
     let lq = f64_array(env, a[4], F, 5, "logq")?;
     let lp = f64_array(env, a[5], F, 6, "logp")?;
     let out = f64_array(env, a[6], F, 7, "out")?;
-    let job = job_arg(F, jb, &[out])?;
+    let job = job_arg(F, jb, &[out], Work::default())?;
     let n = lq.1;
     if lp.1 != n || n.checked_mul(job.dim()) != Some(xs.1) {
         return Err(JsErr::Error(format!(
