@@ -27,6 +27,25 @@ use crate::rng::{Simd, Stream};
 /// (The range keeps products of two densities finite and normal.)
 pub const TINY: f64 = 1e-150;
 pub const HUGE: f64 = 1e150;
+/// Standard deviations beyond which a normal's `pdf1` is exactly 0: exp(-z²/2) at z = 38.8 has
+/// an argument below -752 (with room for the rounding of z), which `fastmath::exp` clamps to
+/// -750, where it underflows to 0.
+const NORMAL_REACH: f64 = 38.8;
+
+/// The first i in 0..n for which `before(i)` is false (`before` true on a prefix).
+fn partition_point(n: usize, before: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if before(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
 /// Constants (normalizers, 1/mass, M) must lie in [1/CONST_RANGE, CONST_RANGE].
 pub const CONST_RANGE: f64 = 1e100;
 /// Largest integer exponent (shape - 1) handled by the polynomial forms.
@@ -528,6 +547,45 @@ impl Lin {
         }
     }
 
+    /// Leaves evaluated per point of [a, b] by `enclose_grid` (normals out of reach cost none).
+    pub fn cost_on(&self, a: f64, b: f64) -> f64 {
+        match self {
+            Lin::Normal { mu, inv, .. } => {
+                let reach = NORMAL_REACH / inv;
+                if b < mu - reach || a > mu + reach {
+                    0.0
+                } else {
+                    1.0
+                }
+            }
+            Lin::Mixture { children, .. } => children.iter().map(|c| c.cost_on(a, b)).sum(),
+            Lin::Truncated { child, .. } => child.cost_on(a, b),
+            _ => 1.0,
+        }
+    }
+
+    /// The groups [g0, g1) of an `enclose_grid` point list (groups of `sub + 1` increasing
+    /// points) outside which this node's bounds are exactly 0: for a normal, the points more
+    /// than NORMAL_REACH standard deviations from its mean, where `pdf1` and `leaf_pdf_full`
+    /// (exp of at most -750) are exactly 0, so every piece there encloses [0, 0]. All groups
+    /// for other nodes.
+    fn groups_reached(&self, pts: &[f64], sub: usize) -> (usize, usize) {
+        let groups = pts.len() / (sub + 1);
+        match self {
+            Lin::Normal { mu, inv, .. } => {
+                let reach = NORMAL_REACH / inv;
+                let (lo, hi) = (mu - reach, mu + reach);
+                let first = |g: usize| pts[g * (sub + 1)];
+                let last = |g: usize| pts[g * (sub + 1) + sub];
+                // groups ending before lo, and groups starting at or before hi
+                let g0 = partition_point(groups, |g| last(g) < lo);
+                let g1 = partition_point(groups, |g| first(g) <= hi);
+                (g0, g1.max(g0))
+            }
+            _ => (0, groups),
+        }
+    }
+
     /// `enclose` over many pieces at once: `pts` holds groups of `sub + 1` points (one group per
     /// cell, increasing), piece k of group c is [pts[c (sub+1) + k], pts[c (sub+1) + k + 1]] and
     /// its enclosure goes to `lo[c sub + k]`, `hi[c sub + k]`. Same bounds as `enclose` piece by
@@ -548,8 +606,16 @@ impl Lin {
                 let mut cl = vec![0.0; np];
                 let mut ch = vec![0.0; np];
                 for (c, &wk) in children.iter().zip(w) {
-                    c.enclose_grid(pts, sub, &mut cl, &mut ch);
-                    for j in 0..np {
+                    // only the groups the component reaches: elsewhere its bounds are exactly 0,
+                    // and adding 0 changes nothing (a mixture of 50 narrow normals spread wide
+                    // had evaluated every one of them at every point)
+                    let (g0, g1) = c.groups_reached(pts, sub);
+                    if g0 >= g1 {
+                        continue;
+                    }
+                    let (j0, j1) = (g0 * sub, g1 * sub);
+                    c.enclose_grid(&pts[g0 * (sub + 1)..g1 * (sub + 1)], sub, &mut cl[j0..j1], &mut ch[j0..j1]);
+                    for j in j0..j1 {
                         lo[j] += wk * cl[j];
                         hi[j] += wk * ch[j];
                     }
@@ -707,6 +773,48 @@ mod tests {
         assert!(o[3].is_nan());
         for k in 0..=15 {
             assert_eq!(powi_small(1.5, k), 1.5f64.powi(k as i32));
+        }
+    }
+
+    /// A mixture's grid enclosure skips the groups a narrow normal cannot reach; the bounds are
+    /// bit for bit those of every component at every point (a normal, a Laplace and a
+    /// truncation among 40 narrow normals, with groups that straddle a component's reach).
+    #[test]
+    fn mixture_grid_enclosure_skips_only_zeros() {
+        let mut prog = vec![21.0, 43.0];
+        prog.extend(std::iter::repeat(1.0).take(43));
+        for i in 0..40 {
+            prog.extend([2.0, -10.0 + 0.5 * i as f64, 0.003 * (1.0 + (i % 7) as f64)]);
+        }
+        prog.extend([2.0, 0.0, 3.0, 9.0, 1.0, 0.2, 20.0, -1.0, 1.0, 2.0, 0.0, 0.01]);
+        let l = Lin::from_program(&prog).unwrap();
+        let Lin::Mixture { w, children } = &l else { panic!("not a mixture") };
+        for (sub, groups) in [(4usize, 777usize), (16, 333), (1, 2048)] {
+            let mut pts = Vec::new();
+            for g in 0..groups {
+                let (a, b) = (-12.0 + 24.0 * g as f64 / groups as f64, -12.0 + 24.0 * (g + 1) as f64 / groups as f64);
+                pts.extend((0..=sub).map(|k| a + (b - a) * k as f64 / sub as f64));
+            }
+            let np = groups * sub;
+            let (mut lo, mut hi) = (vec![0.0; np], vec![0.0; np]);
+            l.enclose_grid(&pts, sub, &mut lo, &mut hi);
+            let (mut wl, mut wh) = (vec![0.0; np], vec![0.0; np]);
+            let (mut cl, mut ch) = (vec![0.0; np], vec![0.0; np]);
+            for (c, &wk) in children.iter().zip(w) {
+                c.enclose_grid(&pts, sub, &mut cl, &mut ch);
+                // what is skipped is exactly 0, and what is kept is not all 0
+                let (g0, g1) = c.groups_reached(&pts, sub);
+                let zero = |j: usize| cl[j].to_bits() == 0 && ch[j].to_bits() == 0;
+                assert!((0..g0 * sub).chain(g1 * sub..np).all(zero), "sub {sub}: a skipped piece is not 0");
+                assert!((g0 * sub..g1 * sub).any(|j| !zero(j)), "sub {sub}: nothing reached");
+                for j in 0..np {
+                    wl[j] += wk * cl[j];
+                    wh[j] += wk * ch[j];
+                }
+            }
+            assert!(lo.iter().zip(&wl).all(|(a, b)| a.to_bits() == b.to_bits()), "lower bounds, sub {sub}");
+            assert!(hi.iter().zip(&wh).all(|(a, b)| a.to_bits() == b.to_bits()), "upper bounds, sub {sub}");
+            assert!(hi.iter().filter(|&&h| h > 0.0).count() > np / 4, "the grid reaches the components");
         }
     }
 }

@@ -8,7 +8,8 @@
 //! separately on `DEFAULT_SUB` pieces per cell (the cell's bounds are the min / max over its
 //! pieces), and a cell whose bound reaches 1 (tight M: the ratio's flat peak) is retried with
 //! 4x finer pieces a round, up to 4096x, unless the ratio at its midpoint already reaches 1
-//! (then no refinement could help). The bounds are then widened by
+//! (then no refinement could help), within a budget of leaf evaluations (`REFINE_BUDGET`; the
+//! cells with the most proposal mass first once it binds). The bounds are then widened by
 //! the relative margin `SQ_TOL` (plus `ABS_TOL` absolute), which dominates the rounding of the
 //! tables, of the cell index and of the exact log-space path by orders of magnitude, and
 //! finally rounded outward to f32 (lo down, hi up) and packed into one u64 per cell
@@ -49,6 +50,8 @@ use crate::rng::{Simd, State, Stream};
 thread_local! {
     /// Cells refined by `Squeeze::build` on this thread (tests count them).
     static REFINED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// The refinement budget those refinements spent.
+    static SPENT: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
 }
 
 /// Relative widening of the bounds.
@@ -63,6 +66,12 @@ pub const DEFAULT_SUB: usize = 4;
 const MAX_FINE: usize = 16384;
 /// Pieces per cell of the refinement of the cells around the ratio's peak (see `build`).
 const PEAK_FINE: usize = 64;
+/// Leaf evaluations (points times the leaves of p and q that reach them, `Lin::cost_on`) the
+/// refinement rounds may spend in all, ~30 ms: T1-T3 spend ~5e4, but a 50-component normal
+/// mixture sampled from itself, where p and q bounded separately never tighten to p / q,
+/// spent 1.2e8 (sd 0.3) to 3.4e8 (sd 0.01) refining every cell to 16384 pieces: 1-3.6 s on a
+/// job's second call (95 s before `Lin::groups_reached`).
+const REFINE_BUDGET: f64 = 4e6;
 /// Proposal mass left outside the table on each infinite side.
 pub const TAIL: f64 = 1e-6;
 
@@ -267,17 +276,38 @@ impl Squeeze {
         let flat = rmax <= rmin * (1.0 + SQ_TOL);
         // (4x the pieces a round: most cells that need finer pieces decide at 4x, and 16x a
         // round had made a 50-component mixture's table take 0.3 s where 4x takes 0.15 s)
+        // Within REFINE_BUDGET: a round that would exceed it refines the cells with the most
+        // proposal mass first, and the rounds stop where the budget runs out.
+        let cell_cost = |c: usize, fine: usize| {
+            let (a, b) = (pts[c * (sub + 1)], pts[c * (sub + 1) + sub]);
+            fine as f64 * (p.cost_on(a, b) + q.cost_on(a, b))
+        };
+        let q_mass: Vec<f64> = (0..n).map(|c| qh[c * sub..(c + 1) * sub].iter().sum()).collect();
+        let mut budget = REFINE_BUDGET;
         let mut fine = sub;
-        while fine < MAX_FINE {
+        'rounds: while fine < MAX_FINE {
             fine *= 4;
             let lmax = bounds.iter().filter(|b| usable(b)).fold(0.0f64, |a, b| a.max(b.0));
-            for (c, b) in bounds.iter_mut().enumerate() {
-                // (a cell where p is 0 has nothing to refine)
+            // (a cell where p is 0 has nothing to refine)
+            let wanted = |c: usize, b: &(f64, f64, bool)| {
                 let peak = b.1 >= lmax && b.1 > 0.0 && !flat && fine <= PEAK_FINE;
-                if b.2 && (peak || (!usable(b) && !hopeless(c))) {
-                    if let Some((l2, h2)) = refine(c, fine) {
-                        *b = (b.0.max(l2), b.1.min(h2), true);
-                    }
+                b.2 && (peak || (!usable(b) && !hopeless(c)))
+            };
+            let mut todo: Vec<usize> = (0..n).filter(|&c| wanted(c, &bounds[c])).collect();
+            if todo.iter().map(|&c| cell_cost(c, fine)).sum::<f64>() > budget {
+                todo.sort_by(|&i, &j| q_mass[j].total_cmp(&q_mass[i]).then(i.cmp(&j)));
+            }
+            for c in todo {
+                let cost = cell_cost(c, fine);
+                if cost > budget {
+                    break 'rounds;
+                }
+                budget -= cost;
+                #[cfg(test)]
+                SPENT.with(|r| r.set(r.get() + cost));
+                if let Some((l2, h2)) = refine(c, fine) {
+                    let b = &mut bounds[c];
+                    *b = (b.0.max(l2), b.1.min(h2), true);
                 }
             }
         }
@@ -685,6 +715,49 @@ mod tests {
         // (the peak's own cell stays open)
         let (n_refined, open) = refined(&[6.0, 2.0, 5.0], &[1.0, 0.0, 1.0], 2.4576, 0.0, 1.0);
         assert!(n_refined > 0 && open <= 2, "{n_refined} refinements, {open} open cells");
+    }
+
+    /// Refinement stops at its budget, spending it on the cells with the most proposal mass
+    /// first: 50 narrow normals sampled from their own mixture (every cell's separate
+    /// enclosures of p and q overshoot 1 until ~16384 pieces) spent 3.4e8 leaf evaluations,
+    /// 3.6 s. With M = 1.01 it binds too, and the tables stay sound (checked against the ratio
+    /// itself) and decide where the budget reached.
+    #[test]
+    fn refinement_stops_at_its_budget() {
+        let mut mix = vec![21.0, 50.0];
+        mix.extend(std::iter::repeat(1.0).take(50));
+        for i in 0..50 {
+            mix.extend([2.0, -10.0 + 20.0 * i as f64 / 49.0, 0.01]);
+        }
+        let p = Lin::from_program(&mix).unwrap();
+        let spent = |q: &Lin, m: f64| {
+            SPENT.with(|r| r.set(0.0));
+            let sq = Squeeze::build(&p, q, m, None, -12.0, 12.0, 4096, DEFAULT_SUB).unwrap();
+            (sq, SPENT.with(|r| r.get()))
+        };
+        let (_, s) = spent(&p, 1.0001);
+        assert!(s > 0.5 * REFINE_BUDGET && s <= REFINE_BUDGET, "spent {s}");
+        // with M = 1.01 (p / M q = 0.99) the cells near the components' peaks decide after a few
+        // rounds, and the budget runs out in the round that would tighten their tails
+        let q = Lin::from_program(&mix).unwrap();
+        let m = 1.01;
+        let (sq, s) = spent(&q, m);
+        assert!(s > 0.5 * REFINE_BUDGET && s <= REFINE_BUDGET, "spent {s}");
+        let mut r = Stream::new(5, 6, 0);
+        let mut decided = 0;
+        for _ in 0..50_000 {
+            // points near the components, where cells are refined first
+            let k = (r.next_f64() * 50.0) as usize;
+            let x = -10.0 + 20.0 * k as f64 / 49.0 + 0.1 * (r.next_f64() - 0.5);
+            let Some(c) = sq.cell_of(x) else { continue };
+            let (lo, hi) = sq.bounds(c);
+            let ratio = p.pdf1(x) / (m * q.pdf1(x));
+            if hi < f64::INFINITY {
+                decided += 1;
+                assert!(lo <= ratio && ratio <= hi, "x {x}: {ratio} outside [{lo}, {hi}]");
+            }
+        }
+        assert!(decided > 2_500, "{decided} points in deciding cells");
     }
 
     /// Dense random points of random intervals lie inside the enclosure, for every family,
