@@ -393,6 +393,11 @@ impl Lin {
             }
             Lin::Normal { mu, inv, c } => {
                 let z = (x - mu) * inv;
+                // (exactly what the exp gives beyond NORMAL_REACH: a mixture of many narrow
+                // normals evaluates each at every point of its squeeze's scalar enclosures)
+                if z.abs() > NORMAL_REACH {
+                    return 0.0;
+                }
                 c * fastmath::exp(-0.5 * z * z)
             }
             Lin::Exponential { rate } => {
