@@ -751,7 +751,8 @@ fn betacf(a: f64, b: f64, x: f64) -> f64 {
 /// denominator 1 - (a+b) x / (a+1): near the mean it cancels to ~1 / (a+b), and the rounding of
 /// x (or 1 - x) became ~(a+b) eps of relative error (beta(0.9, 1e8) was 2e-8 off near its mean):
 /// - both shapes above 1: DiDonato and Morris's continued fraction in λ = a - (a+b) x
-///   (`beta_frac`), for the tail below the mean;
+///   (`beta_frac`) for the tail below the mean, or near the mean with both shapes above
+///   BASYM_MIN_SHAPE their expansion for large shapes (`beta_asym`);
 /// - one shape at most 1 and the other from BGRAT_MIN_SHAPE: their asymptotic expansion
 ///   (`beta_grat`) where the small shape's tail is not small;
 /// - otherwise the Numerical Recipes continued fraction, with the small-shape complement.

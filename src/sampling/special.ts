@@ -698,7 +698,8 @@ function betaCSmallA(a: number, b: number, x: number): number {
 /**
  * [I_x(a, b), 1 - I_x(a, b)], y = 1 - x; the smaller one computed directly (native `betainc_pq`,
  * which says why each method): both shapes above 1, the continued fraction in
- * lambda = a - (a + b) x; one shape at most 1 and the other from BGRAT_MIN_SHAPE, the asymptotic
+ * lambda = a - (a + b) x, or near the mean with both shapes above BASYM_MIN_SHAPE the expansion
+ * for large shapes; one shape at most 1 and the other from BGRAT_MIN_SHAPE, the asymptotic
  * expansion where the small shape's tail is not small; otherwise Numerical Recipes' fraction.
  */
 function betaincPQ(a: number, b: number, x: number, y: number): [number, number] {
