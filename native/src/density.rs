@@ -587,7 +587,34 @@ impl Lin {
                 let g1 = partition_point(groups, |g| first(g) <= hi);
                 (g0, g1.max(g0))
             }
+            // (pieces crossing the truncation's ends go through `enclose`, 0 there as well)
+            Lin::Truncated { child, .. } => child.groups_reached(pts, sub),
             _ => (0, groups),
+        }
+    }
+
+    /// Of `n` cells of width `w` from `x0`, how many `enclose_grid` evaluates each leaf on,
+    /// summed over the leaves (a normal: those within its reach; other leaves: all).
+    pub fn cells_reached(&self, x0: f64, w: f64, n: usize) -> f64 {
+        match self {
+            Lin::Normal { mu, inv, .. } => {
+                let reach = NORMAL_REACH / inv;
+                let a = ((mu - reach - x0) / w).floor().max(0.0);
+                let b = ((mu + reach - x0) / w).ceil().min(n as f64);
+                (b - a).max(0.0)
+            }
+            Lin::Mixture { children, .. } => children.iter().map(|c| c.cells_reached(x0, w, n)).sum(),
+            Lin::Truncated { child, .. } => child.cells_reached(x0, w, n),
+            _ => n as f64,
+        }
+    }
+
+    /// Leaves of the density's tree.
+    pub fn leaves(&self) -> usize {
+        match self {
+            Lin::Mixture { children, .. } => children.iter().map(|c| c.leaves()).sum(),
+            Lin::Truncated { child, .. } => child.leaves(),
+            _ => 1,
         }
     }
 
@@ -599,6 +626,19 @@ impl Lin {
         let groups = pts.len() / (sub + 1);
         let np = groups * sub;
         let (lo, hi) = (&mut lo[..np], &mut hi[..np]);
+        // only the groups this node reaches (a narrow normal, or one truncated): elsewhere its
+        // bounds are exactly 0
+        let (g0, g1) = self.groups_reached(pts, sub);
+        if g0 > 0 || g1 < groups {
+            for v in [&mut *lo, &mut *hi] {
+                v[..g0 * sub].fill(0.0);
+                v[g1 * sub..].fill(0.0);
+            }
+            if g0 < g1 {
+                self.enclose_grid(&pts[g0 * (sub + 1)..g1 * (sub + 1)], sub, &mut lo[g0 * sub..g1 * sub], &mut hi[g0 * sub..g1 * sub]);
+            }
+            return;
+        }
         // piece j = c sub + k starts at point c (sub + 1) + k = j + c
         let piece = |j: usize| -> (f64, f64) {
             let g = j + j / sub;

@@ -125,15 +125,17 @@ thread_local! {
     static FAST_CACHE: RefCell<Vec<(Vec<u64>, Option<Fast>, bool)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Proposals a job's first call must be expected to draw for its squeeze tables to be built at
-/// once rather than on its next call. Building them costs about as much as the linear path's
-/// 0.5-1 million proposals (1-2 ms for beta from uniform, 45 ms for a 50-component mixture),
-/// and they cut the cost per proposal 1.5-15x; a default block of 32768 rows draws this many
-/// where M >= 30 (a 50-component narrow mixture's first call, n = 1e5: 285 -> ~180 ms).
-const SQUEEZE_AT_ONCE: f64 = 1e6;
+/// The linear path's work (proposals times its densities' cost, `Lin::lin_cost`, in exps) a job's
+/// first call must be expected to do for its squeeze tables to be built at once rather than on
+/// its next call. Building them costs about as much as ~1e6 such units (1-2 ms for T2, 45 ms
+/// for a 50-component mixture) and cuts the cost per proposal 1.5-15x: a 50-component narrow
+/// mixture's first block of 32768 rows (M = 48, ~1e8 units) took 113 ms without them and 7 ms
+/// with them, and 4096 narrow components (M = 15, ~2.5e9) 4.3 s against 0.4 s. T1-T3 blocks
+/// do ~2e4-3e5 and wait for their second block.
+const SQUEEZE_AT_ONCE: f64 = 3e6;
 
 /// What the call that decodes a job will draw: `rows` accepted rows within `max_proposals`
-/// proposals (both 0 where unknown).
+/// proposals (both 0 where unknown); the proposals expected are rows x M, capped by the budget.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Work {
     pub rows: f64,
@@ -182,12 +184,13 @@ fn build_fast(
         }
         Err(_) => None,
     });
-    let full = match hit {
+    let (full, eager) = match hit {
         Some(Some(f)) => return (f, true),
-        Some(None) => true,
-        None => force || squeeze_cells() == 0 || work.expected_proposals(log_m) >= SQUEEZE_AT_ONCE,
+        Some(None) => (true, 0.0),
+        None => (force || squeeze_cells() == 0, work.expected_proposals(log_m)),
     };
-    let f = build_fast_uncached(log_m, target, tprog, proposal, pprog, force, bx, if full { squeeze_cells() } else { 0 });
+    let (f, built) = build_fast_uncached(log_m, target, tprog, proposal, pprog, force, bx, if full { squeeze_cells() } else { 0 }, eager);
+    let full = full || built;
     FAST_CACHE.with(|c| {
         if let Ok(mut g) = c.try_borrow_mut() {
             g.retain(|(k, _, _)| *k != key);
@@ -198,6 +201,8 @@ fn build_fast(
     (f, full)
 }
 
+/// `build_fast` without the cache; `eager`: the proposals this call is expected to draw, which
+/// may have the squeeze built at once (see SQUEEZE_AT_ONCE). The flag says whether it was.
 #[allow(clippy::too_many_arguments)]
 fn build_fast_uncached(
     log_m: f64,
@@ -208,6 +213,24 @@ fn build_fast_uncached(
     force: bool,
     bx: (f64, f64),
     cells: usize,
+    eager: f64,
+) -> (Option<Fast>, bool) {
+    let mut cells = cells;
+    let f = build_fast_with(log_m, target, tprog, proposal, pprog, force, bx, &mut cells, eager);
+    (f, cells > 0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_fast_with(
+    log_m: f64,
+    target: &Target,
+    tprog: &[f64],
+    proposal: &Dist,
+    pprog: &[f64],
+    force: bool,
+    bx: (f64, f64),
+    cells: &mut usize,
+    eager: f64,
 ) -> Option<Fast> {
     let tdist = match target {
         Target::Dist(t) => t,
@@ -224,6 +247,10 @@ fn build_fast_uncached(
     // unless the squeeze settles nearly every lane without evaluating either density.
     let lin = p.lin_cost() + q.lin_cost();
     let log = p.log_cost() + q.log_cost() + 0.5;
+    if *cells == 0 && eager * lin >= SQUEEZE_AT_ONCE {
+        *cells = squeeze_cells();
+    }
+    let cells = *cells;
     if !force && lin >= log && cells == 0 {
         return None;
     }
@@ -2348,14 +2375,16 @@ mod tests {
         // jobs no other test uses (the cache is per thread)
         let buf = |k: f64| job_buf(1, (2.4171f64 * (1.0015 + k)).ln(), 0.0, &t2_target(), &[2.0, 0.0, 3.0], &[-inf], &[inf]);
         let m = 2.4171 * 1.0015;
-        // rows * M proposals expected, capped by the budget
-        let big = Work { rows: SQUEEZE_AT_ONCE / m * 1.01, max_proposals: 1e12 };
+        // rows * M proposals expected, capped by the budget, times the densities' cost
+        let lin = Lin::from_program(&t2_target()).unwrap().lin_cost() + Lin::from_program(&[2.0, 0.0, 3.0]).unwrap().lin_cost();
+        let proposals = SQUEEZE_AT_ONCE / lin;
+        let big = Work { rows: proposals / m * 1.01, max_proposals: 1e12 };
         let job = decode_job_cached(&buf(0.0), big).unwrap();
         assert!(job.has_squeeze());
         assert!(Rc::ptr_eq(&job, &decode_job_cached(&buf(0.0), Work::default()).unwrap()), "final: reused");
-        let capped = Work { rows: SQUEEZE_AT_ONCE, max_proposals: SQUEEZE_AT_ONCE * 0.5 };
+        let capped = Work { rows: proposals, max_proposals: proposals * 0.5 };
         assert!(!decode_job_cached(&buf(1e-4), capped).unwrap().has_squeeze());
-        let small = Work { rows: SQUEEZE_AT_ONCE / m * 0.99, max_proposals: 1e12 };
+        let small = Work { rows: proposals / m * 0.99, max_proposals: 1e12 };
         assert!(!decode_job_cached(&buf(2e-4), small).unwrap().has_squeeze());
     }
 
@@ -2627,7 +2656,7 @@ mod steps_bench {
         time("lin_decide", &mut |_| { lin_decide(level, &u, &pv, &qv, f.m, &mut fl); });
         println!("squeeze {} open cells {}", job.has_squeeze(), f.sq.as_ref().map(|s| s.open_cells()).unwrap_or(0));
         let tb = std::time::Instant::now();
-        let _ = build_fast_uncached(job.log_m, &job.target, &t, &job.proposal, &q, false, (-inf, inf), 4096);
+        let _ = build_fast_uncached(job.log_m, &job.target, &t, &job.proposal, &q, false, (-inf, inf), 4096, 0.0);
         println!("build_fast_uncached: {:.3} ms", tb.elapsed().as_secs_f64() * 1e3);
         if let Some(sq) = f.sq.as_ref() {
             let mut idx = Vec::new();

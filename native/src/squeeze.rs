@@ -66,6 +66,11 @@ pub const DEFAULT_SUB: usize = 4;
 const MAX_FINE: usize = 16384;
 /// Pieces per cell of the refinement of the cells around the ratio's peak (see `build`).
 const PEAK_FINE: usize = 64;
+/// Leaf evaluations the first pass of `Squeeze::build` may cost (~0.1 s), else no tables:
+/// 4096 Laplace components sampled from their own mixture took 2.8 s for tables that decided
+/// nothing (logistic 2.9 s, Cauchy 1.1 s). Normals count only where they reach (38.8 sd), so
+/// 4096 narrow ones, whose tables cut a block from 4.2 s to 0.4 s, still get them.
+const FIRST_PASS_MAX: f64 = 1e7;
 /// Leaf evaluations (points times the leaves of p and q that reach them, `Lin::cost_on`) the
 /// refinement rounds may spend in all, ~30 ms: T1-T3 spend ~5e4, but a 50-component normal
 /// mixture sampled from itself, where p and q bounded separately never tighten to p / q,
@@ -180,6 +185,13 @@ impl Squeeze {
         // ulps of x0 and of the range); cells 0 and n - 1 can so receive x slightly outside
         // [x0, x1], which is inside q's support unless x0 / x1 is its end (no x beyond it)
         let nx0iw = -(x0 * inv_w);
+        // the first pass's cost: each leaf at the points of the cells it reaches, and every
+        // leaf's pdf1 at each cell's midpoint (a call, mostly cheap; an exp where it reaches)
+        let first_pass = (sub.clamp(1, 64) + 1) as f64 * (p.cells_reached(x0, w, n) + q.cells_reached(x0, w, n))
+            + 0.2 * n as f64 * (p.leaves() + q.leaves()) as f64;
+        if first_pass > FIRST_PASS_MAX {
+            return None;
+        }
         let (s0, s1) = q.support();
         // pieces: cell c is cut into `sub` pieces; its outer ends carry the slack
         let mut pts = Vec::with_capacity(n * (sub + 1));
@@ -267,7 +279,7 @@ impl Squeeze {
                 if bx.is_some_and(|(bl, bh)| !(x >= bl && x <= bh)) {
                     return 0.0;
                 }
-                let r = p.enclose(x, x).0 / (m * q.enclose(x, x).1);
+                let r = p.pdf1(x) / (m * q.pdf1(x));
                 if r >= 0.0 { r * (1.0 - 1e-12) } else { 0.0 }
             })
             .collect();
@@ -278,9 +290,12 @@ impl Squeeze {
         // round had made a 50-component mixture's table take 0.3 s where 4x takes 0.15 s)
         // Within REFINE_BUDGET: a round that would exceed it refines the cells with the most
         // proposal mass first, and the rounds stop where the budget runs out.
+        // (plus a visit of every leaf per refinement: 300 truncated narrow normals from their own
+        // mixture spent ~0.1 s visiting the components a cell does not reach)
+        let visit = 4.0 * (p.leaves() + q.leaves()) as f64;
         let cell_cost = |c: usize, fine: usize| {
             let (a, b) = (pts[c * (sub + 1)], pts[c * (sub + 1) + sub]);
-            fine as f64 * (p.cost_on(a, b) + q.cost_on(a, b))
+            fine as f64 * (p.cost_on(a, b) + q.cost_on(a, b)) + visit
         };
         let q_mass: Vec<f64> = (0..n).map(|c| qh[c * sub..(c + 1) * sub].iter().sum()).collect();
         let mut budget = REFINE_BUDGET;
@@ -715,6 +730,26 @@ mod tests {
         // (the peak's own cell stays open)
         let (n_refined, open) = refined(&[6.0, 2.0, 5.0], &[1.0, 0.0, 1.0], 2.4576, 0.0, 1.0);
         assert!(n_refined > 0 && open <= 2, "{n_refined} refinements, {open} open cells");
+    }
+
+    /// No tables where their first pass alone would cost more than FIRST_PASS_MAX: 2048 narrow
+    /// Laplace components from their own mixture (every leaf at every point); 2048 narrow
+    /// normals from a wide normal reach a few cells each and get them.
+    #[test]
+    fn first_pass_has_a_cap() {
+        let mix = |tag: f64| {
+            let mut v = vec![21.0, 2048.0];
+            v.extend(std::iter::repeat(1.0).take(2048));
+            for i in 0..2048 {
+                v.extend([tag, -10.0 + 20.0 * i as f64 / 2047.0, 0.001]);
+            }
+            Lin::from_program(&v).unwrap()
+        };
+        let laplace = mix(9.0);
+        assert!(Squeeze::build(&laplace, &laplace, 1.01, None, -12.0, 12.0, 4096, DEFAULT_SUB).is_none());
+        let normals = mix(2.0);
+        let q = Lin::from_program(&[2.0, 0.0, 3.0]).unwrap();
+        assert!(Squeeze::build(&normals, &q, 400.0, None, -15.0, 15.0, 4096, DEFAULT_SUB).is_some());
     }
 
     /// Refinement stops at its budget, spending it on the cells with the most proposal mass
