@@ -189,8 +189,9 @@ fn build_fast(
         Some(None) => (true, 0.0),
         None => (force || squeeze_cells() == 0, work.expected_proposals(log_m)),
     };
-    let (f, built) = build_fast_uncached(log_m, target, tprog, proposal, pprog, force, bx, if full { squeeze_cells() } else { 0 }, eager);
-    let full = full || built;
+    let mut cells = if full { squeeze_cells() } else { 0 };
+    let f = build_fast_uncached(log_m, target, tprog, proposal, pprog, force, bx, &mut cells, eager);
+    let full = full || cells > 0;
     FAST_CACHE.with(|c| {
         if let Ok(mut g) = c.try_borrow_mut() {
             g.retain(|(k, _, _)| *k != key);
@@ -201,27 +202,11 @@ fn build_fast(
     (f, full)
 }
 
-/// `build_fast` without the cache; `eager`: the proposals this call is expected to draw, which
-/// may have the squeeze built at once (see SQUEEZE_AT_ONCE). The flag says whether it was.
+/// `build_fast` without the cache, with squeeze tables of `cells` cells (0: none). `eager`: the
+/// proposals this call is expected to draw, which may have the tables built at once (see
+/// SQUEEZE_AT_ONCE); `cells` then says how many.
 #[allow(clippy::too_many_arguments)]
 fn build_fast_uncached(
-    log_m: f64,
-    target: &Target,
-    tprog: &[f64],
-    proposal: &Dist,
-    pprog: &[f64],
-    force: bool,
-    bx: (f64, f64),
-    cells: usize,
-    eager: f64,
-) -> (Option<Fast>, bool) {
-    let mut cells = cells;
-    let f = build_fast_with(log_m, target, tprog, proposal, pprog, force, bx, &mut cells, eager);
-    (f, cells > 0)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn build_fast_with(
     log_m: f64,
     target: &Target,
     tprog: &[f64],
@@ -2656,7 +2641,7 @@ mod steps_bench {
         time("lin_decide", &mut |_| { lin_decide(level, &u, &pv, &qv, f.m, &mut fl); });
         println!("squeeze {} open cells {}", job.has_squeeze(), f.sq.as_ref().map(|s| s.open_cells()).unwrap_or(0));
         let tb = std::time::Instant::now();
-        let _ = build_fast_uncached(job.log_m, &job.target, &t, &job.proposal, &q, false, (-inf, inf), 4096, 0.0);
+        let _ = build_fast_uncached(job.log_m, &job.target, &t, &job.proposal, &q, false, (-inf, inf), &mut 4096, 0.0);
         println!("build_fast_uncached: {:.3} ms", tb.elapsed().as_secs_f64() * 1e3);
         if let Some(sq) = f.sq.as_ref() {
             let mut idx = Vec::new();

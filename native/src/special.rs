@@ -868,7 +868,7 @@ const BASYM_MIN_SHAPE: f64 = 1000.0;
 /// coefficients in h (arrays `ca`..`cd`, up to m = 21; two terms a round).
 fn beta_asym(a: f64, b: f64, lambda: f64) -> f64 {
     const NUM: usize = 20;
-    const E0: f64 = 1.128_379_167_095_512_6; // 2/√π
+    const E0: f64 = std::f64::consts::FRAC_2_SQRT_PI;
     const E1: f64 = 0.353_553_390_593_273_8; // 2^(-3/2)
     let (h, r1, w0) = if a >= b {
         let h = b / a;
