@@ -1659,6 +1659,11 @@ impl Mix {
             let e = &mut e[..rows];
             for j in 0..active.len() {
                 let v = &vals[j * ch..j * ch + rows];
+                // (a component far from every row of the chunk adds exactly 0: no exps for it;
+                // sorted points, as an envelope search's grid, leave most of many narrow ones out)
+                if !(0..rows).any(|i| v[i] - mx[i] > -700.0) {
+                    continue;
+                }
                 for i in 0..rows {
                     let d = v[i] - mx[i];
                     e[i] = if d > -700.0 { d } else { -700.0 };

@@ -946,3 +946,34 @@ fn narrow_truncations_of_mixtures_and_truncations() {
     v.dedup();
     assert!(v.len() > N - 5, "{} distinct of {N}", v.len());
 }
+
+#[test]
+fn mixture_log_density_skips_only_exact_zeros() {
+    // 200 narrow normals and a wide one, at sorted points (chunks where most components are
+    // far from every row skip their exps): the same bits as the log-sum-exp with every term,
+    // in the same order, terms below -700 zeroed
+    let mut p = vec![21.0, 201.0];
+    let w = (1.0 - 1e-3) / 200.0;
+    p.extend(std::iter::repeat(w).take(200));
+    p.push(1.0 - 200.0 * w);
+    for i in 0..200 {
+        p.extend([2.0, -10.0 + 0.1 * i as f64, 0.002 + 0.0001 * (i % 13) as f64]);
+    }
+    p.extend([2.0, 0.0, 30.0]);
+    let d = dist(&p);
+    let Dist::Mixture(m) = &d else { panic!("not a mixture") };
+    let xs: Vec<f64> = (0..5000).map(|i| -12.0 + 24.0 * i as f64 / 5000.0).collect();
+    let mut got = vec![0.0; xs.len()];
+    d.logpdf(&xs, &mut got);
+    for (i, &x) in xs.iter().enumerate() {
+        let terms: Vec<f64> = m.children.iter().zip(&m.lw).map(|(c, lw)| c.logpdf_one(x) + lw).collect();
+        let mx = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let mut s = 0.0;
+        for t in &terms {
+            let e = t - mx;
+            s += if e > -700.0 { fm::exp(e) } else { 0.0 };
+        }
+        let want = mx + fm::ln(s);
+        assert_eq!(got[i].to_bits(), want.to_bits(), "x = {x}: {} vs {want}", got[i]);
+    }
+}
