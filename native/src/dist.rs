@@ -73,6 +73,8 @@ const LN_PI: f64 = 1.144_729_885_849_400_2;
 const FILL_CHUNK: usize = 2048;
 /// Rows per scratch chunk for composite log densities.
 const CHUNK: usize = 512;
+/// Doubles of a mixture's log-density scratch (256 KiB), its component terms for a chunk of rows.
+const MIX_SCRATCH: usize = 1 << 15;
 /// Maximum nesting depth of a program (keeps decoding recursion bounded).
 const MAX_DEPTH: usize = 64;
 
@@ -1632,10 +1634,12 @@ impl Mix {
         // max + ln Σ exp(v - max). The exponent is clamped at -700 and the term zeroed
         // below it, so no subnormal arithmetic happens for far-away components.
         let active: Vec<usize> = (0..m.children.len()).filter(|&k| m.w[k] > 0.0).collect();
-        // rows per chunk: scratch stays <= 16 * CHUNK doubles however many components, and no
-        // larger than the rows at hand (the kernel's exact path calls this one row at a time:
-        // 64 KiB allocated and zeroed per row was most of its cost)
-        let ch = (16 * CHUNK / active.len().max(1)).clamp(1, CHUNK).min(out.len().max(1));
+        // rows per chunk: scratch stays <= MIX_SCRATCH doubles however many components (at
+        // least 8 rows where there are that many: one row a chunk made 4096 components a call
+        // per component and row, 30 s for an envelope grid's 7e5 points), and no larger than
+        // the rows at hand (the kernel's exact path calls this one row at a time: 64 KiB
+        // allocated and zeroed per row was most of its cost)
+        let ch = (MIX_SCRATCH / active.len().max(1)).clamp(8, CHUNK).min(out.len().max(1));
         let mut vals = vec![0.0; ch * active.len()];
         let mut mx = vec![0.0; ch];
         let mut e = vec![0.0; ch];
