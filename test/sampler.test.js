@@ -366,6 +366,28 @@ test("M: 'auto' finds a narrow mixture component, and refuses a sup below 1 for 
   );
 });
 
+test("M: 'auto' for a mixture of many components (its own grid thinned past 64) finds the sup", async () => {
+  // 150 narrow normal / Laplace / logistic components from a Cauchy: the sup by brute force on
+  // a dense grid and each component's neighbourhood, against the search's (SAFETY 1.001)
+  let s = 777;
+  const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const fams = ['normal', 'laplace', 'logistic'];
+  const comps = Array.from({ length: 150 }, () => [fams[Math.floor(rnd() * 3)], rnd() * 20 - 10, 10 ** (-3 + 2.5 * rnd()), 0.1 + rnd()]);
+  const target = `mixture(${comps.map(([f, m, sc, w]) => `${w}*${f}(${m}, ${sc})`).join(', ')})`;
+  const proposal = 'cauchy(0, 5)';
+  const { stats } = await sample({ target, proposal, n: 100, seed: 1 });
+  const kernel = getKernel();
+  const pts = [];
+  for (let i = 0; i <= 200000; i++) pts.push(-30 + (60 * i) / 200000);
+  for (const [, m, sc] of comps) for (let j = -300; j <= 300; j++) pts.push(m + (sc * j) / 100);
+  const xs = Float64Array.from(pts), lp = new Float64Array(xs.length), lq = new Float64Array(xs.length);
+  kernel.logpdfDist(encodeDist(parseDist(target)), xs, lp);
+  kernel.logpdfDist(encodeDist(parseDist(proposal)), xs, lq);
+  let sup = -Infinity;
+  for (let i = 0; i < xs.length; i++) sup = Math.max(sup, lp[i] - lq[i]);
+  assert.ok(Math.abs(Math.log(stats.M) - Math.log(1.001) - sup) < 1e-6, `M = ${stats.M}, brute-force sup ${Math.exp(sup)}`);
+});
+
 test("M: 'auto' for unnormalized log densities: the sup whatever the constant offset", async () => {
   // p/q = e^c sqrt(2 pi) for exp(-x^2/2 + c) from normal(0,1): a flat ratio, so every tail
   // probe competes for the sup; rounding of x^2/2 far out (64 at x = 1e9) must not.
