@@ -781,7 +781,6 @@ pub fn betainc_pq(a: f64, b: f64, x: f64) -> (f64, f64) {
         .min(1.0);
         return if lambda >= 0.0 { (tail, 1.0 - tail) } else { (1.0 - tail, tail) };
     }
-    let lnbt = beta_lnpre(a, b, x);
     if a.max(b) >= BGRAT_MIN_SHAPE {
         // s the small shape and x0 its variable: I_{x0}(s, l) = 1 - I_{1-x0}(l, s)
         let (s, l, x0) = if a <= b { (a, b, x) } else { (b, a, y) };
@@ -792,6 +791,7 @@ pub fn betainc_pq(a: f64, b: f64, x: f64) -> (f64, f64) {
             }
         }
     }
+    let lnbt = beta_lnpre(a, b, x);
     if x < (a + 1.0) / (a + b + 2.0) {
         let i = (lnbt.exp() * betacf(a, b, x) / a).min(1.0);
         if i > 0.5 && a < 1.0 {

@@ -308,12 +308,11 @@ impl Squeeze {
                 let peak = b.1 >= lmax && b.1 > 0.0 && !flat && fine <= PEAK_FINE;
                 b.2 && (peak || (!usable(b) && !hopeless(c)))
             };
-            let mut todo: Vec<usize> = (0..n).filter(|&c| wanted(c, &bounds[c])).collect();
-            if todo.iter().map(|&c| cell_cost(c, fine)).sum::<f64>() > budget {
-                todo.sort_by(|&i, &j| q_mass[j].total_cmp(&q_mass[i]).then(i.cmp(&j)));
+            let mut todo: Vec<(usize, f64)> = (0..n).filter(|&c| wanted(c, &bounds[c])).map(|c| (c, cell_cost(c, fine))).collect();
+            if todo.iter().map(|t| t.1).sum::<f64>() > budget {
+                todo.sort_by(|&(i, _), &(j, _)| q_mass[j].total_cmp(&q_mass[i]).then(i.cmp(&j)));
             }
-            for c in todo {
-                let cost = cell_cost(c, fine);
+            for (c, cost) in todo {
                 if cost > budget {
                     break 'rounds;
                 }

@@ -215,6 +215,26 @@ abstract class Base1 implements JsDist1 {
   }
 }
 
+/**
+ * A distribution whose mean and variance are computed when first asked for (`computeMoments`):
+ * a truncation's come from a quadrature of its quantiles, a mixture's from its components', and
+ * decoding 300 truncated components had cost 0.5 s when they were computed at construction.
+ */
+abstract class LazyMoments1 extends Base1 {
+  private momentsCache: [number, number] | null = null;
+  protected abstract computeMoments(): [number, number];
+  get mean(): number {
+    return this.moments()[0];
+  }
+  get variance(): number {
+    return this.moments()[1];
+  }
+  private moments(): [number, number] {
+    if (this.momentsCache === null) this.momentsCache = this.computeMoments();
+    return this.momentsCache;
+  }
+}
+
 function checkP(p: number): number {
   return Number.isNaN(p) || p < 0 || p > 1 ? NaN : p;
 }
@@ -1052,7 +1072,7 @@ function cdfFloor(d: JsDist1): number {
   return 0;
 }
 
-class Truncated extends Base1 {
+class Truncated extends LazyMoments1 {
   readonly lower: number;
   readonly upper: number;
   /** probability mass of [lo, hi] under the child */
@@ -1067,7 +1087,6 @@ class Truncated extends Base1 {
   private readonly fHi: number;
   private readonly sLo: number;
   private readonly sHi: number;
-  private momentsCache: [number, number] | null = null;
   /** inversion results are clamped into [cLo, cHi] (dist.rs `Trunc::clo`, which says why) */
   private readonly cLo: number;
   private readonly cHi: number;
@@ -1124,19 +1143,10 @@ class Truncated extends Base1 {
   get hasMass(): boolean {
     return this.flat !== null || this.mass > 0;
   }
-  get mean(): number {
-    return this.moments()[0];
-  }
-  get variance(): number {
-    return this.moments()[1];
-  }
-  private moments(): [number, number] {
-    if (this.momentsCache === null) {
-      this.momentsCache = Number.isFinite(this.lower) && Number.isFinite(this.upper) || Number.isFinite(this.child.variance)
-        ? momentsByQuantile((p) => this.quantile(p), (p) => this.isf(p))
-        : [NaN, NaN];
-    }
-    return this.momentsCache;
+  protected computeMoments(): [number, number] {
+    return Number.isFinite(this.lower) && Number.isFinite(this.upper) || Number.isFinite(this.child.variance)
+      ? momentsByQuantile((p) => this.quantile(p), (p) => this.isf(p))
+      : [NaN, NaN];
   }
   draw(rng: Stream): number {
     const lo = this.lo, hi = this.hi;
@@ -1258,13 +1268,12 @@ class Mixture implements JsDist {
   }
 }
 
-class Mixture1 extends Base1 {
+class Mixture1 extends LazyMoments1 {
   readonly lower: number;
   readonly upper: number;
   private readonly m: Mixture;
   /** lpdf's per-component terms (one array, not one per call) */
   private readonly tmp: Float64Array;
-  private momentsCache: [number, number] | null = null;
   constructor(readonly weights: Float64Array, readonly children: JsDist1[]) {
     super();
     this.m = new Mixture(weights, children);
@@ -1279,28 +1288,16 @@ class Mixture1 extends Base1 {
     this.lower = lo;
     this.upper = hi;
   }
-  get mean(): number {
-    return this.moments()[0];
-  }
-  get variance(): number {
-    return this.moments()[1];
-  }
-  /**
-   * From the components' moments, when first asked for: a truncated component's come from a
-   * quadrature of its quantiles, and 300 of them had cost every decode of the mixture 0.5 s.
-   */
-  private moments(): [number, number] {
-    if (this.momentsCache === null) {
-      let mean = 0, m2 = 0;
-      for (let i = 0; i < this.children.length; i++) {
-        const c = this.children[i];
-        if (!(this.weights[i] > 0)) continue;
-        mean += this.weights[i] * c.mean;
-        m2 += this.weights[i] * (c.variance + c.mean * c.mean);
-      }
-      this.momentsCache = [mean, Number.isFinite(m2) ? Math.max(0, m2 - mean * mean) : m2];
+  /** From the components' moments. */
+  protected computeMoments(): [number, number] {
+    let mean = 0, m2 = 0;
+    for (let i = 0; i < this.children.length; i++) {
+      const c = this.children[i];
+      if (!(this.weights[i] > 0)) continue;
+      mean += this.weights[i] * c.mean;
+      m2 += this.weights[i] * (c.variance + c.mean * c.mean);
     }
-    return this.momentsCache;
+    return [mean, Number.isFinite(m2) ? Math.max(0, m2 - mean * mean) : m2];
   }
   /** ln of the normalized weights */
   get logWeights(): Float64Array {

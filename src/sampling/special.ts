@@ -100,16 +100,13 @@ export function stirlingCorr(z: number): number {
   return r * p;
 }
 
-/**
- * ln B(a, b) (native `lbeta`). Where an argument is >= 10 the lgammas' large terms cancel
- * analytically (Stirling): their difference lost ~1e-9 of ln B(5e5, 1/2), and all of it at 5e19.
- */
 /** The last pair `lbeta` was asked for, and its value (native: per thread; here per isolate). */
 let lbetaLastA = NaN, lbetaLastB = NaN, lbetaLastValue = NaN;
 
 /**
- * ln B(a, b), remembered for the last pair: inverses and truncations evaluate the incomplete
- * beta (and t's tails) at one pair of shapes many times per draw, each through the prefactor.
+ * ln B(a, b) (native `lbeta`), remembered for the last pair: inverses and truncations evaluate
+ * the incomplete beta (and t's tails) at one pair of shapes many times per draw, each through
+ * the prefactor.
  */
 export function lbeta(a: number, b: number): number {
   // (keyed in order: t's quantiles ask for (df/2, 1/2) and their tails for (1/2, df/2))
@@ -122,7 +119,10 @@ export function lbeta(a: number, b: number): number {
   return lbetaLastValue;
 }
 
-/** ln B(p, q) for p <= q. */
+/**
+ * ln B(p, q) for p <= q. Where an argument is >= 10 the lgammas' large terms cancel
+ * analytically (Stirling): their difference lost ~1e-9 of ln B(5e5, 1/2), and all of it at 5e19.
+ */
 function lbetaOrdered(p: number, q: number): number {
   const n = p + q;
   if (p >= 10) {
